@@ -1,0 +1,5 @@
+"""``python -m staticserve`` is the ``staticserve`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,223 @@
+"""The ``staticserve`` command: a thin skin over :func:`staticserve.build`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .build import BuildReport, build
+from .build.config import DEFAULT_IGNORE, BuildConfig, load_config, parse_source
+from .errors import ConfigError, StaticServeError
+
+__all__ = ["main"]
+
+_DEFAULTS = BuildConfig(base_dir=Path("."))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="staticserve")
+def main() -> None:
+    """Build fingerprinted, precompressed static assets; serve them with staticserve's middleware."""
+
+
+@main.command("build")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="DIR[=PREFIX]",
+    help="A source folder, optionally published under PREFIX; repeat in precedence order. "
+    "Replaces `sources`.",
+)
+@click.option(
+    "--package",
+    "packages",
+    multiple=True,
+    metavar="NAME",
+    help="An installed package whose static/ folder is a source (after the folders). "
+    "Replaces `packages`.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output folder.  [config: output; default: static_build]",
+)
+@click.option(
+    "--prefix", help="URL prefix the files are served under.  [config: prefix; default: /static/]"
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
+)
+@click.option(
+    "--keep", type=int, help="Builds whose files stay on disk.  [config: keep; default: 3]"
+)
+@click.option(
+    "--strict/--no-strict",
+    default=None,
+    help="Treat broken references and duplicates as errors.  [config: strict; default: no-strict]",
+)
+@click.option(
+    "--jobs", type=int, help="Compression threads, 0 for all cores.  [config: jobs; default: 0]"
+)
+@click.option(
+    "--encodings",
+    metavar="LIST",
+    help="Comma-separated precompressed encodings: br, gzip, zstd; empty for none.  "
+    "[config: encodings; default: br,gzip]",
+)
+@click.option(
+    "--ignore",
+    "ignore",
+    multiple=True,
+    metavar="GLOB",
+    help=f"Also ignore files matching GLOB (repeatable).  [config: ignore; always: {' '.join(DEFAULT_IGNORE)}]",
+)
+@click.option(
+    "--rewrite-js/--no-rewrite-js",
+    default=None,
+    help="Rewrite JS module imports and source map comments.  [config: rewrite_js; default: on]",
+)
+@click.option(
+    "--min-size",
+    type=int,
+    help="Smallest file worth compressing, in bytes.  [config: min_size; default: 256]",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option(
+    "--clear", is_flag=True, help="Start afresh: recompress everything, keep no earlier build."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def build_command(
+    sources: tuple[str, ...],
+    packages: tuple[str, ...],
+    config_path: Path | None,
+    encodings: str | None,
+    ignore: tuple[str, ...],
+    dry_run: bool,
+    clear: bool,
+    as_json: bool,
+    quiet: bool,
+    **settings: Any,
+) -> None:
+    """Collect, fingerprint, rewrite, compress and publish the static files.
+
+    Exit codes: 0 built, 1 build error (nothing published), 2 usage or configuration error.
+    """
+    with _errors_as_messages():
+        config = load_config(config_path)
+        overrides: dict[str, Any] = dict(settings)
+        if sources:
+            overrides["sources"] = tuple(parse_source(s) for s in sources)
+            overrides["base_dir"] = Path.cwd()
+        if packages:
+            overrides["packages"] = packages
+        if encodings is not None:
+            overrides["encodings"] = tuple(e.strip() for e in encodings.split(",") if e.strip())
+        if ignore:
+            overrides["ignore"] = config.ignore + ignore
+        if overrides.get("output") is not None:
+            overrides["output"] = Path.cwd() / overrides["output"]
+        config = config.with_overrides(**overrides)
+        if not config.sources and not config.packages:
+            raise ConfigError(
+                "no sources: pass --source DIR or set sources in [tool.staticserve] of pyproject.toml"
+            )
+        show_progress = not (quiet or as_json) and sys.stderr.isatty()
+        with _progress_bar(show_progress) as progress:
+            report = build(config, progress=progress, dry_run=dry_run, clear=clear)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    elif not quiet:
+        click.echo(_summary(report))
+
+
+@contextmanager
+def _errors_as_messages() -> Iterator[None]:
+    try:
+        yield
+    except StaticServeError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        click.echo(f"Error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; nothing was published.", err=True)
+        sys.exit(130)
+
+
+@contextmanager
+def _progress_bar(enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=None,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _summary(report: BuildReport) -> str:
+    verb = "Would build" if report.dry_run else "Built" if report.changed else "Up to date:"
+    lines = [
+        f"{verb} {report.files} files ({_size(report.total_bytes)}) into {report.output} "
+        f"(generation {report.generation}) in {report.seconds:.2f} s"
+    ]
+    if report.dry_run:
+        lines.append(f"  {len(report.planned)} files would be written")
+        lines.extend(f"    {name}" for name in report.planned[:20])
+        if len(report.planned) > 20:
+            lines.append(f"    … and {len(report.planned) - 20} more")
+    else:
+        lines.append(
+            f"  compressed {report.compressed}, reused {report.reused} variants; "
+            f"wrote {report.written} files, pruned {report.pruned}"
+        )
+    for name, stats in report.encodings.items():
+        if stats.files:
+            ratio = stats.compressed_bytes / stats.original_bytes
+            lines.append(
+                f"  {name:<5} {_size(stats.original_bytes)} -> {_size(stats.compressed_bytes)} "
+                f"({ratio:.0%}) over {stats.files} files"
+            )
+    if report.duplicates:
+        lines.append(f"  {len(report.duplicates)} duplicate(s), the first source wins:")
+        lines.extend(f"    {d.logical}: {d.winner} shadows {d.shadowed}" for d in report.duplicates)
+    if report.warnings:
+        lines.append(f"  {len(report.warnings)} warning(s):")
+        lines.extend(f"    {w}" for w in report.warnings)
+    return "\n".join(lines)
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")

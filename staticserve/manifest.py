@@ -1,0 +1,221 @@
+"""The manifest (``staticserve.json``): the only contract between the build and the server.
+
+Pure records and JSON conversion; ``load``/``save`` helpers are the only I/O here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from .errors import ManifestError
+from .fingerprinted import is_fingerprinted
+
+__all__ = ["ENCODING_SUFFIXES", "MANIFEST_NAME", "MANIFEST_VERSION", "Asset", "Manifest"]
+
+MANIFEST_NAME = "staticserve.json"
+MANIFEST_VERSION = 1
+
+# Content-coding token -> file suffix of the precompressed variant (the conventional ones).
+ENCODING_SUFFIXES: Mapping[str, str] = MappingProxyType(
+    {"br": ".br", "gzip": ".gz", "zstd": ".zst"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """One built file: ``path`` (relative to the output root) holds the bytes of ``logical``."""
+
+    logical: str
+    path: str
+    size: int
+    sha256: str
+    integrity: str
+    encodings: Mapping[str, int] = field(default_factory=dict)
+    generation: int = 0
+
+    def __post_init__(self) -> None:
+        for name in (self.logical, self.path):
+            if not name or name.startswith("/") or "\\" in name or "\0" in name:
+                raise ManifestError(f"invalid path {name!r} in manifest")
+            if any(part in ("", ".", "..") for part in name.split("/")):
+                raise ManifestError(f"invalid path {name!r} in manifest")
+        if self.size < 0:
+            raise ManifestError(f"negative size for {self.logical!r} in manifest")
+        unknown = set(self.encodings) - set(ENCODING_SUFFIXES)
+        if unknown:
+            raise ManifestError(f"unknown encoding {sorted(unknown)[0]!r} for {self.logical!r}")
+
+    @property
+    def hashed(self) -> bool:
+        """True when the file's name carries its content hash (cacheable forever)."""
+        return self.path != self.logical or is_fingerprinted(self.path)
+
+    def variant_path(self, encoding: str) -> str:
+        return self.path + ENCODING_SUFFIXES[encoding]
+
+    def to_json(self, *, with_logical: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "integrity": self.integrity,
+            "encodings": dict(sorted(self.encodings.items())),
+            "generation": self.generation,
+        }
+        if with_logical:
+            data["logical"] = self.logical
+        return data
+
+    @classmethod
+    def from_json(cls, logical: str, data: Mapping[str, Any]) -> Asset:
+        try:
+            encodings = data.get("encodings", {})
+            return cls(
+                logical=str(logical),
+                path=_str(data["path"]),
+                size=_int(data["size"]),
+                sha256=_str(data["sha256"]),
+                integrity=_str(data["integrity"]),
+                encodings={_str(k): _int(v) for k, v in encodings.items()},
+                generation=_int(data.get("generation", 0)),
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ManifestError(f"malformed manifest entry for {logical!r}: {exc}") from None
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What one build published.
+
+    ``assets`` maps each logical path to its current file; ``retained`` maps the hashed paths of
+    earlier builds' files that are still on disk (so that cached pages keep loading) to their records.
+    """
+
+    assets: Mapping[str, Asset]
+    retained: Mapping[str, Asset] = field(default_factory=dict)
+    prefix: str = "/static/"
+    generation: int = 1
+    created: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.prefix.startswith("/") or not self.prefix.endswith("/"):
+            raise ManifestError(f"URL prefix {self.prefix!r} must start and end with '/'")
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def url(self, logical: str) -> str:
+        """The hashed URL of ``logical``, e.g. ``/static/css/app.3f2a9c1d7e4b.css``."""
+        return self.prefix + self._asset(logical).path
+
+    def integrity(self, logical: str) -> str:
+        """The Subresource Integrity value (``sha384-…``) of ``logical``."""
+        return self._asset(logical).integrity
+
+    def _asset(self, logical: str) -> Asset:
+        try:
+            return self.assets[logical.lstrip("/")]
+        except KeyError:
+            raise KeyError(
+                f"{logical!r} is not in the manifest; is it in a source folder?"
+            ) from None
+
+    def files(self) -> set[str]:
+        """Every file (relative to the root) that this manifest needs on disk."""
+        names: set[str] = set()
+        for asset in (*self.assets.values(), *self.retained.values()):
+            names.add(asset.path)
+            names.update(asset.variant_path(encoding) for encoding in asset.encodings)
+        return names
+
+    # -- JSON ----------------------------------------------------------------------------------
+
+    @property
+    def content_hash(self) -> str:
+        """A hash of everything but the creation time: equal builds have equal hashes."""
+        return hashlib.sha256(_canonical(self._body()).encode()).hexdigest()
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "version": MANIFEST_VERSION,
+            "prefix": self.prefix,
+            "generation": self.generation,
+            "assets": {k: a.to_json() for k, a in sorted(self.assets.items())},
+            "retained": {k: a.to_json(with_logical=True) for k, a in sorted(self.retained.items())},
+        }
+
+    def dumps(self) -> str:
+        body = self._body()
+        body["created"] = self.created
+        body["content_hash"] = self.content_hash
+        return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def loads(cls, text: str | bytes, *, source: str = MANIFEST_NAME) -> Manifest:
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ManifestError(
+                f"{source} is not valid JSON ({exc}); run `staticserve build` again"
+            ) from None
+        if not isinstance(data, dict):
+            raise ManifestError(f"{source} is not a staticserve manifest")
+        version = data.get("version")
+        if version != MANIFEST_VERSION:
+            raise ManifestError(
+                f"{source} has manifest version {version!r}; this staticserve reads version "
+                f"{MANIFEST_VERSION}. Rebuild with `staticserve build` from the same staticserve version."
+            )
+        try:
+            assets = {k: Asset.from_json(k, v) for k, v in data["assets"].items()}
+            retained = {
+                k: Asset.from_json(_str(v["logical"]), v)
+                for k, v in data.get("retained", {}).items()
+            }
+            return cls(
+                assets=assets,
+                retained=retained,
+                prefix=_str(data.get("prefix", "/static/")),
+                generation=_int(data.get("generation", 1)),
+                created=_str(data.get("created", "")),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ManifestError(
+                f"{source} is malformed ({exc}); run `staticserve build` again"
+            ) from None
+
+    @classmethod
+    def load(cls, root: str | os.PathLike[str]) -> Manifest:
+        """Read ``staticserve.json`` from a build's output directory."""
+        path = Path(root) / MANIFEST_NAME
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            raise ManifestError(
+                f"no manifest at {path}: run `staticserve build` to create it"
+            ) from None
+        except OSError as exc:
+            raise ManifestError(f"cannot read {path}: {exc.strerror}") from None
+        return cls.loads(text, source=str(path))
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
