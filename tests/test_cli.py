@@ -1,0 +1,166 @@
+"""The ``staticserve build`` command: options, summary, exit codes, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from staticserve.cli import main
+from staticserve.manifest import Manifest
+
+from .build.conftest import compressible, write_tree
+
+
+def run(tmp_path: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> Result:
+    monkeypatch.chdir(tmp_path)
+    return CliRunner().invoke(main, ["build", *args])
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> Path:
+    write_tree(tmp_path / "assets", {"css/app.css": compressible() + "a{background:url(../img/x.png)}", "img/x.png": b"png"})  # fmt: skip
+    write_tree(tmp_path / "vendor", {"css/app.css": "shadowed", "lib.js": "export const x = 1;"})
+    return tmp_path
+
+
+def test_build_prints_a_concise_summary(sources: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run(sources, "--source", "assets", "--source", "vendor=vendor", "--output", "out", monkeypatch=monkeypatch)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    first, *rest = result.output.splitlines()
+    assert first.startswith("Built 4 files")
+    assert "generation 1" in first
+    assert any(line.strip().startswith("br ") and "over 1 files" in line for line in rest)
+    assert Manifest.load(sources / "out").assets["vendor/lib.js"]
+
+
+def test_duplicates_are_listed_with_both_origins(
+    sources: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run(sources, "--source", "assets", "--source", "vendor", "--output", "out", monkeypatch=monkeypatch)  # fmt: skip
+    assert "1 duplicate(s), the first source wins:" in result.output
+    assert "css/app.css: " in result.output
+    assert "assets/css/app.css shadows " in result.output
+    assert "vendor/css/app.css" in result.output
+
+
+def test_json_summary_is_machine_readable(sources: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run(
+        sources, "--source", "assets", "--output", "out", "--json", monkeypatch=monkeypatch
+    )
+    data = json.loads(result.output)
+    assert data["files"] == 2
+    assert data["changed"] is True
+    assert set(data["encodings"]) == {"br", "gzip"}
+    assert data["encodings"]["br"]["compressed_bytes"] < data["encodings"]["br"]["original_bytes"]
+
+
+def test_quiet_prints_nothing(sources: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run(sources, "--source", "assets", "--output", "out", "-q", monkeypatch=monkeypatch)
+    assert (result.exit_code, result.output) == (0, "")
+
+
+def test_a_second_run_reports_up_to_date(sources: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(sources, "--source", "assets", "--output", "out", monkeypatch=monkeypatch)
+    result = run(sources, "--source", "assets", "--output", "out", monkeypatch=monkeypatch)
+    assert result.output.startswith("Up to date: 2 files")
+    assert "compressed 0, reused 2 variants; wrote 0 files" in result.output
+
+
+def test_settings_come_from_pyproject_and_flags_override_them(
+    sources: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (sources / "pyproject.toml").write_text(
+        '[tool.staticserve]\nsources = ["assets"]\noutput = "from_config"\nencodings = ["gzip"]\n'
+    )
+    result = run(sources, "--encodings", "br", "--prefix", "/assets", monkeypatch=monkeypatch)
+    assert result.exit_code == 0, result.output
+    manifest = Manifest.load(sources / "from_config")
+    assert manifest.prefix == "/assets/"
+    assert set(manifest.assets["css/app.css"].encodings) == {"br"}
+
+
+def test_config_flag_reads_another_file(sources: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (sources / "static.toml").write_text('[tool.staticserve]\nsources = ["vendor"]\noutput = "o"\n')
+    result = run(sources, "--config", "static.toml", monkeypatch=monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "lib.js" in Manifest.load(sources / "o").assets
+
+
+def test_ignore_flag_adds_patterns(sources: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(
+        sources,
+        "--source",
+        "vendor",
+        "--output",
+        "out",
+        "--ignore",
+        "*.js",
+        monkeypatch=monkeypatch,
+    )
+    assert list(Manifest.load(sources / "out").assets) == ["css/app.css"]
+
+
+def test_dry_run_writes_nothing(sources: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run(
+        sources, "--source", "assets", "--output", "out", "--dry-run", monkeypatch=monkeypatch
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Would build 2 files")
+    assert "css/app.css" in result.output
+    assert not (sources / "out").exists()
+
+
+def test_help_documents_every_option_with_its_config_key() -> None:
+    text = " ".join(CliRunner().invoke(main, ["build", "--help"], terminal_width=100).output.split())
+    for option in ("--source", "--output", "--prefix", "--config", "--keep", "--strict", "--jobs", "--encodings", "--ignore", "--json", "--quiet", "--dry-run", "--clear", "--package", "--min-size", "--rewrite-js"):  # fmt: skip
+        assert option in text, option
+    for key in ("config: output", "config: keep", "config: encodings", "config: strict"):
+        assert key in text, key
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "staticserve", "build", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--source", "nowhere", "--output", "out"], 2, "Error: source folder nowhere does not exist"),
+        ([], 2, "Error: no sources: pass --source DIR"),
+        (["--source", "assets", "--output", "assets/out"], 2, "assets/out overlaps source"),
+        (["--source", "assets", "--output", "out", "--encodings", "lzma"], 2, "Error: encodings: unknown encoding 'lzma'"),
+        (["--source", "assets", "--output", "out", "--keep", "0"], 2, "Error: keep: must be at least 1"),
+        (["--source", "broken", "--output", "out", "--strict"], 1, "Error: 1 broken reference(s); nothing was published:"),
+        (["--source", "assets", "--output", "out", "--config", "nope.toml"], 2, "Error: --config nope.toml: no such file"),
+        (["--source", "assets", "--output", "out", "--keep", "many"], 2, "Invalid value for '--keep'"),
+    ],
+    ids=["missing source", "no sources", "output inside source", "unknown encoding", "keep zero", "strict broken reference", "missing config", "keep not a number"],
+)  # fmt: skip
+def test_user_mistakes_get_one_clear_line_and_the_documented_exit_code(
+    sources: Path, args: list[str], code: int, message: str
+) -> None:
+    write_tree(sources / "broken", {"a.css": "a{background:url(missing.png)}"})
+    result = cli(sources, *args)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_corrupt_manifest_in_the_output_is_reported_not_a_traceback(sources: Path) -> None:
+    (sources / "out").mkdir()
+    (sources / "out/staticserve.json").write_text('{"version": 99}')
+    result = cli(sources, "--source", "assets", "--output", "out")
+    assert result.returncode == 1
+    assert "manifest version 99" in result.stderr
+    assert "Traceback" not in result.stderr
