@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import quote
 
 from .errors import ManifestError
 from .fingerprinted import is_fingerprinted
@@ -123,8 +124,11 @@ class Manifest:
     # -- lookups -------------------------------------------------------------------------------
 
     def url(self, logical: str) -> str:
-        """The hashed URL of ``logical``, e.g. ``/static/css/app.3f2a9c1d7e4b.css``."""
-        return self.prefix + self._asset(logical).path
+        """The hashed URL of ``logical``, e.g. ``/static/css/app.3f2a9c1d7e4b.css``.
+
+        Characters that need it are percent-encoded (``my logo.png`` -> ``my%20logo.…png``).
+        """
+        return self.prefix + quote(self._asset(logical).path)
 
     def integrity(self, logical: str) -> str:
         """The Subresource Integrity value (``sha384-…``) of ``logical``."""

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from staticserve.errors import ManifestError
+from staticserve.fingerprinted import is_fingerprinted
+from staticserve.manifest import MANIFEST_NAME, Asset, Manifest
+
+
+def asset(
+    logical: str = "css/app.css", path: str = "css/app.0123456789ab.css", **kw: object
+) -> Asset:
+    fields: dict[str, object] = {
+        "size": 10,
+        "sha256": "0123456789ab" + "0" * 52,
+        "integrity": "sha384-x",
+    }
+    fields.update(kw)
+    return Asset(logical, path, **fields)  # type: ignore[arg-type]
+
+
+def test_a_manifest_survives_a_json_round_trip() -> None:
+    manifest = Manifest(
+        assets={"css/app.css": asset(encodings={"br": 3, "gzip": 4}, generation=2)},
+        retained={"css/app.aaaaaaaaaaa1.css": asset(path="css/app.aaaaaaaaaaa1.css", generation=1)},
+        prefix="/assets/",
+        generation=2,
+        created="2026-11-25T10:00:00Z",
+    )
+    again = Manifest.loads(manifest.dumps())
+    assert again == manifest
+    assert again.content_hash == manifest.content_hash
+
+
+def test_the_content_hash_ignores_the_creation_time() -> None:
+    one = Manifest(
+        assets={"a.css": asset("a.css", "a.0123456789ab.css")}, created="2026-01-01T00:00:00Z"
+    )
+    two = Manifest(
+        assets={"a.css": asset("a.css", "a.0123456789ab.css")}, created="2027-01-01T00:00:00Z"
+    )
+    assert one.content_hash == two.content_hash
+    assert one.dumps() != two.dumps()
+
+
+def test_url_is_prefixed_and_percent_encoded() -> None:
+    manifest = Manifest(
+        assets={"img/my logo.png": asset("img/my logo.png", "img/my logo.0123456789ab.png")}
+    )
+    assert manifest.url("img/my logo.png") == "/static/img/my%20logo.0123456789ab.png"
+    assert manifest.url("/img/my logo.png") == "/static/img/my%20logo.0123456789ab.png"
+    assert manifest.integrity("img/my logo.png") == "sha384-x"
+
+
+def test_an_unknown_logical_path_is_a_key_error_that_says_so() -> None:
+    with pytest.raises(KeyError, match="is not in the manifest"):
+        Manifest(assets={}).url("nope.css")
+
+
+@pytest.mark.parametrize(
+    "bad_path", ["../etc/passwd", "/etc/passwd", "a/../../b", "a\\b", "a\0b", "", "a//b", "./a"]
+)
+def test_a_manifest_naming_a_path_outside_the_root_is_rejected(bad_path: str) -> None:
+    with pytest.raises(ManifestError, match="invalid path"):
+        asset(path=bad_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{oops", "is not valid JSON"),
+        ("[]", "is not a staticserve manifest"),
+        ('{"version": 2, "assets": {}}', "manifest version 2"),
+        ('{"version": 1}', "is malformed"),
+        ('{"version": 1, "assets": {"a.css": {"path": 3}}}', "malformed manifest entry for 'a.css'"),
+        ('{"version": 1, "assets": {"a.css": {"path": "a.css", "size": -1, "sha256": "", "integrity": ""}}}', "negative size"),
+    ],
+)  # fmt: skip
+def test_a_broken_manifest_is_a_manifest_error_with_the_fix(text: str, message: str) -> None:
+    with pytest.raises(ManifestError, match=message):
+        Manifest.loads(text)
+
+
+def test_load_names_the_file_and_the_fix_when_it_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(
+        ManifestError, match=r"no manifest at .*staticserve\.json: run `staticserve build`"
+    ):
+        Manifest.load(tmp_path)
+    (tmp_path / MANIFEST_NAME).write_text("{")
+    with pytest.raises(ManifestError, match=str(tmp_path)):
+        Manifest.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "hashed"),
+    [
+        ("css/app.3f2a9c1d7e4b.css", True),
+        ("assets/index-B7x9Qz1k.js", True),
+        ("main.0a1b2c3d4e5f6a7b8c9d.js", True),
+        ("fa-brands-400.woff2", False),
+        ("OpenSans-SemiBold.ttf", False),
+        ("jquery-3.7.1.min.js", False),
+        ("report.20240101.css", False),
+        ("deadbeefcafe.css", False),
+        ("app.css", False),
+    ],
+)
+def test_names_a_bundler_already_fingerprinted_are_recognised_conservatively(
+    name: str, hashed: bool
+) -> None:
+    assert is_fingerprinted(name) is hashed
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_.", max_size=30))
+def test_plain_lowercase_words_are_never_taken_for_hashes(name: str) -> None:
+    assert not is_fingerprinted(name + ".css")
