@@ -123,12 +123,14 @@ class Manifest:
 
     # -- lookups -------------------------------------------------------------------------------
 
-    def url(self, logical: str) -> str:
+    def static_url(self, logical: str) -> str:
         """The hashed URL of ``logical``, e.g. ``/static/css/app.3f2a9c1d7e4b.css``.
 
         Characters that need it are percent-encoded (``my logo.png`` -> ``my%20logo.…png``).
         """
         return self.prefix + quote(self._asset(logical).path)
+
+    url = static_url
 
     def integrity(self, logical: str) -> str:
         """The Subresource Integrity value (``sha384-…``) of ``logical``."""
