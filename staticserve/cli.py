@@ -185,7 +185,7 @@ def _progress_bar(enabled: bool) -> Iterator[Any]:
 def _summary(report: BuildReport) -> str:
     verb = "Would build" if report.dry_run else "Built" if report.changed else "Up to date:"
     lines = [
-        f"{verb} {report.files} files ({_size(report.total_bytes)}) into {report.output} "
+        f"{verb} {report.files} files ({_size(report.total_bytes)}) into {_shown(report.output)} "
         f"(generation {report.generation}) in {report.seconds:.2f} s"
     ]
     if report.dry_run:
@@ -212,6 +212,14 @@ def _summary(report: BuildReport) -> str:
         lines.append(f"  {len(report.warnings)} warning(s):")
         lines.extend(f"    {w}" for w in report.warnings)
     return "\n".join(lines)
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the current folder when it is below it: shorter to read."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _size(count: int) -> str:
