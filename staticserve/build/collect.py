@@ -1,0 +1,134 @@
+"""Collect: read every source file once, apply precedence, report shadowed duplicates."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BuildError, ConfigError
+from .config import BuildConfig, Source
+
+__all__ = ["Collected", "Duplicate", "SourceFile", "collect", "resolve_sources"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One file to publish under ``logical`` (a ``/``-separated path relative to the URL prefix)."""
+
+    logical: str
+    origin: Path
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """``logical`` exists in two sources; ``winner`` is published, ``shadowed`` is not."""
+
+    logical: str
+    winner: Path
+    shadowed: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    files: dict[str, SourceFile]
+    duplicates: tuple[Duplicate, ...]
+    warnings: tuple[str, ...]
+
+
+def resolve_sources(config: BuildConfig) -> list[Source]:
+    """Folders first (in order), then each package's ``static/`` folder; all made absolute."""
+    sources = []
+    for source in config.sources:
+        path = (config.base_dir / source.path).resolve()
+        if not path.is_dir():
+            what = "is not a folder" if path.exists() else "does not exist"
+            raise ConfigError(f"source folder {source.path} {what} (looked at {path})")
+        sources.append(Source(path, source.prefix))
+    sources.extend(_package_source(name) for name in config.packages)
+    return sources
+
+
+def _package_source(name: str) -> Source:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError) as exc:
+        raise ConfigError(f"package {name!r} cannot be imported: {exc}") from None
+    if spec is None:
+        raise ConfigError(f"package {name!r} is not installed (in this Python environment)")
+    if not spec.submodule_search_locations:
+        raise ConfigError(f"{name!r} is a module, not a package with a static/ folder")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "static"
+        if candidate.is_dir():
+            return Source(candidate.resolve(), "", name)
+    raise ConfigError(f"package {name!r} has no static/ folder (looked in {location})")
+
+
+def collect(config: BuildConfig, sources: list[Source] | None = None) -> Collected:
+    """Read every file of every source; the first source to provide a logical path wins."""
+    files: dict[str, SourceFile] = {}
+    duplicates: list[Duplicate] = []
+    warnings: list[str] = []
+    for source in sources if sources is not None else resolve_sources(config):
+        for logical, path in _walk(source, config.ignore, warnings):
+            if logical in files:
+                duplicates.append(Duplicate(logical, files[logical].origin, path))
+                continue
+            files[logical] = SourceFile(logical, path, _read(path))
+    return Collected(files, tuple(duplicates), tuple(warnings))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BuildError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _walk(
+    source: Source, ignore: tuple[str, ...], warnings: list[str]
+) -> Iterator[tuple[str, Path]]:
+    """Yield (logical path, file) pairs, sorted, following symlinks but never in a loop."""
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def visit(folder: Path, parts: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
+        try:
+            info = folder.stat()
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            raise BuildError(f"{folder}: cannot list folder: {exc.strerror or exc}") from None
+        key = (info.st_dev, info.st_ino)
+        if key in seen_dirs:
+            warnings.append(f"{folder}: symlink loop, skipped")
+            return
+        seen_dirs.add(key)
+        for entry in entries:
+            relative = (*parts, entry.name)
+            if _ignored(relative, ignore):
+                continue
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir()
+                is_file = entry.is_file()
+            except OSError:
+                is_dir = is_file = False
+            if is_dir:
+                yield from visit(path, relative)
+            elif is_file:
+                yield "/".join(p for p in (source.prefix, *relative) if p), path
+            elif entry.is_symlink():
+                warnings.append(f"{path}: broken symlink, skipped")
+        seen_dirs.discard(key)
+
+    yield from visit(source.path, ())
+
+
+def _ignored(relative: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
+    """A pattern matches the entry's name, or its whole path when it contains a '/'."""
+    name, joined = relative[-1], "/".join(relative)
+    return any(fnmatch.fnmatchcase(joined if "/" in p else name, p) for p in patterns)

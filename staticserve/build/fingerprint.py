@@ -1,0 +1,279 @@
+"""Fingerprint: resolve references, order files by dependency, rewrite, and name by content hash."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import posixpath
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from ..fingerprinted import is_fingerprinted
+from .rewrite import Reference, Syntax, find_references, rewrite
+
+__all__ = ["Fingerprinted", "Problem", "fingerprint", "hashed_name"]
+
+HASH_LENGTH = 12  # hex characters in a hashed name, as Django's, so "is it hashed?" checks agree
+
+_SYNTAX_BY_SUFFIX: Mapping[str, Syntax] = {".css": "css", ".js": "js", ".mjs": "js"}
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprinted:
+    """A file's final bytes and the content-addressed name they are published under."""
+
+    logical: str
+    path: str
+    data: bytes
+    sha256: str
+    integrity: str
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A reference that could not be rewritten. ``fatal`` problems stop a build."""
+
+    message: str
+    fatal: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    reference: Reference
+    target: str  # logical path of the referenced file
+
+
+def hashed_name(logical: str, digest: str) -> str:
+    """``css/app.css`` -> ``css/app.<12 hex>.css``; only the last suffix counts."""
+    return _insert_hash(logical, digest[:HASH_LENGTH])
+
+
+def _insert_hash(name: str, short: str) -> str:
+    head, _, base = name.rpartition("/")
+    stem, dot, suffix = base.rpartition(".")
+    new_base = f"{stem}.{short}.{suffix}" if dot and stem else f"{base}.{short}"
+    return f"{head}/{new_base}" if head else new_base
+
+
+def fingerprint(
+    files: Mapping[str, bytes], *, prefix: str, strict: bool, rewrite_js: bool = True
+) -> tuple[list[Fingerprinted], list[Problem]]:
+    """Rewrite every reference to its target's hashed name and hash every file's final bytes.
+
+    Files are processed dependencies first; the members of a reference cycle share one hash
+    input so that a change to any of them renames them all.
+    """
+    problems: list[Problem] = []
+    links = {
+        logical: _resolve_all(logical, data, files, prefix, strict, rewrite_js, problems)
+        for logical, data in files.items()
+    }
+    hashes: dict[str, str | None] = {}
+    results: dict[str, Fingerprinted] = {}
+    for group in _components(files, links):
+        _fingerprint_group(group, files, links, hashes, results)
+    return [results[logical] for logical in sorted(results)], problems
+
+
+def syntax_of(logical: str, rewrite_js: bool) -> Syntax | None:
+    suffix = posixpath.splitext(logical)[1].lower()
+    syntax = _SYNTAX_BY_SUFFIX.get(suffix)
+    return None if syntax == "js" and not rewrite_js else syntax
+
+
+# -- references -------------------------------------------------------------------------------
+
+
+def _resolve_all(
+    logical: str,
+    data: bytes,
+    files: Mapping[str, bytes],
+    prefix: str,
+    strict: bool,
+    rewrite_js: bool,
+    problems: list[Problem],
+) -> list[_Link]:
+    syntax = syntax_of(logical, rewrite_js)
+    if syntax is None or is_fingerprinted(logical):
+        return []  # a bundler's output already names its dependencies by hash
+    links = []
+    for reference in find_references(_decode(data), syntax):
+        target, problem = _resolve(logical, reference, files, prefix, strict)
+        if problem is not None:
+            problems.append(problem)
+        if target is not None and target != logical:
+            links.append(_Link(reference, target))
+    return links
+
+
+def _resolve(
+    logical: str, reference: Reference, files: Mapping[str, bytes], prefix: str, strict: bool
+) -> tuple[str | None, Problem | None]:
+    where = f"{logical}:{reference.line}:{reference.column}"
+    written = reference.path
+    if written.startswith("/"):
+        if not written.startswith(prefix):
+            return None, None  # another part of the site, not a static asset
+        candidates = [written[len(prefix) :]]
+        base = ""
+    else:
+        base = posixpath.dirname(logical)
+        candidates = [posixpath.join(base, written)]
+    candidates.append(unquote(candidates[0]))
+    for candidate in dict.fromkeys(candidates):
+        normal = posixpath.normpath(candidate)
+        if normal == ".." or normal.startswith("../") or normal.startswith("/"):
+            return None, Problem(
+                f"{where}: {reference.url!r} points outside the output root "
+                f"(resolves to {normal!r}); references must stay inside the collected files",
+                fatal=True,
+            )
+        if normal in files and not written.endswith("/"):
+            return normal, None
+    looked_for = posixpath.normpath(candidates[-1])
+    is_map = reference.kind == "sourcemap"
+    advice = (
+        "source maps are optional, so this is only a warning"
+        if is_map
+        else "fix the path, or build without --strict to leave it as it is"
+        if strict
+        else "left as it was"
+    )
+    message = (
+        f"{where}: {reference.url!r} matches no collected file (looked for {looked_for}); {advice}"
+    )
+    return None, Problem(message, fatal=strict and not is_map)
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _encode(text: str, original: bytes) -> bytes:
+    bom = b"\xef\xbb\xbf" if original.startswith(b"\xef\xbb\xbf") else b""
+    return bom + text.encode("utf-8", "surrogateescape")
+
+
+# -- ordering ---------------------------------------------------------------------------------
+
+
+def _components(files: Mapping[str, bytes], links: Mapping[str, list[_Link]]) -> list[list[str]]:
+    """Strongly connected components, dependencies before dependents (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    order: list[list[str]] = []
+    for root in sorted(files):
+        if root in index:
+            continue
+        work: list[tuple[str, Iterable[str]]] = [(root, iter(_targets(links, root)))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(iter(children), None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(_targets(links, child))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                order.append(sorted(group))
+    return order
+
+
+def _targets(links: Mapping[str, list[_Link]], logical: str) -> list[str]:
+    return sorted({link.target for link in links.get(logical, [])})
+
+
+# -- hashing ----------------------------------------------------------------------------------
+
+
+def _fingerprint_group(
+    group: list[str],
+    files: Mapping[str, bytes],
+    links: Mapping[str, list[_Link]],
+    hashes: dict[str, str | None],
+    results: dict[str, Fingerprinted],
+) -> None:
+    """Name and rewrite one component; ``hashes`` already holds every dependency outside it.
+
+    ``hashes`` maps a logical path to the short hash inserted in its name (None: name kept).
+    """
+    if len(group) == 1:
+        logical = group[0]
+        data = _rewritten(logical, files, links, hashes)
+        digest = hashlib.sha256(data).hexdigest()[:HASH_LENGTH]
+        hashes[logical] = None if is_fingerprinted(logical) else digest
+        results[logical] = _record(logical, _final_name(logical, hashes), data)
+        return
+    # A cycle: no member's final bytes can contain its own final hash, so every member is named
+    # after the whole group's content (with references inside the group still unresolved).
+    group_digest = hashlib.sha256()
+    for logical in group:
+        group_digest.update(logical.encode() + b"\0" + _rewritten(logical, files, links, hashes))
+    for logical in group:
+        member = hashlib.sha256(group_digest.digest() + logical.encode()).hexdigest()
+        hashes[logical] = member[:HASH_LENGTH]
+    for logical in group:
+        data = _rewritten(logical, files, links, hashes)
+        results[logical] = _record(logical, _final_name(logical, hashes), data)
+
+
+def _final_name(logical: str, hashes: Mapping[str, str | None]) -> str:
+    short = hashes[logical]
+    return logical if short is None else _insert_hash(logical, short)
+
+
+def _rewritten(
+    logical: str,
+    files: Mapping[str, bytes],
+    links: Mapping[str, list[_Link]],
+    hashes: Mapping[str, str | None],
+) -> bytes:
+    """The file's bytes with every reference to an already-named file pointing at its new name."""
+    original = files[logical]
+    shorts = {
+        link.reference.start: hashes[link.target]
+        for link in links[logical]
+        if hashes.get(link.target) is not None
+    }
+    if not shorts:
+        return original
+
+    def replace(reference: Reference) -> str | None:
+        short = shorts.get(reference.start)
+        if short is None:
+            return None
+        # Keep the reference's own spelling (relative, ./, percent-encoding); add the hash.
+        head, slash, written_base = reference.path.rpartition("/")
+        return head + slash + _insert_hash(written_base, short)
+
+    syntax = syntax_of(logical, rewrite_js=True)
+    assert syntax is not None  # only files with a syntax have links
+    return _encode(rewrite(_decode(original), syntax, replace), original)
+
+
+def _record(logical: str, path: str, data: bytes) -> Fingerprinted:
+    sha384 = base64.b64encode(hashlib.sha384(data).digest()).decode()
+    return Fingerprinted(logical, path, data, hashlib.sha256(data).hexdigest(), f"sha384-{sha384}")

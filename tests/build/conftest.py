@@ -1,0 +1,48 @@
+"""Helpers for build tests: source trees in tmp_path, built with the Python API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from staticserve.build import BuildConfig, BuildReport, Source, build
+from staticserve.manifest import Manifest
+
+Tree = Mapping[str, "str | bytes"]
+
+
+def write_tree(root: Path, files: Tree) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+    return root
+
+
+def compressible(n: int = 2000, word: str = "body { color: red; }\n") -> str:
+    return (word * (n // len(word) + 1))[:n]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[..., BuildReport]:
+    """``project(files, **settings)`` writes ``files`` under ``assets/`` and builds into ``out/``."""
+
+    def run(files: Tree | None = None, **settings: Any) -> BuildReport:
+        if files is not None:
+            write_tree(tmp_path / "assets", files)
+        settings.setdefault("sources", (Source(Path("assets")),))
+        run_options = {k: settings.pop(k) for k in ("clear", "dry_run") if k in settings}
+        config = BuildConfig(base_dir=tmp_path, output=Path("out"), **settings)
+        return build(config, **run_options)
+
+    return run
+
+
+def load(out: Path) -> Manifest:
+    return Manifest.load(out)
