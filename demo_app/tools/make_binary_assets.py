@@ -77,13 +77,15 @@ def make_font(target: Path) -> None:
                     pen.lineTo((left + CELL, top))
                     pen.closePath()
         glyphs[names[char]] = pen.glyph()
-    cmap = {ord(c): n for c, n in names.items()} | {ord(c.lower()): n for c, n in names.items() if c.isalpha()}
+    cmap = {ord(c): n for c, n in names.items()} | {
+        ord(c.lower()): n for c, n in names.items() if c.isalpha()
+    }
     cmap[32] = "space"
     builder = FontBuilder(1000, isTTF=True)
     builder.setupGlyphOrder(order)
     builder.setupCharacterMap(cmap)
     builder.setupGlyf(glyphs)
-    builder.setupHorizontalMetrics({name: (600, 0) for name in order})
+    builder.setupHorizontalMetrics(dict.fromkeys(order, (600, 0)))
     builder.setupHorizontalHeader(ascent=800, descent=-200)
     builder.setupNameTable({"familyName": "Staticserve Pixel", "styleName": "Regular"})
     builder.setupOS2(sTypoAscender=800, usWinAscent=800, usWinDescent=200)
@@ -111,11 +113,15 @@ def make_png(target: Path, width: int = 640, height: int = 400) -> None:
     raw = zlib.compress(b"".join(rows), 9)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+    target.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    )
 
 
 if __name__ == "__main__":
