@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from .asgi import StaticServe
 from .build import BuildConfig, BuildReport, build
 from .errors import BrokenReference, BuildError, ConfigError, ManifestError, StaticServeError
 from .manifest import Asset, Manifest
+from .wsgi import StaticServeWSGI
 
 __version__ = "0.1.0"
 
@@ -17,7 +19,9 @@ __all__ = [
     "ConfigError",
     "Manifest",
     "ManifestError",
+    "StaticServe",
     "StaticServeError",
+    "StaticServeWSGI",
     "__version__",
     "build",
 ]

@@ -116,7 +116,9 @@ def test_dry_run_writes_nothing(sources: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_help_documents_every_option_with_its_config_key() -> None:
-    text = " ".join(CliRunner().invoke(main, ["build", "--help"], terminal_width=100).output.split())
+    text = " ".join(
+        CliRunner().invoke(main, ["build", "--help"], terminal_width=100).output.split()
+    )
     for option in ("--source", "--output", "--prefix", "--config", "--keep", "--strict", "--jobs", "--encodings", "--ignore", "--json", "--quiet", "--dry-run", "--clear", "--package", "--min-size", "--rewrite-js"):  # fmt: skip
         assert option in text, option
     for key in ("config: output", "config: keep", "config: encodings", "config: strict"):

@@ -77,9 +77,9 @@ def check_output_dir(output: Path, sources: list[Path]) -> None:
         and any(entry.name != STATE_DIR for entry in out.iterdir())
     ):
         raise ConfigError(
-                f"output {output} is not empty and holds no {MANIFEST_NAME}: staticserve only "
-                "builds into an empty folder or one it built before"
-            )
+            f"output {output} is not empty and holds no {MANIFEST_NAME}: staticserve only "
+            "builds into an empty folder or one it built before"
+        )
 
 
 @contextlib.contextmanager

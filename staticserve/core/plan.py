@@ -1,0 +1,148 @@
+"""The decision: a request and a lookup in, a response plan (or "not ours") out."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .conditional import if_range_allows, is_not_modified
+from .headers import format_http_date, parse_range
+from .negotiate import choose
+from .paths import canonical_path
+from .ranges import content_range, resolve
+from .request import Request
+from .resource import Representation, Resource
+from .response import STATUS_LINES, Body, FileSlice, Header, ResponsePlan
+
+__all__ = [
+    "NOT_ALLOWED",
+    "NOT_FOUND",
+    "STATUS_LINES",
+    "Lookup",
+    "ResponsePlan",
+    "not_found",
+    "plan_response",
+]
+
+_READ_METHODS = frozenset({"GET", "HEAD"})
+_CHOICES_PER_RESOURCE = 32  # distinct Accept-Encoding values remembered per resource
+
+# RFC 9110 §15.5.6: the origin server MUST generate an Allow field in a 405 response.
+NOT_ALLOWED = ResponsePlan(405, ((b"allow", b"GET, HEAD"), (b"content-length", b"0")), b"")
+_NOT_FOUND_BODY = b"Not Found\n"
+NOT_FOUND = ResponsePlan(
+    404,
+    (
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"%d" % len(_NOT_FOUND_BODY)),
+        (b"x-content-type-options", b"nosniff"),
+    ),
+    _NOT_FOUND_BODY,
+)
+
+
+class Lookup(Protocol):
+    """Where resources come from: the production catalog, or a development-mode finder."""
+
+    def find(self, path: bytes) -> Resource | None:
+        """The resource for a canonical percent-encoded request path, or None."""
+        ...
+
+
+def plan_response(request: Request, lookup: Lookup) -> ResponsePlan | None:
+    """Plan the answer to ``request``, or None when the path is not a served file."""
+    resource = lookup.find(request.path)
+    if resource is None:
+        resource = _find_equivalent(request.path, lookup)
+        if resource is None:
+            return None
+    method = request.method
+    if method not in _READ_METHODS:
+        return NOT_ALLOWED
+    headers, now = request.headers, request.now
+    selected = _negotiate(resource, headers.get(b"accept-encoding"))
+    if is_not_modified(headers, selected.etag, resource.last_modified, now):
+        headers_304 = _dated(selected.not_modified_headers, resource, now)
+        return ResponsePlan(304, headers_304, b"")
+    if method == "HEAD":
+        return _complete(selected, resource, now, head=True)
+    # RFC 9110 §14.2: Range is defined for GET only; other methods ignore it.
+    field = headers.get(b"range")
+    if field is not None:
+        partial = _plan_range(resource, field, headers.get(b"if-range"), now)
+        if partial is not None:
+            return partial
+    return _complete(selected, resource, now, head=False)
+
+
+def not_found() -> ResponsePlan:
+    """A plain 404, for unknown paths under the prefix when they must not reach the app."""
+    return NOT_FOUND
+
+
+def _find_equivalent(path: bytes, lookup: Lookup) -> Resource | None:
+    """Look up the canonical spelling of an unusually encoded path (hostile ones: None)."""
+    canonical = canonical_path(path)
+    if canonical is None or canonical == path:
+        return None
+    return lookup.find(canonical)
+
+
+def _negotiate(resource: Resource, field: bytes | None) -> Representation:
+    """The representation for this Accept-Encoding value, remembered per resource."""
+    if field is None or len(resource.representations) == 1:
+        return resource.identity
+    choices = resource.choices
+    selected = choices.get(field)
+    if selected is None:
+        if len(choices) >= _CHOICES_PER_RESOURCE:
+            choices.clear()  # bounded: a client inventing values cannot grow it
+        selected = choices[field] = choose(resource.representations, field, resource.identity)
+    return selected
+
+
+def _complete(
+    selected: Representation, resource: Resource, now: int, *, head: bool
+) -> ResponsePlan:
+    """The full 200: prepared once, or once a second when it carries Expires."""
+    after = resource.expires_after
+    if after is None:
+        return selected.head if head else selected.ok
+    _, ok, head_plan = selected.dated.at(now, after)
+    return head_plan if head else ok
+
+
+def _dated(headers: tuple[Header, ...], resource: Resource, now: int) -> tuple[Header, ...]:
+    after = resource.expires_after
+    if after is None:
+        return headers
+    return (*headers, (b"expires", format_http_date(now + after)))
+
+
+def _plan_range(
+    resource: Resource, field: bytes, if_range: bytes | None, now: int
+) -> ResponsePlan | None:
+    """A 206 or 416 for a single byte range of the identity representation; None: send 200."""
+    byte_range = parse_range(field)
+    identity = resource.identity
+    # RFC 9110 §14.2: a server MAY ignore Range (malformed, several ranges); §13.1.5: and
+    # MUST ignore it when If-Range does not match.
+    if byte_range is None or not if_range_allows(
+        if_range, identity.etag, resource.last_modified, now
+    ):
+        return None
+    span = resolve(byte_range, identity.length)
+    if span is None:
+        return ResponsePlan(416, _dated(resource.unsatisfiable_headers, resource, now), b"")
+    start, stop = span
+    headers = (
+        *_dated(resource.partial_headers, resource, now),
+        (b"content-range", content_range(start, stop, identity.length)),
+        (b"content-length", b"%d" % (stop - start)),
+    )
+    return ResponsePlan(206, headers, _part(identity.body, start, stop))
+
+
+def _part(body: Body, start: int, stop: int) -> Body:
+    if isinstance(body, bytes):
+        return body[start:stop]
+    return FileSlice(body.path, body.offset + start, stop - start, body.size)

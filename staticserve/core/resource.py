@@ -1,0 +1,255 @@
+"""What the core serves: a resource with its representations and header blocks prepared once.
+
+The catalog (or any other lookup) describes a file with plain facts; :func:`build_resource`
+turns them into header blocks for every status the core can answer, so a request only picks
+one and appends what depends on the clock or the range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .headers import format_http_date
+from .response import Body, FileSlice, Header, ResponsePlan
+
+__all__ = [
+    "IDENTITY",
+    "IMMUTABLE",
+    "ONE_YEAR",
+    "Body",
+    "CachePolicy",
+    "DatedPlans",
+    "FileSlice",
+    "Header",
+    "Representation",
+    "Resource",
+    "VariantSource",
+    "build_resource",
+]
+
+IDENTITY = "identity"
+ONE_YEAR = 365 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """Cache-Control for a URL, and how far ahead Expires lies (None: no Expires)."""
+
+    cache_control: bytes
+    expires_after: int | None = None
+
+    @classmethod
+    def short(cls, max_age: int) -> CachePolicy:
+        """A name whose content may change with the next deploy (a logical name)."""
+        return cls(b"public, max-age=%d" % max_age)
+
+
+# A content-hashed name never changes content. Expires serves HTTP/1.0 caches and CDNs that
+# ignore Cache-Control (RFC 9111 §5.3: Cache-Control max-age takes precedence where understood).
+IMMUTABLE = CachePolicy(b"public, max-age=%d, immutable" % ONE_YEAR, ONE_YEAR)
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSource:
+    """One stored form of a file: its coding, opaque ETag text, length and body."""
+
+    coding: str
+    tag: str
+    length: int
+    body: Body
+
+    def __post_init__(self) -> None:
+        if not self.tag or not all((c.isascii() and c.isalnum()) or c in "-._" for c in self.tag):
+            raise ValueError(f"entity tag text {self.tag!r} must be letters, digits, '-', '.', '_'")
+        actual = len(self.body) if isinstance(self.body, bytes) else self.body.length
+        if actual != self.length:
+            raise ValueError(f"{self.coding} body has {actual} bytes, expected {self.length}")
+
+
+class DatedPlans:
+    """The 200 plans of a representation with an Expires field, remade once a second.
+
+    The only mutable state in the core: a cache whose value is swapped whole, so a reader in
+    another thread sees either the previous second's plans or the new ones.
+    """
+
+    __slots__ = ("_body", "_headers", "value")
+
+    def __init__(self, headers: tuple[Header, ...], body: Body) -> None:
+        self._headers = headers
+        self._body = body
+        self.value: tuple[int, ResponsePlan, ResponsePlan] | None = None
+
+    def at(self, now: int, expires_after: int) -> tuple[int, ResponsePlan, ResponsePlan]:
+        """``(now, GET plan, HEAD plan)`` with ``Expires: now + expires_after``."""
+        value = self.value
+        if value is None or value[0] != now:
+            headers = (*self._headers, (b"expires", format_http_date(now + expires_after)))
+            value = (now, ResponsePlan(200, headers, self._body), ResponsePlan(200, headers, b""))
+            self.value = value
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Representation:
+    """A variant ready to send: its strong ETag, header blocks and prepared plans.
+
+    ``ok`` and ``head`` are the complete 200 answers when the resource sends no Expires;
+    otherwise ``dated`` makes them once a second.
+    """
+
+    coding: str
+    etag: bytes
+    length: int
+    body: Body
+    headers: tuple[Header, ...]
+    not_modified_headers: tuple[Header, ...]
+    ok: ResponsePlan = field(init=False, repr=False, compare=False)
+    head: ResponsePlan = field(init=False, repr=False, compare=False)
+    dated: DatedPlans = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ok", ResponsePlan(200, self.headers, self.body))
+        object.__setattr__(self, "head", ResponsePlan(200, self.headers, b""))
+        object.__setattr__(self, "dated", DatedPlans(self.headers, self.body))
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """Everything needed to answer for one URL.
+
+    ``representations`` is ordered smallest first. ``partial_headers`` start a 206 (of the
+    identity representation) and ``unsatisfiable_headers`` are a complete 416 block.
+    ``choices`` caches the negotiated representation per raw Accept-Encoding value.
+    """
+
+    representations: tuple[Representation, ...]
+    identity: Representation
+    last_modified: int | None
+    expires_after: int | None
+    partial_headers: tuple[Header, ...]
+    unsatisfiable_headers: tuple[Header, ...]
+    choices: dict[bytes, Representation] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.identity not in self.representations:
+            raise ValueError("the identity representation must be one of the representations")
+
+
+def build_resource(
+    variants: Sequence[VariantSource],
+    *,
+    content_type: bytes,
+    cache: CachePolicy,
+    last_modified: int | None = None,
+    allow_origin: bytes | None = None,
+    extra_headers: Iterable[Header] = (),
+) -> Resource:
+    """Prepare the header blocks of every answer for a file stored as ``variants``.
+
+    ``variants`` must include the identity coding. ``extra_headers`` (lower-case names) are
+    added to every response and replace a default field of the same name.
+    """
+    identity_source = next((v for v in variants if v.coding == IDENTITY), None)
+    if identity_source is None:
+        raise ValueError("a resource needs its identity (uncompressed) variant")
+    extras = tuple(extra_headers)
+    shared = _fields(
+        (b"last-modified", format_http_date(last_modified) if last_modified is not None else None),
+        (b"cache-control", cache.cache_control),
+        # RFC 9110 §12.5.5: responses that depend on Accept-Encoding say so, whichever they send.
+        (b"vary", b"Accept-Encoding" if len(variants) > 1 else None),
+    )
+    representations = tuple(
+        _representation(v, content_type, shared, allow_origin, extras)
+        for v in sorted(variants, key=lambda v: (v.length, v.coding != IDENTITY))
+    )
+    identity = next(r for r in representations if r.coding == IDENTITY)
+    return Resource(
+        representations=representations,
+        identity=identity,
+        last_modified=last_modified,
+        expires_after=cache.expires_after,
+        partial_headers=_partial_headers(identity, content_type, shared, allow_origin, extras),
+        unsatisfiable_headers=_unsatisfiable_headers(identity, shared, allow_origin, extras),
+    )
+
+
+def _fields(*pairs: tuple[bytes, bytes | None]) -> tuple[Header, ...]:
+    return tuple((name, value) for name, value in pairs if value is not None)
+
+
+def _finish(fields: Iterable[Header], extras: tuple[Header, ...]) -> tuple[Header, ...]:
+    """Apply the configured extra fields: each replaces a default of its name or is appended."""
+    merged = dict(fields)
+    merged.update(extras)
+    return tuple(merged.items())
+
+
+def _representation(
+    source: VariantSource,
+    content_type: bytes,
+    shared: tuple[Header, ...],
+    allow_origin: bytes | None,
+    extras: tuple[Header, ...],
+) -> Representation:
+    etag = b'"%s"' % source.tag.encode("ascii")
+    coding = None if source.coding == IDENTITY else source.coding.encode("ascii")
+    cors = _fields((b"access-control-allow-origin", allow_origin))
+    headers = _fields(
+        (b"content-type", content_type),
+        (b"content-length", b"%d" % source.length),
+        (b"content-encoding", coding),
+        (b"etag", etag),
+    )
+    ranges = ((b"accept-ranges", b"bytes"),)
+    nosniff = ((b"x-content-type-options", b"nosniff"),)
+    # RFC 9110 §15.4.5: a 304 carries ETag, Vary, Cache-Control and Expires as the 200 would;
+    # Last-Modified and the CORS field keep caches and cross-origin readers working.
+    return Representation(
+        coding=source.coding,
+        etag=etag,
+        length=source.length,
+        body=source.body,
+        headers=_finish(headers + shared + ranges + cors + nosniff, extras),
+        not_modified_headers=_finish(((b"etag", etag), *shared, *cors), extras),
+    )
+
+
+def _partial_headers(
+    identity: Representation,
+    content_type: bytes,
+    shared: tuple[Header, ...],
+    allow_origin: bytes | None,
+    extras: tuple[Header, ...],
+) -> tuple[Header, ...]:
+    # RFC 9110 §15.3.7: a 206 carries the fields a 200 would, except that Content-Range and
+    # Content-Length describe the part (appended per request).
+    fields = _fields(
+        (b"content-type", content_type),
+        (b"etag", identity.etag),
+        (b"accept-ranges", b"bytes"),
+        (b"access-control-allow-origin", allow_origin),
+        (b"x-content-type-options", b"nosniff"),
+    )
+    return _finish(fields + shared, extras)
+
+
+def _unsatisfiable_headers(
+    identity: Representation,
+    shared: tuple[Header, ...],
+    allow_origin: bytes | None,
+    extras: tuple[Header, ...],
+) -> tuple[Header, ...]:
+    # RFC 9110 §15.5.17: a 416 SHOULD carry Content-Range: bytes */<current length>. Caching and
+    # CORS fields stay so that players behind a CDN can read the length.
+    fields = _fields(
+        (b"content-range", b"bytes */%d" % identity.length),
+        (b"content-length", b"0"),
+        (b"etag", identity.etag),
+        (b"accept-ranges", b"bytes"),
+        (b"access-control-allow-origin", allow_origin),
+        (b"x-content-type-options", b"nosniff"),
+    )
+    return _finish(fields + shared, extras)

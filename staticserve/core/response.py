@@ -1,0 +1,66 @@
+"""What the core hands the adapters: a status, header fields and a body (bytes or a file slice)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+__all__ = ["STATUS_LINES", "Body", "FileSlice", "Header", "ResponsePlan"]
+
+Header = tuple[bytes, bytes]
+
+STATUS_LINES: Mapping[int, str] = MappingProxyType(
+    {
+        200: "200 OK",
+        206: "206 Partial Content",
+        304: "304 Not Modified",
+        404: "404 Not Found",
+        405: "405 Method Not Allowed",
+        416: "416 Range Not Satisfiable",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSlice:
+    """``length`` bytes of the file at ``path`` from ``offset``; ``size`` is the whole file's."""
+
+    path: str
+    offset: int
+    length: int
+    size: int
+
+    def __post_init__(self) -> None:
+        if self.offset < 0 or self.length < 0 or self.offset + self.length > self.size:
+            raise ValueError(f"slice {self.offset}+{self.length} outside a {self.size}-byte file")
+
+    @property
+    def whole(self) -> bool:
+        """True when the slice is the entire file (what ``pathsend`` can send)."""
+        return self.offset == 0 and self.length == self.size
+
+    @property
+    def to_end(self) -> bool:
+        """True when the slice runs to the end of the file (what a file wrapper can send)."""
+        return self.offset + self.length == self.size
+
+
+Body = bytes | FileSlice
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePlan:
+    """What to send. An empty ``bytes`` body means no body (HEAD, 304, 405, 416).
+
+    Plans are immutable and often shared between requests (prepared once per representation),
+    so ``headers`` is a tuple; adapters copy it into whatever their server may mutate.
+    """
+
+    status: int
+    headers: tuple[Header, ...]
+    body: Body
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUS_LINES:
+            raise ValueError(f"the core never answers {self.status}")

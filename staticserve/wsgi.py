@@ -1,0 +1,151 @@
+"""WSGI middleware: environ -> Request, plan -> start_response + body. No HTTP rules here."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import lru_cache
+from time import time
+from types import TracebackType
+from typing import Any, BinaryIO, Protocol
+from urllib.parse import quote
+
+from .catalog import MEMORY_LIMIT, MEMORY_TOTAL, OUTPUT_DIR, MiddlewareBase, open_slice
+from .core.plan import not_found, plan_response
+from .core.request import REQUEST_FIELDS, Request
+from .core.response import STATUS_LINES, FileSlice, Header, ResponsePlan
+
+__all__ = ["CHUNK_SIZE", "FileChunks", "StaticServeWSGI"]
+
+Environ = dict[str, Any]
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+class StartResponse(Protocol):
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None, /
+    ) -> Callable[[bytes], object]: ...
+
+
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+CHUNK_SIZE = 64 * 1024
+log = logging.getLogger("staticserve")
+# The CGI names of the request fields the core reads.
+_ENVIRON_KEYS = tuple(
+    (name, "HTTP_" + name.decode("ascii").upper().replace("-", "_")) for name in REQUEST_FIELDS
+)
+
+
+class StaticServeWSGI(MiddlewareBase):
+    """Serve a staticserve build under ``prefix``; everything else goes to ``app`` untouched."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        root: str | os.PathLike[str] = OUTPUT_DIR,
+        prefix: str = "/static",
+        *,
+        max_age: int = 60,
+        allow_origin: str | None = "*",
+        headers: Mapping[str, Mapping[str, str]] | None = None,
+        fall_through: bool = True,
+        memory_limit: int = MEMORY_LIMIT,
+        memory_total: int = MEMORY_TOTAL,
+        index_file: str | None = None,
+        reload_interval: float = 1.0,
+    ) -> None:
+        super().__init__(
+            root,
+            prefix,
+            max_age=max_age,
+            allow_origin=allow_origin,
+            headers=headers,
+            fall_through=fall_through,
+            memory_limit=memory_limit,
+            memory_total=memory_total,
+            index_file=index_file,
+            reload_interval=reload_interval,
+        )
+        self.app = app
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO", "").startswith(self.mount):
+            plan = plan_response(_request(environ), self.lookup)
+            if plan is None and not self.fall_through:
+                plan = not_found()
+            if plan is not None:
+                return _send_plan(plan, start_response, environ)
+        return self.app(environ, start_response)
+
+
+def _request(environ: Environ) -> Request:
+    headers = {
+        name: environ[key].encode("latin-1") for name, key in _ENVIRON_KEYS if key in environ
+    }
+    return Request(environ["REQUEST_METHOD"], _raw_path(environ), headers, int(time()))
+
+
+def _raw_path(environ: Environ) -> bytes:
+    """The path as the client sent it when the server tells (gunicorn, uWSGI, mod_wsgi).
+
+    Otherwise PATH_INFO re-encoded: the server already decoded it, so an encoded slash can no
+    longer be told from a real one (it then names an ordinary catalog entry or nothing).
+    """
+    raw: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw and raw.startswith("/") and not environ.get("SCRIPT_NAME"):
+        return raw.encode("latin-1").partition(b"?")[0]
+    return quote(environ["PATH_INFO"].encode("latin-1"), safe="/").encode("ascii")
+
+
+def _send_plan(
+    plan: ResponsePlan, start_response: StartResponse, environ: Environ
+) -> Iterable[bytes]:
+    body = plan.body
+    if isinstance(body, bytes):
+        start_response(STATUS_LINES[plan.status], _native(plan.headers))
+        return [body]
+    try:
+        file = open_slice(body)
+    except OSError as exc:  # a file the manifest names is gone: a broken or pruned deploy
+        log.error("cannot open %s: %s", body.path, exc)
+        return _send_plan(not_found(), start_response, environ)
+    start_response(STATUS_LINES[plan.status], _native(plan.headers))
+    wrapper = environ.get("wsgi.file_wrapper")
+    if wrapper is not None and body.to_end:  # a wrapper sends up to the end of the file
+        return wrapper(file, CHUNK_SIZE)  # type: ignore[no-any-return]
+    return FileChunks(file, body)
+
+
+def _native(headers: tuple[Header, ...]) -> list[tuple[str, str]]:
+    """Header fields as native strings, in a fresh list the server may change."""
+    return list(_decoded(headers))
+
+
+@lru_cache(maxsize=4096)  # prepared plans repeat their header tuples request after request
+def _decoded(headers: tuple[Header, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
+
+
+class FileChunks:
+    """The bytes of a file slice in chunks; ``close()`` (which servers call) closes the file."""
+
+    def __init__(self, file: BinaryIO, part: FileSlice) -> None:
+        self._file = file
+        self._remaining = part.length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._remaining <= 0:
+            raise StopIteration
+        chunk = self._file.read(min(CHUNK_SIZE, self._remaining))
+        if not chunk:  # the file shrank under us
+            raise StopIteration
+        self._remaining -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._file.close()

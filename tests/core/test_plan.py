@@ -1,0 +1,383 @@
+"""plan_response: a table of requests against a small in-memory catalog, then properties."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from staticserve.core import (
+    IMMUTABLE,
+    CachePolicy,
+    FileSlice,
+    Request,
+    Resource,
+    ResponsePlan,
+    VariantSource,
+    build_resource,
+    plan_response,
+)
+from staticserve.core.paths import canonical_path
+
+NOW = 1_767_400_000
+MODIFIED = 1_767_323_045  # Fri, 02 Jan 2026 03:04:05 GMT
+BODY = b"0123456789" * 10  # 100 bytes
+BR = b"b" * 30
+GZIP = b"g" * 40
+ZSTD = b"z" * 35
+VIDEO = FileSlice("/srv/clip.mp4", 0, 1000, 1000)
+
+
+def resource(
+    *codings: str, cache: CachePolicy = IMMUTABLE, origin: bytes | None = b"*"
+) -> Resource:
+    bodies = {"identity": BODY, "br": BR, "gzip": GZIP, "zstd": ZSTD}
+    variants = [
+        VariantSource(c, "abc" if c == "identity" else f"abc-{c}", len(bodies[c]), bodies[c])
+        for c in ("identity", *codings)
+    ]
+    return build_resource(
+        variants,
+        content_type=b"text/css; charset=utf-8",
+        cache=cache,
+        last_modified=MODIFIED,
+        allow_origin=origin,
+    )
+
+
+@dataclass
+class Catalog:
+    entries: dict[bytes, Resource] = field(default_factory=dict)
+
+    def find(self, path: bytes) -> Resource | None:
+        return self.entries.get(path)
+
+
+CATALOG = Catalog(
+    {
+        b"/static/app.abc.css": resource("br", "gzip"),
+        b"/static/app.css": resource("br", "gzip", cache=CachePolicy.short(60)),
+        b"/static/all.css": resource("br", "gzip", "zstd"),
+        b"/static/plain.txt": resource(origin=None),
+        b"/static/~me.css": resource(),
+        b"/static/clip.mp4": build_resource(
+            [VariantSource("identity", "vid", 1000, VIDEO)],
+            content_type=b"video/mp4",
+            cache=IMMUTABLE,
+            last_modified=MODIFIED,
+        ),
+    }
+)
+
+
+def plan(path: str, method: str = "GET", **headers: str) -> ResponsePlan | None:
+    fields = {k.replace("_", "-").encode(): v.encode() for k, v in headers.items()}
+    return plan_response(Request(method, path.encode(), fields, NOW), CATALOG)
+
+
+def field_of(result: ResponsePlan | None, name: bytes) -> bytes | None:
+    assert result is not None
+    return dict(result.headers).get(name)
+
+
+CASES = [
+    # (id, plan arguments, status, content-encoding, body)
+    ("a plain GET gets identity", ("/static/app.abc.css",), {}, 200, None, BODY),
+    (
+        "brotli is preferred as the smallest",
+        ("/static/app.abc.css",),
+        {"accept_encoding": "gzip, br"},
+        200,
+        b"br",
+        BR,
+    ),
+    (
+        "gzip when brotli is refused",
+        ("/static/app.abc.css",),
+        {"accept_encoding": "gzip, br;q=0"},
+        200,
+        b"gzip",
+        GZIP,
+    ),
+    (
+        "gzip;q=0 refuses gzip",
+        ("/static/app.abc.css",),
+        {"accept_encoding": "gzip;q=0"},
+        200,
+        None,
+        BODY,
+    ),
+    (
+        "the wildcard accepts brotli",
+        ("/static/app.abc.css",),
+        {"accept_encoding": "*"},
+        200,
+        b"br",
+        BR,
+    ),
+    (
+        "*;q=0 leaves identity anyway",
+        ("/static/app.abc.css",),
+        {"accept_encoding": "*;q=0"},
+        200,
+        None,
+        BODY,
+    ),
+    (
+        "identity;q=0 with gzip gets gzip",
+        ("/static/app.abc.css",),
+        {"accept_encoding": "identity;q=0, gzip"},
+        200,
+        b"gzip",
+        GZIP,
+    ),
+    (
+        "smallest wins over q order",
+        ("/static/all.css",),
+        {"accept_encoding": "gzip;q=1, zstd;q=0.5"},
+        200,
+        b"zstd",
+        ZSTD,
+    ),
+    (
+        "an empty field means identity",
+        ("/static/app.abc.css",),
+        {"accept_encoding": ""},
+        200,
+        None,
+        BODY,
+    ),
+    (
+        "HEAD has the headers and no body",
+        ("/static/app.abc.css", "HEAD"),
+        {"accept_encoding": "br"},
+        200,
+        b"br",
+        b"",
+    ),
+    ("an escaped tilde finds its file", ("/static/%7Eme.css",), {}, 200, None, BODY),
+    ("POST is not allowed", ("/static/app.abc.css", "POST"), {}, 405, None, b""),
+    ("a lower-case method is another method", ("/static/app.abc.css", "get"), {}, 405, None, b""),
+    (
+        "If-None-Match with our tag is not modified",
+        ("/static/app.abc.css",),
+        {"if_none_match": '"abc"'},
+        304,
+        None,
+        b"",
+    ),
+    (
+        "the br tag matches the br response",
+        ("/static/app.abc.css",),
+        {"if_none_match": '"abc-br"', "accept_encoding": "br"},
+        304,
+        None,
+        b"",
+    ),
+    (
+        "the br tag does not match identity",
+        ("/static/app.abc.css",),
+        {"if_none_match": '"abc-br"'},
+        200,
+        None,
+        BODY,
+    ),
+    ("a first-byte range", ("/static/app.abc.css",), {"range": "bytes=0-0"}, 206, None, b"0"),
+    ("a last-byte range", ("/static/app.abc.css",), {"range": "bytes=-1"}, 206, None, b"9"),
+    (
+        "a range is of identity even when br is accepted",
+        ("/static/app.abc.css",),
+        {"range": "bytes=0-4", "accept_encoding": "br"},
+        206,
+        None,
+        b"01234",
+    ),
+    ("an unsatisfiable range", ("/static/app.abc.css",), {"range": "bytes=100-"}, 416, None, b""),
+    (
+        "a malformed range is ignored",
+        ("/static/app.abc.css",),
+        {"range": "bytes=x-y"},
+        200,
+        None,
+        BODY,
+    ),
+    (
+        "several ranges get everything",
+        ("/static/app.abc.css",),
+        {"range": "bytes=0-1,3-4"},
+        200,
+        None,
+        BODY,
+    ),
+    ("HEAD ignores Range", ("/static/app.abc.css", "HEAD"), {"range": "bytes=0-0"}, 200, None, b""),
+    (
+        "If-Range with our tag allows the range",
+        ("/static/app.abc.css",),
+        {"range": "bytes=0-0", "if_range": '"abc"'},
+        206,
+        None,
+        b"0",
+    ),
+    (
+        "If-Range with an old tag sends everything",
+        ("/static/app.abc.css",),
+        {"range": "bytes=0-0", "if_range": '"old"'},
+        200,
+        None,
+        BODY,
+    ),
+    (
+        "If-Range with the Last-Modified date",
+        ("/static/app.abc.css",),
+        {"range": "bytes=0-0", "if_range": "Fri, 02 Jan 2026 03:04:05 GMT"},
+        206,
+        None,
+        b"0",
+    ),
+    (
+        "a range of a file on disk is a file slice",
+        ("/static/clip.mp4",),
+        {"range": "bytes=10-19"},
+        206,
+        None,
+        FileSlice("/srv/clip.mp4", 10, 10, 1000),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "headers", "status", "coding", "body"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_plans_follow_the_table(
+    args: tuple[str, ...],
+    headers: dict[str, str],
+    status: int,
+    coding: bytes | None,
+    body: bytes | FileSlice,
+) -> None:
+    result = plan(*args, **headers)
+    assert result is not None
+    assert (result.status, field_of(result, b"content-encoding"), result.body) == (
+        status,
+        coding,
+        body,
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/static/missing.css", "/static/../static/app.css", "/other/app.css", "/static/app.abc.css/"],
+)
+def test_unknown_paths_are_not_ours(path: str) -> None:
+    assert plan(path) is None
+
+
+def test_a_405_says_which_methods_are_allowed() -> None:
+    assert field_of(plan("/static/app.css", "DELETE"), b"allow") == b"GET, HEAD"
+
+
+def test_hashed_files_expire_a_year_from_now() -> None:
+    result = plan("/static/app.abc.css")
+    assert field_of(result, b"cache-control") == b"public, max-age=31536000, immutable"
+    assert field_of(result, b"expires") == b"Sun, 03 Jan 2027 00:26:40 GMT"
+
+
+def test_logical_names_have_a_short_max_age_and_no_expires() -> None:
+    result = plan("/static/app.css")
+    assert field_of(result, b"cache-control") == b"public, max-age=60"
+    assert field_of(result, b"expires") is None
+
+
+@pytest.mark.parametrize("accept", ["", "br", "gzip", "identity"])
+def test_vary_is_on_every_response_of_a_file_with_variants(accept: str) -> None:
+    for extra in ({}, {"if_none_match": '"abc"'}, {"range": "bytes=0-0"}, {"range": "bytes=999-"}):
+        assert field_of(plan("/static/app.css", accept_encoding=accept, **extra), b"vary") == (
+            b"Accept-Encoding"
+        )
+
+
+def test_a_file_without_variants_has_no_vary() -> None:
+    assert field_of(plan("/static/plain.txt"), b"vary") is None
+
+
+def test_a_304_keeps_validators_caching_vary_and_cors_but_no_content_fields() -> None:
+    result = plan("/static/app.abc.css", if_none_match='"abc"')
+    assert result is not None
+    names = [name for name, _ in result.headers]
+    assert names == [
+        b"etag",
+        b"last-modified",
+        b"cache-control",
+        b"vary",
+        b"access-control-allow-origin",
+        b"expires",
+    ]
+
+
+def test_a_416_names_the_length_and_keeps_caching_and_cors() -> None:
+    result = plan("/static/app.abc.css", range="bytes=500-")
+    assert field_of(result, b"content-range") == b"bytes */100"
+    assert field_of(result, b"access-control-allow-origin") == b"*"
+    assert field_of(result, b"cache-control") == b"public, max-age=31536000, immutable"
+    assert field_of(result, b"expires") is not None
+
+
+def test_a_206_describes_the_part() -> None:
+    result = plan("/static/app.abc.css", range="bytes=10-19")
+    assert field_of(result, b"content-range") == b"bytes 10-19/100"
+    assert field_of(result, b"content-length") == b"10"
+    assert field_of(result, b"etag") == b'"abc"'
+
+
+def test_extra_headers_replace_defaults_of_the_same_name() -> None:
+    custom = build_resource(
+        [VariantSource("identity", "abc", 3, b"abc")],
+        content_type=b"text/plain; charset=utf-8",
+        cache=IMMUTABLE,
+        extra_headers=[(b"cache-control", b"no-store"), (b"x-extra", b"1")],
+    )
+    result = plan_response(Request("GET", b"/x", {}, NOW), Catalog({b"/x": custom}))
+    assert field_of(result, b"cache-control") == b"no-store"
+    assert field_of(result, b"x-extra") == b"1"
+
+
+def test_variants_without_identity_are_refused() -> None:
+    with pytest.raises(ValueError, match="identity"):
+        build_resource([VariantSource("br", "a-br", 2, b"xx")], content_type=b"x", cache=IMMUTABLE)
+
+
+def test_a_file_slice_cannot_reach_past_the_file() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        FileSlice("/x", 90, 20, 100)
+
+
+HEADER_NAMES = st.sampled_from(
+    [b"accept-encoding", b"if-none-match", b"if-modified-since", b"range", b"if-range"]
+)
+
+
+@given(
+    st.sampled_from(sorted(CATALOG.entries)),
+    st.sampled_from(["GET", "HEAD", "POST", "OPTIONS"]),
+    st.dictionaries(HEADER_NAMES, st.binary(max_size=80)),
+)
+def test_any_header_values_give_a_valid_plan(
+    path: bytes, method: str, headers: dict[bytes, bytes]
+) -> None:
+    result = plan_response(Request(method, path, headers, NOW), CATALOG)
+    assert result is not None
+    assert result.status in (200, 206, 304, 405, 416)
+    if isinstance(result.body, bytes) and result.status in (200, 206) and method == "GET":
+        assert field_of(result, b"content-length") == b"%d" % len(result.body)
+
+
+@given(st.binary(max_size=120))
+def test_generated_paths_resolve_only_to_catalog_entries(tail: bytes) -> None:
+    path = b"/static/" + tail
+    result = plan_response(Request("GET", path, {}, NOW), CATALOG)
+    if result is not None:
+        assert path in CATALOG.entries or canonical_path(path) in CATALOG.entries
