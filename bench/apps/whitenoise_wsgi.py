@@ -1,0 +1,7 @@
+"""WhiteNoise's WSGI middleware, told which files are hashed so it sends immutable caching."""
+
+from whitenoise import WhiteNoise
+
+from apps.common import IMMUTABLE_PATTERN, inner_wsgi, prefix, root
+
+app = WhiteNoise(inner_wsgi, root=root(), prefix=prefix(), immutable_file_test=IMMUTABLE_PATTERN)

@@ -1,0 +1,219 @@
+"""Build speed on a real corpus: staticserve build vs collectstatic + WhiteNoise compression."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.corpus import staticserve_build
+from harness.paths import BENCH_DIR, VENV_PYTHON
+
+NPM_PACKAGES = ("bootstrap@5.3.9", "@fortawesome/fontawesome-free@6.7.2", "katex@0.16.22")
+CHANGED_FILE = "admin/css/base.css"
+
+# corpus folder -> folder inside node_modules (or the Django admin marker)
+_FULL_PARTS = {
+    "bootstrap/dist": "bootstrap/dist",
+    "bootstrap/js": "bootstrap/js",
+    "bootstrap/scss": "bootstrap/scss",
+    "fontawesome/css": "@fortawesome/fontawesome-free/css",
+    "fontawesome/webfonts": "@fortawesome/fontawesome-free/webfonts",
+    "fontawesome/svgs": "@fortawesome/fontawesome-free/svgs",
+    "fontawesome/js": "@fortawesome/fontawesome-free/js",
+    "fontawesome/scss": "@fortawesome/fontawesome-free/scss",
+    "fontawesome/less": "@fortawesome/fontawesome-free/less",
+    "katex": "katex/dist",
+}
+_QUICK_PARTS = {
+    "fontawesome/css": "@fortawesome/fontawesome-free/css",
+    "fontawesome/webfonts": "@fortawesome/fontawesome-free/webfonts",
+    "fontawesome/svgs": "@fortawesome/fontawesome-free/svgs",
+}
+
+
+def _npm_modules(work: Path) -> Path | None:
+    """Install the npm packages once into ``work/npm``; None when npm is not available."""
+    modules = work / "npm" / "node_modules"
+    if all((modules / p.rsplit("@", 1)[0]).exists() for p in NPM_PACKAGES):
+        return modules
+    if shutil.which("npm") is None:
+        return None
+    (work / "npm").mkdir(parents=True, exist_ok=True)
+    command = ["npm", "install", "--prefix", str(work / "npm"), "--no-save", "--ignore-scripts"]
+    done = subprocess.run(
+        [*command, "--no-audit", "--no-fund", *NPM_PACKAGES], capture_output=True, timeout=300
+    )
+    return modules if done.returncode == 0 else None
+
+
+def _django_admin_static() -> Path:
+    import django
+
+    return Path(django.__file__).parent / "contrib" / "admin" / "static" / "admin"
+
+
+def _copy(src: Path, dest: Path) -> None:
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".*"), dirs_exist_ok=True)
+
+
+def assemble(work: Path, quick: bool) -> tuple[Path, list[str]]:
+    """Copy the corpus into ``work/build-src``; return it and the names of what it holds."""
+    source = work / "build-src"
+    shutil.rmtree(source, ignore_errors=True)
+    _copy(_django_admin_static(), source / "admin")
+    parts = ["django admin"]
+    modules = _npm_modules(work)
+    if modules is not None:
+        for dest, origin in (_QUICK_PARTS if quick else _FULL_PARTS).items():
+            if (modules / origin).exists():
+                _copy(modules / origin, source / dest)
+                parts.append(dest)
+    return source, parts
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSize:
+    files: int  # logical files
+    identity_bytes: int
+    br_bytes: int  # sum of the .br variants
+    gzip_bytes: int
+    br_client_bytes: int  # what a br-capable client downloads for everything (variant or original)
+    gzip_client_bytes: int
+    disk_bytes: int  # everything the tool left in the output folder
+
+
+def _disk_bytes(folder: Path) -> int:
+    """Bytes of the distinct files (hard links counted once)."""
+    seen: dict[tuple[int, int], int] = {}
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            stat = path.stat()
+            seen[(stat.st_dev, stat.st_ino)] = stat.st_size
+    return sum(seen.values())
+
+
+def _sizes(output: Path, hashed_paths: list[str]) -> OutputSize:
+    identity = br = gz = br_client = gz_client = 0
+    for rel in hashed_paths:
+        path = output / rel
+        size = path.stat().st_size
+        br_size = _size_or_none(path.with_name(path.name + ".br"))
+        gz_size = _size_or_none(path.with_name(path.name + ".gz"))
+        identity += size
+        br += br_size or 0
+        gz += gz_size or 0
+        br_client += min(size, br_size or size, gz_size or size)
+        gz_client += min(size, gz_size or size)
+    return OutputSize(
+        len(hashed_paths), identity, br, gz, br_client, gz_client, _disk_bytes(output)
+    )
+
+
+def _size_or_none(path: Path) -> int | None:
+    return path.stat().st_size if path.exists() else None
+
+
+def staticserve_sizes(output: Path) -> OutputSize:
+    manifest = json.loads((output / "staticserve.json").read_text())
+    return _sizes(output, [a["path"] for a in manifest["assets"].values()])
+
+
+def django_sizes(static_root: Path) -> OutputSize:
+    manifest = json.loads((static_root / "staticfiles.json").read_text())
+    return _sizes(static_root, list(manifest["paths"].values()))
+
+
+def collectstatic(source: Path, static_root: Path, *, keep_only_hashed: bool) -> float:
+    """``manage.py collectstatic`` in a fresh process; its wall time in seconds."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "django_settings",
+        "PYTHONPATH": str(BENCH_DIR),
+        "BENCH_SOURCE": str(source),
+        "BENCH_STATIC_ROOT": str(static_root),
+        "BENCH_KEEP_ONLY_HASHED": "1" if keep_only_hashed else "0",
+    }
+    command = [str(VENV_PYTHON), "-m", "django", "collectstatic", "--noinput", "-v", "0"]
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=BENCH_DIR)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(f"collectstatic failed: {lines[-1] if lines else done.returncode}")
+    return elapsed
+
+
+def _change_one_file(source: Path) -> None:
+    path = source / CHANGED_FILE
+    path.write_bytes(path.read_bytes() + b"\n/* changed by the benchmark */\n")
+
+
+def _count(folder: Path) -> tuple[int, int]:
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def _staticserve_runs(source: Path, output: Path) -> tuple[dict[str, float], dict[str, Any]]:
+    """Wall times of full, no-op and one-file-changed builds, and each one's stage timings."""
+    shutil.rmtree(output, ignore_errors=True)
+    runs = {"full": staticserve_build(source, output)}
+    runs["noop"] = staticserve_build(source, output)
+    _change_one_file(source)
+    runs["one_changed"] = staticserve_build(source, output)
+    stages = {k: {s: round(v, 3) for s, v in r.stages.items()} for k, r in runs.items()}
+    return {k: r.seconds for k, r in runs.items()}, stages
+
+
+def _django_runs(
+    source: Path, root: Path, *, keep_only_hashed: bool, rebuilds: bool
+) -> dict[str, float]:
+    shutil.rmtree(root, ignore_errors=True)
+    times = {"full": collectstatic(source, root, keep_only_hashed=keep_only_hashed)}
+    if rebuilds:  # collectstatic has no incremental mode: a no-op shows what every rebuild costs
+        times["noop"] = collectstatic(source, root, keep_only_hashed=keep_only_hashed)
+    return times
+
+
+def _tool_result(
+    times: dict[str, float] | None, sizes: OutputSize | None, error: str | None
+) -> dict[str, Any]:
+    return {
+        "seconds": {k: round(v, 3) for k, v in (times or {}).items()},
+        "sizes": asdict(sizes) if sizes else None,
+        "error": error,
+    }
+
+
+def run(work: Path, quick: bool) -> dict[str, Any]:
+    """Every build measured on a fresh copy of the corpus, staticserve first."""
+    source, parts = assemble(work, quick)
+    files, total = _count(source)
+    print(f"  corpus: {files} files, {total / 1e6:.1f} MB ({', '.join(parts)})", flush=True)
+    results: dict[str, Any] = {"corpus": {"files": files, "bytes": total, "parts": parts}}
+    output = work / "build-out-staticserve"
+    times, stages = _staticserve_runs(source, output)
+    results["staticserve"] = _tool_result(times, staticserve_sizes(output), None)
+    results["staticserve"]["stage_seconds"] = stages
+    print(f"  staticserve build: {times}", flush=True)
+    variants = [("whitenoise", False, not quick)]
+    if not quick:
+        variants.append(("whitenoise_keep_only_hashed", True, False))
+    for key, keep_only_hashed, rebuilds in variants:
+        source, _ = assemble(work, quick)
+        root = work / f"build-out-{key}"
+        try:
+            times = _django_runs(source, root, keep_only_hashed=keep_only_hashed, rebuilds=rebuilds)
+            results[key] = _tool_result(times, django_sizes(root), None)
+        except RuntimeError as error:
+            results[key] = _tool_result(None, None, str(error))
+        print(
+            f"  collectstatic ({key}): {results[key]['seconds'] or results[key]['error']}",
+            flush=True,
+        )
+    return results

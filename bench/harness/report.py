@@ -1,0 +1,313 @@
+"""RESULTS.md from the results dictionary (the same one saved as results/results.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.scenarios import SCENARIOS
+from harness.targets import Target
+
+SCENARIO_TITLES = {s.key: s.title for s in SCENARIOS}
+SHOWN = ("cache-control", "expires", "etag", "vary")
+
+
+def _fmt_rps(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}x"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _timing(run: dict[str, Any], scenario: str) -> dict[str, Any] | None:
+    result = run["results"].get(scenario)
+    return result["timing"] if result else None
+
+
+def _rps(run: dict[str, Any] | None, scenario: str) -> float | None:
+    if run is None or run["state"] != "measured":
+        return None
+    timing = _timing(run, scenario)
+    return timing["requests_per_s"] if timing else None
+
+
+def _by_key(runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["name"], r["server"]): r for r in runs}
+
+
+def _ceiling_for(
+    run: dict[str, Any], runs: dict[tuple[str, str], dict[str, Any]]
+) -> dict[str, Any] | None:
+    bare = "bare WSGI" if run["server"].startswith("gunicorn") else "bare ASGI"
+    return runs.get((bare, run["server"])) if run["server"] != "nginx" else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _scenario_rows(scenario: str, runs: list[dict[str, Any]]) -> list[list[str]]:
+    keyed = _by_key(runs)
+    nginx = keyed.get(("nginx", "nginx"))
+    rows: list[list[str]] = []
+    for run in runs:
+        if run["state"] != "measured":
+            continue
+        result = run["results"].get(scenario)
+        if result is None:
+            continue
+        check, timing = result["check"], result["timing"]
+        if timing is None:
+            rows.append([run["name"], run["server"], f"WRONG: {check['problem']}", *["—"] * 5, ""])
+            continue
+        rps = timing["requests_per_s"]
+        ceiling = _ceiling_for(run, keyed)
+        extra = ""
+        if scenario == "500k":
+            extra = f"{rps * check['body_bytes'] / 1e6:,.0f} MB/s"
+        elif scenario == "fallthrough" and ceiling is not None and run["role"] != "ceiling":
+            base = _rps(ceiling, scenario)
+            extra = f"overhead {1 - rps / base:+.1%}" if base else ""
+        if run["role"] == "ceiling" and scenario != "fallthrough":
+            extra = "constant 2 KB body"
+        if timing["non_2xx_3xx"]:
+            extra += f" {timing['non_2xx_3xx']} non-2xx/3xx"
+        rows.append(
+            [
+                run["name"],
+                run["server"],
+                f"{check['status']} {check['encoding']}",
+                _fmt_rps(rps),
+                _fmt_ms(timing["p50_ms"]),
+                _fmt_ms(timing["p99_ms"]),
+                _fmt_ratio(_ratio(rps, _rps(ceiling, scenario))) if ceiling is not run else "1.00x",
+                _fmt_ratio(_ratio(rps, _rps(nginx, scenario))),
+                extra.strip(),
+            ]
+        )
+    return rows
+
+
+def _summary(runs: list[dict[str, Any]]) -> list[str]:
+    header = ["contender", "server", *SCENARIO_TITLES]
+    rows = []
+    for run in runs:
+        if run["state"] != "measured":
+            rows.append([run["name"], run["server"], *[run["state"]] * len(SCENARIO_TITLES)])
+            continue
+        cells = []
+        for key in SCENARIO_TITLES:
+            result = run["results"].get(key)
+            cells.append(
+                "wrong" if result and result["timing"] is None else _fmt_rps(_rps(run, key))
+            )
+        rows.append([run["name"], run["server"], *cells])
+    return _table(header, rows)
+
+
+def _headers_sent(runs: list[dict[str, Any]]) -> list[str]:
+    rows = []
+    for run in runs:
+        if run["state"] != "measured" or run["role"] == "ceiling":
+            continue
+        result = run["results"].get("medium")
+        if not result:
+            continue
+        sent = result["check"]["sent"]
+        rows.append(
+            [
+                run["name"],
+                run["server"],
+                result["check"]["encoding"],
+                *(sent.get(h, "—") for h in SHOWN),
+            ]
+        )
+    return _table(["contender", "server", "Content-Encoding", *SHOWN], rows)
+
+
+def _serving(serving: dict[str, Any]) -> list[str]:
+    runs = serving.get("contenders", [])
+    lines = [
+        "## Serving",
+        "",
+        "Requests per second (higher is better); details per scenario below.",
+        "",
+    ]
+    lines += _summary(runs)
+    for key, title in SCENARIO_TITLES.items():
+        lines += ["", f"### {key}: {title}", ""]
+        header = [
+            "contender",
+            "server",
+            "answer",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "x ceiling (same server)",
+            "x nginx",
+            "notes",
+        ]
+        lines += _table(header, _scenario_rows(key, runs))
+    lines += ["", "### What each sent (medium JS, `Accept-Encoding: gzip, deflate, br`)", ""]
+    lines += _headers_sent(runs)
+    missing = [r for r in runs if r["state"] != "measured"]
+    if missing:
+        lines += ["", "### Not measured", ""]
+        lines += [
+            f"- **{r['name']} · {r['server']}**: {r['state']} ({r['reason']})" for r in missing
+        ]
+    noisy = [r for r in runs if (r.get("busy_cores_before") or 0) > 0.5]
+    if noisy:
+        lines += [
+            "",
+            "Contenders started while other work kept more than half a core busy: "
+            + ", ".join(
+                f"{r['name']} · {r['server']} ({r['busy_cores_before']} cores)" for r in noisy
+            ),
+        ]
+    return lines
+
+
+def _build(build: dict[str, Any] | None) -> list[str]:
+    if not build:
+        return []
+    corpus = build["corpus"]
+    lines = [
+        "## Build",
+        "",
+        f"Corpus: {corpus['files']:,} files, {corpus['bytes'] / 1e6:.1f} MB ({', '.join(corpus['parts'])}). "
+        "Each tool in a fresh process; brotli 11 and gzip 9 for both.",
+        "",
+    ]
+    rows = []
+    base = build.get("staticserve", {}).get("seconds", {}).get("full")
+    for key in ("staticserve", "whitenoise", "whitenoise_keep_only_hashed"):
+        tool = build.get(key)
+        if tool is None:
+            continue
+        if tool["error"]:
+            rows.append([key, f"error: {tool['error']}", *["—"] * 7])
+            continue
+        secs, sizes = tool["seconds"], tool["sizes"]
+        rows.append(
+            [
+                "staticserve build" if key == "staticserve" else f"collectstatic ({key})",
+                f"{secs['full']:.2f}",
+                f"{secs['noop']:.2f}" if "noop" in secs else "—",
+                f"{secs['one_changed']:.2f}" if "one_changed" in secs else "—",
+                _fmt_ratio(secs["full"] / base) if base else "—",
+                f"{sizes['br_bytes']:,}",
+                f"{sizes['gzip_bytes']:,}",
+                f"{sizes['br_client_bytes']:,}",
+                f"{sizes['disk_bytes'] / 1e6:.1f} MB",
+            ]
+        )
+    header = [
+        "tool",
+        "full s",
+        "no-op s",
+        "one file changed s",
+        "full time vs staticserve",
+        ".br bytes",
+        ".gz bytes",
+        "br client downloads",
+        "output on disk",
+    ]
+    lines += _table(header, rows)
+    lines += _stage_line(build.get("staticserve", {}).get("stage_seconds", {}))
+    lines += [
+        "",
+        "`br client downloads`: the sum over every hashed file of the smallest variant a "
+        "`br, gzip` client would get. `collectstatic (whitenoise)` is WhiteNoise's default, which "
+        "also compresses the unhashed copies; `keep_only_hashed` compresses only the hashed ones.",
+    ]
+    return lines
+
+
+def _stage_line(stages: dict[str, dict[str, float]]) -> list[str]:
+    if not stages:
+        return []
+    runs = [
+        f"{run}: " + ", ".join(f"{stage} {secs:.2f}" for stage, secs in parts.items())
+        for run, parts in stages.items()
+    ]
+    return ["", "staticserve's own stage timings (s) — " + "; ".join(runs) + "."]
+
+
+def _startup(startup: dict[str, Any] | None) -> list[str]:
+    if not startup:
+        return []
+    lines = [
+        "## Startup and memory",
+        "",
+        f"{startup['files']:,} files built once by staticserve; each middleware constructed over that "
+        f"output in a fresh process (median of several). Empty process: {startup['empty_rss_mb']} MB RSS.",
+        "",
+    ]
+    rows = []
+    for kind, result in startup["kinds"].items():
+        if "error" in result:
+            rows.append([kind, f"unavailable ({result['error']})", "—", "—", "—"])
+            continue
+        rows.append(
+            [
+                kind,
+                f"{result['construct_ms']:.0f}",
+                f"{result['import_ms']:.0f}",
+                f"{result['rss_growth_mb']:.1f}",
+                f"{result['rss_growth_construct_mb']:.1f}",
+            ]
+        )
+    lines += _table(
+        ["middleware", "construct ms", "import ms", "RSS growth MB", "of which construction MB"],
+        rows,
+    )
+    lines += [
+        "",
+        "The peers walk and stat the whole folder (hashed files, plain copies and variants); "
+        "staticserve reads its manifest.",
+    ]
+    return lines
+
+
+def _targets(targets: list[Target]) -> list[str]:
+    lines = ["## Targets", ""]
+    lines += [f"- {'PASS' if t.passed else 'FAIL'} — {t.text}: {t.detail}" for t in targets]
+    return lines
+
+
+def _header(results: dict[str, Any]) -> list[str]:
+    machine, versions, wrk = results["machine"], results["versions"], results["wrk"]
+    load = ", ".join(str(v) for v in machine["load_average_before"])
+    return [
+        "# staticserve benchmark results",
+        "",
+        f"Generated {results['date']} by `{results['command']}` ({results['mode']} run, {results['elapsed_s']:.0f} s).",
+        "",
+        f"- Machine: {machine['nproc']} x {machine['cpu_model']}, Linux {machine['kernel']}; "
+        f"load average before the run {load}; {machine['busy_cores_before']} cores busy with other work.",
+        f"- Load: `wrk -t{wrk['threads']} -c{wrk['connections']} -d{wrk['duration_s']}s --latency` after a "
+        f"{wrk['warmup_s']} s warm-up, wrk pinned to CPU 0, the server (one worker) to CPU 1.",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "",
+    ]
+
+
+def render(results: dict[str, Any], targets: list[Target]) -> str:
+    lines = _header(results)
+    lines += _targets(targets)
+    lines += ["", *_serving(results.get("serving", {}))]
+    lines += ["", *_build(results.get("build"))]
+    lines += ["", *_startup(results.get("startup"))]
+    lines += ["", "## Caveats", "", *results.get("caveats", [])]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,221 @@
+"""The issue's targets, judged from the results as PASS/FAIL lines (a target not measured fails)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SS_ASGI, SS_WSGI = "staticserve ASGI", "staticserve WSGI"
+HOT_SCENARIOS = ("small", "large-br", "304")
+WSGI_SERVERS = ("gunicorn-sync", "gunicorn-gthread")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    text: str
+    passed: bool
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Lookup:
+    """req/s by (contender name, server, scenario), with the reason when there is no figure."""
+
+    def __init__(self, serving: dict[str, Any]) -> None:
+        self._runs = {(r["name"], r["server"]): r for r in serving.get("contenders", [])}
+
+    def rps(self, name: str, server: str, scenario: str) -> tuple[float | None, str]:
+        run = self._runs.get((name, server))
+        if run is None:
+            return None, f"{name} · {server} not run"
+        if run["state"] != "measured":
+            return None, f"{name} · {server} {run['state']}: {run['reason']}"
+        result = run["results"].get(scenario)
+        if result is None:
+            return None, f"{scenario} not run"
+        if result["timing"] is None:
+            return None, f"{name} · {server} answered wrong: {result['check']['problem']}"
+        return float(result["timing"]["requests_per_s"]), ""
+
+    def peers(self, server: str) -> list[str]:
+        return [
+            name
+            for (name, srv), run in self._runs.items()
+            if srv == server and run["role"] == "peer"
+        ]
+
+
+def _ratio_target(
+    text: str, ours: tuple[float | None, str], other: tuple[float | None, str], minimum: float
+) -> Target:
+    if ours[0] is None or other[0] is None:
+        return Target(text, False, f"not measured ({ours[1] or other[1]})")
+    ratio = ours[0] / other[0]
+    return Target(
+        text,
+        ratio >= minimum,
+        f"{ours[0]:,.0f} / {other[0]:,.0f} req/s = {ratio:.2f}x (need >= {minimum}x)",
+    )
+
+
+def serving_targets(serving: dict[str, Any]) -> list[Target]:
+    look = Lookup(serving)
+    targets: list[Target] = []
+    for sc in HOT_SCENARIOS:
+        targets.append(
+            _ratio_target(
+                f"uvicorn, {sc}: staticserve >= 0.9x bare ASGI",
+                look.rps(SS_ASGI, "uvicorn", sc),
+                look.rps("bare ASGI", "uvicorn", sc),
+                0.9,
+            )
+        )
+    for sc in HOT_SCENARIOS:
+        targets.append(
+            _ratio_target(
+                f"granian, {sc}: staticserve >= 2x ServeStatic",
+                look.rps(SS_ASGI, "granian", sc),
+                look.rps("ServeStatic ASGI", "granian", sc),
+                2.0,
+            )
+        )
+    for server in WSGI_SERVERS:
+        for sc in HOT_SCENARIOS:
+            targets.append(
+                _ratio_target(
+                    f"{server}, {sc}: staticserve WSGI >= 0.9x bare WSGI",
+                    look.rps(SS_WSGI, server, sc),
+                    look.rps("bare WSGI", server, sc),
+                    0.9,
+                )
+            )
+    for name, server, bare in _ours_and_bare():
+        targets.append(_overhead_target(look, name, server, bare))
+    for name, server, _ in _ours_and_bare():
+        targets.append(_best_peer_target(look, name, server))
+    return targets
+
+
+def _ours_and_bare() -> list[tuple[str, str, str]]:
+    return [
+        (SS_ASGI, "uvicorn", "bare ASGI"),
+        (SS_ASGI, "granian", "bare ASGI"),
+        *((SS_WSGI, server, "bare WSGI") for server in WSGI_SERVERS),
+    ]
+
+
+def _overhead_target(look: Lookup, name: str, server: str, bare: str) -> Target:
+    text = f"{server}: fall-through overhead of {name} <= 3%"
+    ours, base = look.rps(name, server, "fallthrough"), look.rps(bare, server, "fallthrough")
+    if ours[0] is None or base[0] is None:
+        return Target(text, False, f"not measured ({ours[1] or base[1]})")
+    overhead = 1 - ours[0] / base[0]
+    return Target(
+        text, overhead <= 0.03, f"{ours[0]:,.0f} vs bare {base[0]:,.0f} req/s: {overhead:+.1%}"
+    )
+
+
+def _best_peer_target(look: Lookup, name: str, server: str) -> Target:
+    text = f"{server}, 500 KB: {name} >= the best peer on the same server"
+    ours = look.rps(name, server, "500k")
+    peers = {peer: look.rps(peer, server, "500k")[0] for peer in look.peers(server)}
+    measured = {peer: rps for peer, rps in peers.items() if rps is not None}
+    if ours[0] is None or not measured:
+        return Target(text, False, f"not measured ({ours[1] or 'no peer measured'})")
+    best = max(measured, key=lambda p: measured[p])
+    return Target(
+        text, ours[0] >= measured[best], f"{ours[0]:,.0f} vs {best} {measured[best]:,.0f} req/s"
+    )
+
+
+def build_targets(build: dict[str, Any] | None) -> list[Target]:
+    if not build or not build.get("staticserve", {}).get("seconds"):
+        reason = (build or {}).get("error", "build benchmark not run")
+        return [
+            Target(
+                "full build >= 3x faster than collectstatic + WhiteNoise",
+                False,
+                f"not measured ({reason})",
+            )
+        ]
+    ours = build["staticserve"]
+    peers = {k: v for k, v in build.items() if k.startswith("whitenoise") and v.get("seconds")}
+    targets: list[Target] = []
+    if peers:
+        fastest = min(peers, key=lambda k: peers[k]["seconds"]["full"])
+        speedup = peers[fastest]["seconds"]["full"] / ours["seconds"]["full"]
+        targets.append(
+            Target(
+                "full build >= 3x faster than collectstatic + WhiteNoise (its fastest configuration)",
+                speedup >= 3.0,
+                f"{ours['seconds']['full']:.2f} s vs {fastest} {peers[fastest]['seconds']['full']:.2f} s = {speedup:.2f}x",
+            )
+        )
+        for key in ("br_client_bytes", "gzip_client_bytes"):
+            mine, theirs = ours["sizes"][key], peers[fastest]["sizes"][key]
+            targets.append(
+                Target(
+                    f"compressed output no larger than WhiteNoise's ({key})",
+                    mine <= theirs,
+                    f"{mine:,} B vs {theirs:,} B ({mine / theirs - 1:+.2%})",
+                )
+            )
+    else:
+        targets.append(
+            Target(
+                "full build >= 3x faster than collectstatic + WhiteNoise",
+                False,
+                "collectstatic not measured",
+            )
+        )
+    noop = ours["seconds"]["noop"] / ours["seconds"]["full"]
+    targets.append(
+        Target(
+            "no-op rebuild <= 5% of a full build",
+            noop <= 0.05,
+            f"{ours['seconds']['noop']:.2f} s / {ours['seconds']['full']:.2f} s = {noop:.1%}",
+        )
+    )
+    return targets
+
+
+def startup_targets(startup: dict[str, Any] | None) -> list[Target]:
+    targets: list[Target] = []
+    kinds = (startup or {}).get("kinds", {})
+    for kind in ("staticserve-asgi", "staticserve-wsgi"):
+        result = kinds.get(kind)
+        if not result or "error" in result:
+            reason = (result or {}).get("error", "startup benchmark not run")
+            targets.append(
+                Target(
+                    f"{kind}: 10,000-file manifest startup <= 300 ms and RSS growth <= 40 MB",
+                    False,
+                    f"not measured ({reason})",
+                )
+            )
+            continue
+        targets.append(
+            Target(
+                f"{kind}: 10,000-file manifest startup <= 300 ms",
+                result["construct_ms"] <= 300,
+                f"{result['construct_ms']:.0f} ms (import {result['import_ms']:.0f} ms more)",
+            )
+        )
+        targets.append(
+            Target(
+                f"{kind}: RSS growth over an empty app <= 40 MB",
+                result["rss_growth_mb"] <= 40,
+                f"{result['rss_growth_mb']:.1f} MB (construction alone {result['rss_growth_construct_mb']:.1f} MB)",
+            )
+        )
+    return targets
+
+
+def evaluate(results: dict[str, Any]) -> list[Target]:
+    return [
+        *serving_targets(results.get("serving", {})),
+        *build_targets(results.get("build")),
+        *startup_targets(results.get("startup")),
+    ]
