@@ -170,6 +170,13 @@ class _Scanner:
         self.add("sourcemap", pieces, partial(_escape_comment_url, block=block))
 
 
+def _anchored(pattern: re.Pattern[str], text: str, pos: int, endpos: int = -1) -> re.Match[str]:
+    """The match at ``pos`` of a pattern that cannot fail there (one that may match nothing)."""
+    match = pattern.match(text, pos) if endpos < 0 else pattern.match(text, pos, endpos)
+    assert match is not None, pattern.pattern
+    return match
+
+
 def _is_literal_space(piece: _Piece) -> bool:
     char, start, end = piece
     return end - start == 1 and char in " \t\n\r\f"
@@ -186,6 +193,43 @@ _CSS_NEWLINE = "\n\r\f"
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 # Functions whose direct string arguments are URLs, as if wrapped in url().
 _IMAGE_SET_FUNCTIONS = frozenset({"image-set", "-webkit-image-set"})
+
+
+# Name characters: ASCII letters, digits, "-" and "_", and everything beyond ASCII.
+_CSS_NAME_CHARS = r"A-Za-z0-9_\-\x80-\U0010ffff"
+
+
+def _ascii_case_insensitive(word: str) -> str:
+    """``url`` -> ``[uU][rR][lL]``: re.IGNORECASE would also let "K" (Kelvin sign) match "k"."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+_CSS_URL_FUNCTIONS = "|".join(map(_ascii_case_insensitive, ["url", *sorted(_IMAGE_SET_FUNCTIONS)]))
+_CSS_ESCAPE = r"\\(?:[0-9a-fA-F]{1,6}(?:\r\n|[ \t\n\r\f])?|\r\n|[\s\S])?"
+# What the scanner may skip whole while no @import waits and no image-set() is open: whitespace,
+# comments that name no source map, strings (which mean nothing there; a bad one stops at its
+# newline), names without escapes (but not url( or image-set( ), @ and # names (but not @import)
+# and punctuation. It stops at a token start the scanner must look at: those exceptions, any
+# backslash (an escape can spell url), and an unclosed comment.
+_CSS_STRETCH = re.compile(
+    r"(?:[ \t\n\r\f]++"
+    r"|/\*(?![#@][ \t]+sourceMappingURL=)[^*]*+\*++(?:[^/*][^*]*+\*++)*/"
+    + "".join(rf"|{q}[^{q}\\\n\r\f]*+(?:{_CSS_ESCAPE}[^{q}\\\n\r\f]*+)*{q}?" for q in "\"'")
+    + rf"|(?!(?:{_CSS_URL_FUNCTIONS})\()[{_CSS_NAME_CHARS}]++(?!\\)"
+    + rf"|(?!@{_ascii_case_insensitive('import')}(?![{_CSS_NAME_CHARS}\\]))"
+    + rf"[@#][{_CSS_NAME_CHARS}]*+(?!\\)"
+    + rf"|(?:[^{_CSS_NAME_CHARS}@#\\\"'/ \t\n\r\f]|/(?!\*))+)*"
+)
+# Without a backslash, a reference needs one of these words as it stands (any ASCII case).
+_CSS_TRIGGERS = ("url(", "image-set(", "@import")
+
+
+def _may_hold_css_references(text: str) -> bool:
+    """False only when no reference can occur: a cheap test that spares most of a scan."""
+    if "\\" in text or "sourceMappingURL=" in text:
+        return True
+    lowered = text.lower()  # lowers more than ASCII, which can only add false alarms
+    return any(word in lowered for word in _CSS_TRIGGERS)
 
 
 def _is_css_name_char(char: str) -> bool:
@@ -255,24 +299,36 @@ class _CssScanner(_Scanner):
         self.import_pending = False  # an @import waits for its string or url()
 
     def run(self) -> list[_Site]:
+        if not _may_hold_css_references(self.text):
+            return self.sites
         text = self.text
         while self.pos < self.n:
-            char = text[self.pos]
-            if char in _CSS_SPACE:
-                self.pos += 1
-            elif text.startswith("/*", self.pos):
-                self.comment()
-            elif char in "\"'":
-                self.string(self.string_kind())
-            elif char in "@#":
-                self.pos += 1
-                name = self.name()
-                self.import_pending = char == "@" and name == "import"
-            elif self.starts_name(self.pos):
-                self.word()
-            else:
-                self.punctuation(char)
+            if not self.import_pending and _IMAGE_SET_FUNCTIONS.isdisjoint(self.functions):
+                # Only an image-set() on the stack can give a string meaning; without one, no
+                # entry can matter again, and nothing but the stops of _CSS_STRETCH needs a look.
+                self.functions.clear()
+                self.pos = _anchored(_CSS_STRETCH, text, self.pos).end()
+                if self.pos >= self.n:
+                    break
+            self.step(text[self.pos])
         return self.sites
+
+    def step(self, char: str) -> None:
+        """Consume the token at ``pos``, one character of whitespace or punctuation at most."""
+        if char in _CSS_SPACE:
+            self.pos += 1
+        elif self.text.startswith("/*", self.pos):
+            self.comment()
+        elif char in "\"'":
+            self.string(self.string_kind())
+        elif char in "@#":
+            self.pos += 1
+            name = self.name()
+            self.import_pending = char == "@" and name == "import"
+        elif self.starts_name(self.pos):
+            self.word()
+        else:
+            self.punctuation(char)
 
     def starts_name(self, i: int) -> bool:
         char = self.text[i]
@@ -469,10 +525,60 @@ class _Token:
     end: int
 
 
-_JS_NAME = re.compile(r"[\w$\\\u200c\u200d]+")
-_JS_NUMBER = re.compile(r"\.?[0-9][\w.]*")
+_JS_NAME_CHARS = r"\w$\\\u200c\u200d"
+_JS_NAME = re.compile(rf"[{_JS_NAME_CHARS}]+")
 _JS_LINE_END = re.compile(r"[\n\r\u2028\u2029]")
 _JS_LINE_TERMINATORS = "\n\r\u2028\u2029"
+_JS_SPACE = re.compile(r"[\s\ufeff]*+")  # \s is exactly str.isspace()
+# One token that is no string, template, regex, comment or brace: a number (group 1), a name
+# (group 2), a private name such as #import (group 3, not the keyword) or a punctuator.
+_JS_PLAIN = re.compile(
+    rf"(\.?[0-9][\w.]*+)|([{_JS_NAME_CHARS}]++)|(#[{_JS_NAME_CHARS}]*+)|\+\+|--|[\s\S]"
+)
+# Characters that may continue the token before them: what may precede the last token of a run.
+_JS_JOINING = re.compile(rf"[{_JS_NAME_CHARS}.+\-#]")
+# The bodies of strings, template chunks and regular expressions, up to what ends them.
+_JS_STRING_BODIES = {
+    quote: rf"[^{quote}\\\n\r]*+(?:\\(?:\r\n|[\s\S])[^{quote}\\\n\r]*+)*" for quote in "\"'"
+}
+_JS_STRING_BODY = {quote: re.compile(body) for quote, body in _JS_STRING_BODIES.items()}
+_JS_TEMPLATE_BODY_SOURCE = r"[^`\\$]*+(?:(?:\\[\s\S]|\$(?!\{))[^`\\$]*+)*"
+_JS_TEMPLATE_BODY = re.compile(_JS_TEMPLATE_BODY_SOURCE)
+_JS_REGEX_BODY = re.compile(
+    r"(?:[^\\/\[\n\r\u2028\u2029]++|\\[\s\S]"
+    r"|\[(?:[^\\\]\n\r\u2028\u2029]++|\\[\s\S])*\]?)*"
+)
+# "import" or "export" where a name token starts. After ".", the word is a property or sits in a
+# number ("1.import"); after a name character or "#", it is part of a longer name: never a keyword.
+_JS_KEYWORD = re.compile(
+    rf"(?<![{_JS_NAME_CHARS}.#])(?:import|export)(?![{_JS_NAME_CHARS}])"
+)  # fmt: skip
+_JS_NOT_SOURCEMAP = r"(?![#@][ \t]+sourceMappingURL=)"
+
+
+def _js_stretch(stops: str) -> re.Pattern[str]:
+    """A run of text the scanner can skip whole: whitespace, comments that name no source map,
+    complete strings and substitution-free templates (group 2), and plain code (group 3) up to
+    the next ``stops`` character. Group 1 is the last line comment, which an ``endpos`` can cut.
+    """
+    quoted = "|".join(
+        [f"{quote}{body}{quote}" for quote, body in _JS_STRING_BODIES.items()]
+        + [f"`{_JS_TEMPLATE_BODY_SOURCE}`"]
+    )
+    return re.compile(
+        r"(?:[\s\ufeff]++"
+        rf"|/\*{_JS_NOT_SOURCEMAP}[^*]*+\*++(?:[^/*][^*]*+\*++)*/"
+        rf"|(//{_JS_NOT_SOURCEMAP}[^\n\r\u2028\u2029]*+)"
+        rf"|({quoted})"
+        rf"|([^\s\ufeff{stops}][^{stops}]*+))*"
+    )
+
+
+_JS_STRETCH = _js_stretch("/\"'`")
+# Inside a template's "${…}" every brace counts: the "}" that closes it resumes the template.
+_JS_STRETCH_IN_SUBSTITUTION = _js_stretch("/\"'`{}")
+_JS_LINE_COMMENT_GROUP, _JS_QUOTED_GROUP, _JS_CODE_GROUP = 1, 2, 3
+
 # After these words an expression starts, so "/" opens a regular expression, not a division.
 _JS_KEYWORDS_BEFORE_EXPRESSION = frozenset(
     {"return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw", "case",
@@ -483,78 +589,160 @@ _JS_PUNCT_BEFORE_DIVISION = frozenset({")", "]", "++", "--"})
 
 
 class _JsScanner(_Scanner):
-    """Splits JavaScript into coarse tokens, collecting sourceMappingURL comments on the way.
+    """Tokenizes JavaScript coarsely, collecting sourceMappingURL comments and module specifiers.
 
-    Comments vanish; regular expressions, template literal chunks and numbers become opaque
-    ``other`` tokens; strings keep their span. Good enough to recognise module specifiers.
+    Comments vanish; regular expressions, template literal chunks and numbers are opaque
+    ``other`` tokens; strings keep their span. Tokens are only materialised where they matter:
+    the scan skips plain code in big regex steps, remembers where the last token lies (for the
+    regex-or-division question at a "/"), and tokenizes one by one only after "import" and
+    "export", in a fork of itself.
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, record: bool = True) -> None:
         super().__init__(text)
-        self.tokens: list[_Token] = []
-        self.braces: list[bool] = []  # open "{", True for a template's "${"
+        self.record = record  # forks only look ahead: the main scan records comments
+        self.substitutions: list[int] = []  # per open template "${": plain "{" open inside it
+        self.last: _Token | None = None
+        self.code: tuple[int, int] | None = None  # plain code holding the last token, unsplit
+        self.keyword_at = {"import": -1, "export": -1}  # next candidate of each, once looked up
 
     def run(self) -> list[_Site]:
-        self.tokenize()
-        for token in _module_specifiers(self.text, self.tokens):
-            self.add_specifier(token)
-        self.sites.sort(key=lambda site: site.ref.start)
+        if "import" in self.text or "export" in self.text or "sourceMappingURL" in self.text:
+            self.scan()
+            self.sites.sort(key=lambda site: site.ref.start)
         return self.sites
 
-    def emit(self, kind: _TokenKind, end: int) -> None:
-        self.tokens.append(_Token(kind, self.pos, end))
-        self.pos = end
-
-    def tokenize(self) -> None:
-        text = self.text
+    def scan(self) -> None:
+        text, n = self.text, self.n
         if text.startswith("#!"):
             self.line_comment()
-        while self.pos < self.n:
-            char = text[self.pos]
-            if char.isspace() or char == "\ufeff":
-                self.pos += 1
-            elif char == "/":
-                self.slash()
-            elif char in "\"'":
-                self.string()
-            elif char == "`":
-                self.template(self.pos + 1)
-            elif char == "}" and self.braces and self.braces[-1]:
-                self.braces.pop()
-                self.template(self.pos + 1)
-            elif number := _JS_NUMBER.match(text, self.pos):
-                self.emit("other", number.end())
-            elif name := _JS_NAME.match(text, self.pos):
-                self.emit("name", name.end())
-            elif char == "#":  # a private name such as #import is not the keyword
-                name = _JS_NAME.match(text, self.pos + 1)
-                self.emit("other", name.end() if name else self.pos + 1)
+        while self.pos < n:
+            stop = self.next_keyword()
+            stretch = _anchored(self.stretch_pattern(), text, self.pos, stop)
+            self.note(stretch)
+            self.pos = stretch.end()
+            if self.pos < stop:
+                self.special()
+            elif self.pos == n:
+                break
+            elif stretch.end(_JS_LINE_COMMENT_GROUP) == stop:  # "import" inside a // comment
+                self.pos = stretch.start(_JS_LINE_COMMENT_GROUP)
+                self.line_comment()
             else:
-                self.punctuator(char)
+                self.keyword()
 
-    def punctuator(self, char: str) -> None:
-        if char == "{":
-            self.braces.append(False)
-        elif char == "}" and self.braces:
-            self.braces.pop()
-        double = char in "+-" and self.text.startswith(char, self.pos + 1)
-        self.emit("punct", self.pos + (2 if double else 1))
+    def next_keyword(self) -> int:
+        """Offset of the next "import" or "export" that may be a keyword, or the text's length.
 
-    def slash(self) -> None:
+        Two ``str.find`` cursors: much faster than a regex search for either word."""
+        for word, offset in self.keyword_at.items():
+            if offset < self.pos:
+                self.keyword_at[word] = self.find_keyword(word, self.pos)
+        return min(self.keyword_at.values())
+
+    def find_keyword(self, word: str, start: int) -> int:
+        while (found := self.text.find(word, start)) >= 0:
+            if _JS_KEYWORD.match(self.text, found):
+                return found
+            start = found + 1
+        return self.n
+
+    def stretch_pattern(self) -> re.Pattern[str]:
+        return _JS_STRETCH_IN_SUBSTITUTION if self.substitutions else _JS_STRETCH
+
+    def note(self, stretch: re.Match[str]) -> None:
+        """Remember the last token a stretch skipped, lazily for plain code."""
+        quoted_end = stretch.end(_JS_QUOTED_GROUP)
+        code_end = stretch.end(_JS_CODE_GROUP)
+        if code_end > quoted_end:
+            self.code = (stretch.start(_JS_CODE_GROUP), code_end)
+        elif quoted_end > code_end:
+            start = stretch.start(_JS_QUOTED_GROUP)
+            self.last = _Token("other" if self.text[start] == "`" else "string", start, quoted_end)
+            self.code = None
+
+    def last_token(self) -> _Token | None:
+        if self.code is not None:
+            self.last = _js_last_token(self.text, *self.code)
+            self.code = None
+        return self.last
+
+    def emit(self, kind: _TokenKind, end: int) -> _Token:
+        token = self.last = _Token(kind, self.pos, end)
+        self.code = None
+        self.pos = end
+        return token
+
+    def keyword(self) -> None:
+        """At "import" or "export": match the statement ahead, unless the word is a property."""
+        start = end = self.pos
+        end += 6
+        last = self.last_token()
+        if last is None or self.text[last.start : last.end] != "." or last.kind != "punct":
+            ahead = _TokenMatcher(self.text, self.fork(end).tokens())
+            if self.text[start:end] == "import":
+                found = ahead.after_import(0)
+            else:
+                found = ahead.from_clause(0)
+            if found is not None:
+                self.add_specifier(ahead.tokens[found])
+        self.emit("name", end)
+
+    def fork(self, pos: int) -> _JsScanner:
+        """A scanner in this one's state at ``pos``, just after the token last emitted."""
+        other = _JsScanner(self.text, record=False)
+        other.pos = pos
+        other.substitutions = self.substitutions.copy()
+        other.last = _Token("name", self.pos, pos)
+        return other
+
+    def tokens(self) -> Iterator[_Token]:
+        """Every token from ``pos`` on, one by one."""
+        text, n = self.text, self.n
+        while True:
+            self.pos = _anchored(_JS_SPACE, text, self.pos).end()
+            if self.pos >= n:
+                return
+            token = self.special() if text[self.pos] in "/\"'`{}" else self.plain()
+            if token is not None:
+                yield token
+
+    def plain(self) -> _Token:
+        token = _js_plain_token(self.text, self.pos)
+        return self.emit(token.kind, token.end)
+
+    def special(self) -> _Token | None:
+        """The token (None for a comment) at a character that plain code cannot hold."""
+        char = self.text[self.pos]
+        if char == "/":
+            return self.slash()
+        if char in "\"'":
+            return self.string(char)
+        if char == "`":
+            return self.template(self.pos + 1)
+        if char == "}" and self.substitutions and self.substitutions[-1] == 0:
+            self.substitutions.pop()
+            return self.template(self.pos + 1)
+        if self.substitutions:  # only braces reach here in a substitution
+            self.substitutions[-1] += 1 if char == "{" else -1
+        return self.emit("punct", self.pos + 1)
+
+    def slash(self) -> _Token | None:
         following = self.text[self.pos + 1 : self.pos + 2]
         if following == "/":
             self.line_comment()
         elif following == "*":
             self.block_comment()
         elif self.regex_allowed():
-            self.regex()
+            return self.regex()
         else:
-            self.emit("punct", self.pos + 1)
+            return self.emit("punct", self.pos + 1)
+        return None
 
     def regex_allowed(self) -> bool:
-        if not self.tokens:
+        last = self.last_token()
+        if last is None:
             return True
-        last = self.tokens[-1]
         value = self.text[last.start : last.end]
         if last.kind == "punct":
             return value not in _JS_PUNCT_BEFORE_DIVISION
@@ -565,7 +753,7 @@ class _JsScanner(_Scanner):
         line_end = _JS_LINE_END.search(self.text, body)
         end = line_end.start() if line_end else self.n
         match = _SOURCEMAP.match(self.text, body, end)
-        if match and self.starts_line(self.pos):
+        if match and self.record and self.starts_line(self.pos):
             self.add_comment_url(match.end(), end, block=False)
         self.pos = end
 
@@ -582,56 +770,36 @@ class _JsScanner(_Scanner):
         close = self.text.find("*/", body)
         body_end = self.n if close < 0 else close
         match = _SOURCEMAP.match(self.text, body, body_end)
-        if match:
+        if match and self.record:
             self.add_comment_url(match.end(), body_end, block=True)
         self.pos = self.n if close < 0 else close + 2
 
-    def string(self) -> None:
-        text, quote = self.text, self.text[self.pos]
-        i = self.pos + 1
-        while i < self.n and text[i] != quote:
-            if text[i] in "\n\r":  # unterminated: not a usable literal
-                self.emit("other", i)
-                return
-            i += 3 if text.startswith("\\\r\n", i) else 2 if text[i] == "\\" else 1
-        if i >= self.n:
-            self.emit("other", self.n)
-        else:
-            self.emit("string", i + 1)
+    def string(self, quote: str) -> _Token:
+        end = _anchored(_JS_STRING_BODY[quote], self.text, self.pos + 1).end()
+        if end < self.n and self.text[end] == quote:
+            return self.emit("string", end + 1)
+        if end < self.n and self.text[end] in "\n\r":  # unterminated: not a usable literal
+            return self.emit("other", end)
+        return self.emit("other", self.n)  # the end of the text, maybe after a lone backslash
 
-    def template(self, i: int) -> None:
+    def template(self, i: int) -> _Token:
         """A template chunk from ``i`` up to the closing backtick or the next ``${``."""
-        text = self.text
-        while i < self.n:
-            if text[i] == "\\":
-                i += 2
-            elif text[i] == "`":
-                self.emit("other", i + 1)
-                return
-            elif text.startswith("${", i):
-                self.braces.append(True)
-                self.emit("other", i + 2)
-                return
-            else:
-                i += 1
-        self.emit("other", self.n)
+        end = _anchored(_JS_TEMPLATE_BODY, self.text, i).end()
+        if self.text.startswith("`", end):
+            return self.emit("other", end + 1)
+        if self.text.startswith("${", end):
+            self.substitutions.append(0)
+            return self.emit("other", end + 2)
+        return self.emit("other", self.n)
 
-    def regex(self) -> None:
-        text, i, in_class = self.text, self.pos + 1, False
-        while i < self.n and text[i] not in _JS_LINE_TERMINATORS:
-            char = text[i]
-            if char == "\\":
-                i += 1
-            elif char == "[":
-                in_class = True
-            elif char == "]":
-                in_class = False
-            elif char == "/" and not in_class:
-                flags = _JS_NAME.match(text, i + 1)
-                self.emit("other", flags.end() if flags else i + 1)
-                return
-            i += 1
-        self.emit("other", min(i, self.n))
+    def regex(self) -> _Token:
+        end = _anchored(_JS_REGEX_BODY, self.text, self.pos + 1).end()
+        if self.text.startswith("/", end):
+            flags = _JS_NAME.match(self.text, end + 1)
+            return self.emit("other", flags.end() if flags else end + 1)
+        # A line terminator ends an unterminated regex; else the text ends (maybe after a "\").
+        ended_by_line = end < self.n and self.text[end] in _JS_LINE_TERMINATORS
+        return self.emit("other", end if ended_by_line else self.n)
 
     def add_specifier(self, token: _Token) -> None:
         quote = self.text[token.start]
@@ -640,39 +808,58 @@ class _JsScanner(_Scanner):
         self.add("module", pieces, escape, trim=False, accept=_is_module_path)
 
 
+_JS_PLAIN_KINDS: dict[int, _TokenKind] = {1: "other", 2: "name", 3: "other"}
+
+
+def _js_last_token(text: str, start: int, end: int) -> _Token:
+    """The last token of plain code ``text[start:end]``, which starts with a token and holds no
+    string, template, regex or comment. Tokenizes only its tail: the character after whitespace
+    or a lone punctuator (one that joins no neighbour) always starts a token."""
+    while text[end - 1].isspace() or text[end - 1] == "\ufeff":
+        end -= 1
+    i = end
+    while i > start and _JS_JOINING.match(text, i - 1):
+        i -= 1
+    if i == end:
+        return _Token("punct", end - 1, end)
+    token = _js_plain_token(text, i)
+    while token.end < end:
+        token = _js_plain_token(text, token.end)
+    return token
+
+
+def _js_plain_token(text: str, i: int) -> _Token:
+    match = _anchored(_JS_PLAIN, text, i)
+    kind = "punct" if match.lastindex is None else _JS_PLAIN_KINDS[match.lastindex]
+    return _Token(kind, i, match.end())
+
+
 def _is_module_path(url: str) -> bool:
     """Relative or absolute specifiers only; bare ones ("vue", "@scope/pkg") are packages."""
     return url.startswith(("./", "../", "/")) and is_local(url)
 
 
-def _module_specifiers(text: str, tokens: list[_Token]) -> Iterator[_Token]:
-    """The string tokens that are specifiers of import/export declarations and import()."""
-    match = _TokenMatcher(text, tokens)
-    for i, token in enumerate(tokens):
-        if token.kind != "name" or match.is_at(i - 1, "punct", "."):
-            continue
-        word = text[token.start : token.end]
-        if word == "import":
-            found = match.after_import(i + 1)
-        elif word == "export":
-            found = match.from_clause(i + 1)
-        else:
-            continue
-        if found is not None:
-            yield tokens[found]
-
-
 class _TokenMatcher:
-    """Small recursive-descent checks over the token list; each returns a string's index."""
+    """Small recursive-descent checks over the tokens after a keyword; each returns a string's
+    index. Tokens are pulled from the stream only as far as a check needs them."""
 
-    def __init__(self, text: str, tokens: list[_Token]) -> None:
+    def __init__(self, text: str, stream: Iterator[_Token]) -> None:
         self.text = text
-        self.tokens = tokens
+        self.stream = stream
+        self.tokens: list[_Token] = []
+
+    def get(self, i: int) -> _Token | None:
+        while len(self.tokens) <= i:
+            token = next(self.stream, None)
+            if token is None:
+                return None
+            self.tokens.append(token)
+        return self.tokens[i]
 
     def is_at(self, i: int, kind: _TokenKind, value: str | None = None) -> bool:
-        if not 0 <= i < len(self.tokens) or self.tokens[i].kind != kind:
+        token = self.get(i)
+        if token is None or token.kind != kind:
             return False
-        token = self.tokens[i]
         return value is None or self.text[token.start : token.end] == value
 
     def after_import(self, i: int) -> int | None:
@@ -687,8 +874,7 @@ class _TokenMatcher:
 
     def from_clause(self, i: int) -> int | None:
         """Skip an import/export clause (names, ``*``, ``,``, ``{…}``) up to ``from "…"``."""
-        while i < len(self.tokens):
-            token = self.tokens[i]
+        while (token := self.get(i)) is not None:
             value = self.text[token.start : token.end]
             if token.kind == "name":
                 if value == "from" and self.is_at(i + 1, "string"):
@@ -707,8 +893,7 @@ class _TokenMatcher:
 
     def brace_group_end(self, i: int) -> int | None:
         """Index of the ``}`` closing a ``{ a, b as c, "d-e" as f }`` list."""
-        while i < len(self.tokens):
-            token = self.tokens[i]
+        while (token := self.get(i)) is not None:
             value = self.text[token.start : token.end]
             if token.kind == "punct" and value == "}":
                 return i
