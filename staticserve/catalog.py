@@ -178,6 +178,8 @@ class Catalog:
 
     def static_url(self, path: str) -> str:
         """The hashed URL of a logical path under this middleware's prefix."""
+        if self._interval and monotonic() >= self._next_check:
+            self._poll()  # pages may be rendered before any asset request notices a new build
         try:
             return self._snapshot.urls[path.lstrip("/")]
         except KeyError:
