@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from staticserve import StaticServe, StaticServeWSGI
+from staticserve.catalog import ServeOptions
+from staticserve.dev import DevFinder
 from staticserve.errors import ConfigError
 
 from .conftest import Build, LiveServer
@@ -179,3 +183,28 @@ def test_a_missing_source_folder_is_a_clear_error(project: Path) -> None:
 def test_config_without_dev_mode_is_refused(project: Path, static_build: Build) -> None:
     with pytest.raises(ConfigError, match="dev=True"):
         StaticServe(object(), static_build.root, config=project / "pyproject.toml")  # type: ignore[arg-type]
+
+
+SEGMENTS = st.sampled_from(
+    ["..", ".", "", "%2e%2e", "%252e", "outside", "secret.txt", "leak.txt", "css", "site.css",
+     "assets", "lib", "%2f", "%5c", "\\", "%00", ".env", "static", "%c0%ae", "~", "js", "app.js"]
+)  # fmt: skip
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(parts=st.lists(SEGMENTS | st.text(min_size=1, max_size=8), max_size=8))
+def test_no_generated_path_reaches_a_file_outside_the_sources(
+    project: Path, parts: list[str]
+) -> None:
+    finder = DevFinder(project / "pyproject.toml", ServeOptions())
+    path = ("/static/" + "/".join(parts)).encode("utf-8", "surrogateescape")
+    resource = finder.find(path)
+    if resource is None:
+        return
+    body = resource.identity.body
+    data = body if isinstance(body, bytes) else Path(body.path).read_bytes()
+    assert data != SECRET
+    served = body.path if not isinstance(body, bytes) else None
+    assert served is None or Path(served).resolve().is_relative_to(project)
