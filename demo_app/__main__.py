@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from staticserve.errors import StaticServeError
 
-from .settings import build_assets
+from .settings import CONFIG_ENV, build_assets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +22,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="serve the Flask (WSGI) twin instead of the Starlette app",
     )
+    parser.add_argument(
+        "--config",
+        help=f"the build configuration (default: ${CONFIG_ENV}, else demo_app/staticserve.toml)",
+    )
     args = parser.parse_args(argv)
+    if args.config:  # the apps read it when they are created, in this process
+        os.environ[CONFIG_ENV] = os.path.abspath(args.config)
     try:
         report = build_assets()
     except StaticServeError as exc:

@@ -178,16 +178,21 @@ class Catalog:
 
     def static_url(self, path: str) -> str:
         """The hashed URL of a logical path under this middleware's prefix."""
-        if self._interval and monotonic() >= self._next_check:
-            self._poll()  # pages may be rendered before any asset request notices a new build
         try:
-            return self._snapshot.urls[path.lstrip("/")]
+            return self._current().urls[path.lstrip("/")]
         except KeyError:
             raise KeyError(f"{path!r} is not in the manifest; is it in a source folder?") from None
 
     def integrity(self, path: str) -> str:
         """The Subresource Integrity value (``sha384-…``) of a logical path."""
-        return self._snapshot.manifest.integrity(path)
+        return self._current().manifest.integrity(path)
+
+    def _current(self) -> Snapshot:
+        # Pages ask for URLs too, not only static requests: browsers and CDNs keep hashed files
+        # for a year, so after a deploy no static request may ever arrive to trigger the poll.
+        if self._interval and monotonic() >= self._next_check:
+            self._poll()
+        return self._snapshot
 
     def reload(self) -> bool:
         """Load the manifest now if it changed; True when a new build was swapped in.
