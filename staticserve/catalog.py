@@ -471,9 +471,7 @@ class MiddlewareBase:
             from .dev import DevFinder  # the build's config and collect code, in dev only
 
             self.catalog = DevFinder(config, options)
-        else:
-            if config is not None:
-                raise ConfigError("config= is for development mode (dev=True) only")
+        else:  # config= is for development mode; settings may pass it whatever dev is
             self.catalog = Catalog(root, options)
         self.lookup: Lookup = self.catalog
         self.fall_through = fall_through

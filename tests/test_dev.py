@@ -180,9 +180,11 @@ def test_a_missing_source_folder_is_a_clear_error(project: Path) -> None:
         StaticServeWSGI(object(), dev=True, config=project / "pyproject.toml")  # type: ignore[arg-type]
 
 
-def test_config_without_dev_mode_is_refused(project: Path, static_build: Build) -> None:
-    with pytest.raises(ConfigError, match="dev=True"):
-        StaticServe(object(), static_build.root, config=project / "pyproject.toml")  # type: ignore[arg-type]
+def test_production_mode_ignores_config_and_serves_the_build(
+    project: Path, static_build: Build
+) -> None:
+    served = StaticServe(object(), static_build.root, config=project / "pyproject.toml")  # type: ignore[arg-type]
+    assert served.static_url("css/app.css") == static_build.hashed("css/app.css")
 
 
 SEGMENTS = st.sampled_from(
