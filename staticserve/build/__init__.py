@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,19 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BrokenReference, BuildError
-from ..manifest import MANIFEST_NAME, Asset
+from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset
 from .collect import Duplicate, collect, resolve_sources
-from .compress import check_available, compress, worth_compressing
+from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
 from .fingerprint import Fingerprinted, fingerprint
 from .publish import (
     Published,
+    Stager,
     build_lock,
     check_output_dir,
     load_cache,
     load_previous,
     publish,
     reusable_variant,
+    store_cache,
 )
 
 __all__ = ["BuildConfig", "BuildReport", "EncodingStats", "Source", "build", "load_config"]
@@ -144,12 +146,13 @@ def build(
             )
         previous = load_previous(output)
         cache: _Cache = {} if clear else load_cache(output)
+        stager = None if dry_run else Stager(output, previous)
         with _timed(timings, "compress"):
-            if dry_run:
+            if stager is None:
                 published, compressed, reused = _uncompressed(results), 0, 0
             else:
                 published, compressed, reused = _compress_all(
-                    results, config, output, cache, report_progress
+                    results, config, output, cache, report_progress, stager
                 )
         with _timed(timings, "publish"):
             outcome = publish(
@@ -162,7 +165,10 @@ def build(
                 cache=cache,
                 force=clear,
                 dry_run=dry_run,
+                stager=stager,
             )
+            if not outcome.changed and compressed:
+                store_cache(output, cache, outcome.manifest)  # lost cache rebuilt: keep it
     assets = list(outcome.manifest.assets.values())
     return BuildReport(
         output=output,
@@ -226,26 +232,42 @@ def _compress_all(
     output: Path,
     cache: _Cache,
     progress: Progress,
+    stager: Stager,
 ) -> tuple[list[Published], int, int]:
-    """Compress what the cache cannot supply, on all cores (the codecs release the GIL).
+    """Compress what the cache cannot supply, on all cores; write files as soon as they are ready.
 
     ``cache`` (sha256 -> {encoding: size, or None when not worth keeping}) is updated in place.
     Returns the files to publish, the number of compressions run and of variants reused.
     """
-    todo: dict[tuple[str, str], bytes] = {}
+    todo: dict[str, list[str]] = {}  # sha256 -> encodings to compute (once per distinct content)
+    holders: dict[str, list[Fingerprinted]] = {}  # sha256 -> the files with that content
     reused = 0
     for item in results:
         if not worth_compressing(item.logical, len(item.data), config.min_size):
             continue
+        holders.setdefault(item.sha256, []).append(item)
         known = cache.get(item.sha256, {})
         for encoding in config.encodings:
             if encoding in known and reusable_variant(output, item.path, encoding, known[encoding]):
                 reused += 1
-            else:
-                todo[(item.sha256, encoding)] = item.data
-    fresh = _run_compression(todo, config.worker_count, progress)
-    for (sha256, encoding), packed in fresh.items():
-        cache.setdefault(sha256, {})[encoding] = None if packed is None else len(packed)
+            elif encoding not in todo.setdefault(item.sha256, []):
+                todo[item.sha256].append(encoding)
+    todo = {sha256: encodings for sha256, encodings in todo.items() if encodings}
+    fresh: dict[tuple[str, str], bytes] = {}
+    if todo:
+        names = [item.path for item in results]
+        names += [
+            item.path + ENCODING_SUFFIXES[encoding]
+            for sha256, encodings in todo.items()
+            for item in holders[sha256]
+            for encoding in encodings
+        ]
+        stager.begin(names)
+        fresh = _run_compression(results, holders, todo, config.worker_count, progress, stager)
+    for sha256, encodings in todo.items():
+        for encoding in encodings:
+            packed = fresh.get((sha256, encoding))
+            cache.setdefault(sha256, {})[encoding] = None if packed is None else len(packed)
     published = []
     for item in results:
         sizes: dict[str, int] = {}
@@ -259,22 +281,76 @@ def _compress_all(
                 if packed is not None:
                     variants[encoding] = packed
         published.append(Published(_asset(item, sizes), item.data, variants))
-    return published, len(todo), reused
+    return published, sum(len(e) for e in todo.values()), reused
+
+
+# Threads that write finished files (temporary name, fsync, rename): they mostly wait on the
+# disk, so a few of them keep the compressing threads from ever waiting on an fsync.
+_WRITERS = 4
 
 
 def _run_compression(
-    todo: Mapping[tuple[str, str], bytes], workers: int, progress: Progress
-) -> dict[tuple[str, str], bytes | None]:
+    results: list[Fingerprinted],
+    holders: Mapping[str, list[Fingerprinted]],
+    todo: Mapping[str, list[str]],
+    workers: int,
+    progress: Progress,
+    stager: Stager,
+) -> dict[tuple[str, str], bytes]:
+    """Compress each distinct content on ``workers`` threads and hand the results to writers.
+
+    Threads, not processes: brotli, zlib and zstd release the GIL while they compress (measured:
+    a pure-Python loop keeps running at full speed beside a brotli call), so the compressing
+    threads use every core without pickling megabytes to worker processes.
+    Returns the variants worth keeping, by (sha256, encoding).
+    """
     # Largest first, so that one big file does not finish alone at the end.
-    keys = sorted(todo, key=lambda key: -len(todo[key]))
-    results: dict[tuple[str, str], bytes | None] = {}
-    progress("compress", 0, len(keys))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(compress, todo[key], key[1]): key for key in keys}
-        for done, future in enumerate(as_completed(futures), start=1):
-            results[futures[future]] = future.result()
-            progress("compress", done, len(keys))
-    return results
+    order = sorted(todo, key=lambda sha256: -len(holders[sha256][0].data))
+    total = sum(len(todo[sha256]) for sha256 in order)
+    kept: dict[tuple[str, str], bytes] = {}
+    writes: list[Future[None]] = []
+    progress("compress", 0, total)
+    compressors = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="compress")
+    writers = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="write")
+    try:
+        jobs = {
+            compressors.submit(
+                compress_variants, holders[sha256][0].data, tuple(todo[sha256])
+            ): sha256
+            for sha256 in order
+        }
+        writes += [writers.submit(stager.put, item.path, item.data) for item in results]
+        done = 0
+        for job in as_completed(jobs):
+            sha256 = jobs[job]
+            try:
+                variants = job.result()
+            except BuildError as exc:
+                raise BuildError(
+                    f"{holders[sha256][0].logical}: {exc}; nothing was published, "
+                    "the previous build is untouched"
+                ) from exc.__cause__
+            for encoding, packed in variants.items():
+                if packed is None:
+                    continue
+                kept[(sha256, encoding)] = packed
+                suffix = ENCODING_SUFFIXES[encoding]
+                writes += [
+                    writers.submit(stager.put, item.path + suffix, packed)
+                    for item in holders[sha256]
+                ]
+            done += len(variants)
+            progress("compress", done, total)
+        for write in writes:
+            write.result()  # the first write error, if any
+    except BaseException:
+        compressors.shutdown(wait=True, cancel_futures=True)
+        writers.shutdown(wait=True, cancel_futures=True)
+        stager.abort()
+        raise
+    compressors.shutdown()
+    writers.shutdown()
+    return kept
 
 
 def _encoding_stats(assets: list[Asset], encodings: tuple[str, ...]) -> dict[str, EncodingStats]:
