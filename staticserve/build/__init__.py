@@ -7,7 +7,7 @@ reads source files and only ``publish`` writes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -20,7 +20,7 @@ from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset
 from .collect import Duplicate, collect, resolve_sources
 from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
-from .fingerprint import Fingerprinted, fingerprint
+from .fingerprint import Fingerprinted, final_as_read, fingerprint
 from .publish import (
     Published,
     Stager,
@@ -132,28 +132,40 @@ def build(
             collected = collect(config, sources)
         if config.strict and collected.duplicates:
             raise BuildError(_duplicates_message(collected.duplicates))
-        with _timed(timings, "fingerprint"):
-            results, problems = fingerprint(
-                {k: f.data for k, f in collected.files.items()},
-                prefix=config.prefix,
-                strict=config.strict,
-                rewrite_js=config.rewrite_js,
-            )
-        fatal = [p.message for p in problems if p.fatal]
-        if fatal:
-            raise BrokenReference(
-                f"{len(fatal)} broken reference(s); nothing was published:\n  " + "\n  ".join(fatal)
-            )
         previous = load_previous(output)
         cache: _Cache = {} if clear else load_cache(output)
+        files = {k: f.data for k, f in collected.files.items()}
         stager = None if dry_run else Stager(output, previous)
-        with _timed(timings, "compress"):
-            if stager is None:
-                published, compressed, reused = _uncompressed(results), 0, 0
-            else:
-                published, compressed, reused = _compress_all(
-                    results, config, output, cache, report_progress, stager
+        compression = None
+        if stager is not None:
+            compression = _Compression(config, output, cache, report_progress, stager)
+        try:
+            with _timed(timings, "fingerprint"):
+                known = final_as_read(files, rewrite_js=config.rewrite_js)
+                if compression is not None:  # their compression overlaps the rewriting
+                    compression.start(known.values())
+                results, problems = fingerprint(
+                    files,
+                    prefix=config.prefix,
+                    strict=config.strict,
+                    rewrite_js=config.rewrite_js,
+                    known=known,
                 )
+            fatal = [p.message for p in problems if p.fatal]
+            if fatal:
+                raise BrokenReference(
+                    f"{len(fatal)} broken reference(s); nothing was published:\n  "
+                    + "\n  ".join(fatal)
+                )
+            with _timed(timings, "compress"):
+                if compression is None:
+                    published, compressed, reused = _uncompressed(results), 0, 0
+                else:
+                    published, compressed, reused = compression.finish(results)
+        except BaseException:
+            if compression is not None:
+                compression.abort()
+            raise
         with _timed(timings, "publish"):
             outcome = publish(
                 output,
@@ -226,108 +238,121 @@ def _uncompressed(results: list[Fingerprinted]) -> list[Published]:
     return [Published(_asset(item, {}), item.data, {}) for item in results]
 
 
-def _compress_all(
-    results: list[Fingerprinted],
-    config: BuildConfig,
-    output: Path,
-    cache: _Cache,
-    progress: Progress,
-    stager: Stager,
-) -> tuple[list[Published], int, int]:
-    """Compress what the cache cannot supply, on all cores; write files as soon as they are ready.
-
-    ``cache`` (sha256 -> {encoding: size, or None when not worth keeping}) is updated in place.
-    Returns the files to publish, the number of compressions run and of variants reused.
-    """
-    todo: dict[str, list[str]] = {}  # sha256 -> encodings to compute (once per distinct content)
-    holders: dict[str, list[Fingerprinted]] = {}  # sha256 -> the files with that content
-    reused = 0
-    for item in results:
-        if not worth_compressing(item.logical, len(item.data), config.min_size):
-            continue
-        holders.setdefault(item.sha256, []).append(item)
-        known = cache.get(item.sha256, {})
-        for encoding in config.encodings:
-            if encoding in known and reusable_variant(output, item.path, encoding, known[encoding]):
-                reused += 1
-            elif encoding not in todo.setdefault(item.sha256, []):
-                todo[item.sha256].append(encoding)
-    todo = {sha256: encodings for sha256, encodings in todo.items() if encodings}
-    fresh: dict[tuple[str, str], bytes] = {}
-    if todo:
-        names = [item.path for item in results]
-        names += [
-            item.path + ENCODING_SUFFIXES[encoding]
-            for sha256, encodings in todo.items()
-            for item in holders[sha256]
-            for encoding in encodings
-        ]
-        stager.begin(names)
-        fresh = _run_compression(results, holders, todo, config.worker_count, progress, stager)
-    for sha256, encodings in todo.items():
-        for encoding in encodings:
-            packed = fresh.get((sha256, encoding))
-            cache.setdefault(sha256, {})[encoding] = None if packed is None else len(packed)
-    published = []
-    for item in results:
-        sizes: dict[str, int] = {}
-        variants: dict[str, bytes] = {}
-        if worth_compressing(item.logical, len(item.data), config.min_size):
-            for encoding in config.encodings:
-                size = cache[item.sha256].get(encoding)
-                packed = fresh.get((item.sha256, encoding))
-                if size is not None:
-                    sizes[encoding] = size
-                if packed is not None:
-                    variants[encoding] = packed
-        published.append(Published(_asset(item, sizes), item.data, variants))
-    return published, sum(len(e) for e in todo.values()), reused
-
-
 # Threads that write finished files (temporary name, fsync, rename): they mostly wait on the
 # disk, so a few of them keep the compressing threads from ever waiting on an fsync.
 _WRITERS = 4
 
 
-def _run_compression(
-    results: list[Fingerprinted],
-    holders: Mapping[str, list[Fingerprinted]],
-    todo: Mapping[str, list[str]],
-    workers: int,
-    progress: Progress,
-    stager: Stager,
-) -> dict[tuple[str, str], bytes]:
-    """Compress each distinct content on ``workers`` threads and hand the results to writers.
+class _Compression:
+    """Compress what the cache cannot supply, on all cores, and write files as they are ready.
+
+    ``start(items)`` may be called with the files whose bytes are final early (their
+    compression then overlaps the rewriting of the others); ``finish(results)`` adds the rest,
+    journals and writes everything, and returns the files to publish, the number of
+    compressions run and the number of variants reused. ``cache`` (sha256 -> {encoding: size,
+    or None when not worth keeping}) is updated in place. ``abort()`` stops the threads and
+    removes what was written.
 
     Threads, not processes: brotli, zlib and zstd release the GIL while they compress (measured:
     a pure-Python loop keeps running at full speed beside a brotli call), so the compressing
     threads use every core without pickling megabytes to worker processes.
-    Returns the variants worth keeping, by (sha256, encoding).
     """
-    # Largest first, so that one big file does not finish alone at the end.
-    order = sorted(todo, key=lambda sha256: -len(holders[sha256][0].data))
-    total = sum(len(todo[sha256]) for sha256 in order)
-    kept: dict[tuple[str, str], bytes] = {}
-    writes: list[Future[None]] = []
-    progress("compress", 0, total)
-    compressors = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="compress")
-    writers = ThreadPoolExecutor(max_workers=_WRITERS, thread_name_prefix="write")
-    try:
-        jobs = {
-            compressors.submit(
-                compress_variants, holders[sha256][0].data, tuple(todo[sha256])
-            ): sha256
-            for sha256 in order
-        }
-        writes += [writers.submit(stager.put, item.path, item.data) for item in results]
+
+    def __init__(
+        self,
+        config: BuildConfig,
+        output: Path,
+        cache: _Cache,
+        progress: Progress,
+        stager: Stager,
+    ) -> None:
+        self.config, self.output, self.cache = config, output, cache
+        self.progress, self.stager = progress, stager
+        self.todo: dict[str, list[str]] = {}  # sha256 -> encodings computed, once per content
+        self.holders: dict[str, list[Fingerprinted]] = {}  # sha256 -> files with that content
+        self.planned: set[str] = set()  # logical paths already looked at
+        self.reused = 0
+        self.jobs: dict[Future[dict[str, bytes | None]], str] = {}
+        self.compressors: ThreadPoolExecutor | None = None
+        self.writers: ThreadPoolExecutor | None = None
+
+    def start(self, items: Iterable[Fingerprinted]) -> None:
+        jobs: dict[str, list[str]] = {}
+        for item in items:
+            self.planned.add(item.logical)
+            if not worth_compressing(item.logical, len(item.data), self.config.min_size):
+                continue
+            self.holders.setdefault(item.sha256, []).append(item)
+            known = self.cache.get(item.sha256, {})
+            for encoding in self.config.encodings:
+                if encoding in known and reusable_variant(
+                    self.output, item.path, encoding, known[encoding]
+                ):
+                    self.reused += 1
+                elif encoding not in self.todo.setdefault(item.sha256, []):
+                    self.todo[item.sha256].append(encoding)
+                    jobs.setdefault(item.sha256, []).append(encoding)
+        if not jobs:
+            return
+        if self.compressors is None:
+            workers = self.config.worker_count
+            self.compressors = ThreadPoolExecutor(workers, thread_name_prefix="compress")
+        # Largest first, so that one big file does not finish alone at the end.
+        for sha256 in sorted(jobs, key=lambda sha256: -len(self.holders[sha256][0].data)):
+            data = self.holders[sha256][0].data
+            job = self.compressors.submit(compress_variants, data, tuple(jobs[sha256]))
+            self.jobs[job] = sha256
+
+    def finish(self, results: list[Fingerprinted]) -> tuple[list[Published], int, int]:
+        self.start(item for item in results if item.logical not in self.planned)
+        fresh: dict[tuple[str, str], bytes] = {}
+        if self.jobs:
+            fresh = self._write_all(results)
+        todo = {sha256: encodings for sha256, encodings in self.todo.items() if encodings}
+        for sha256, encodings in todo.items():
+            for encoding in encodings:
+                packed = fresh.get((sha256, encoding))
+                self.cache.setdefault(sha256, {})[encoding] = (
+                    None if packed is None else len(packed)
+                )
+        published = []
+        for item in results:
+            sizes: dict[str, int] = {}
+            variants: dict[str, bytes] = {}
+            if worth_compressing(item.logical, len(item.data), self.config.min_size):
+                for encoding in self.config.encodings:
+                    size = self.cache.get(item.sha256, {}).get(encoding)
+                    packed = fresh.get((item.sha256, encoding))
+                    if size is not None:
+                        sizes[encoding] = size
+                    if packed is not None:
+                        variants[encoding] = packed
+            published.append(Published(_asset(item, sizes), item.data, variants))
+        return published, sum(len(e) for e in todo.values()), self.reused
+
+    def _write_all(self, results: list[Fingerprinted]) -> dict[tuple[str, str], bytes]:
+        """Journal, then write every file and each variant as its compression completes."""
+        names = [item.path for item in results]
+        names += [
+            item.path + ENCODING_SUFFIXES[encoding]
+            for sha256, encodings in self.todo.items()
+            for item in self.holders[sha256]
+            for encoding in encodings
+        ]
+        self.stager.begin(names)
+        self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
+        writes = [self.writers.submit(self.stager.put, item.path, item.data) for item in results]
+        total = sum(len(encodings) for encodings in self.todo.values())
         done = 0
-        for job in as_completed(jobs):
-            sha256 = jobs[job]
+        kept: dict[tuple[str, str], bytes] = {}
+        self.progress("compress", 0, total)
+        for job in as_completed(self.jobs):
+            sha256 = self.jobs[job]
             try:
                 variants = job.result()
             except BuildError as exc:
                 raise BuildError(
-                    f"{holders[sha256][0].logical}: {exc}; nothing was published, "
+                    f"{self.holders[sha256][0].logical}: {exc}; nothing was published, "
                     "the previous build is untouched"
                 ) from exc.__cause__
             for encoding, packed in variants.items():
@@ -336,21 +361,24 @@ def _run_compression(
                 kept[(sha256, encoding)] = packed
                 suffix = ENCODING_SUFFIXES[encoding]
                 writes += [
-                    writers.submit(stager.put, item.path + suffix, packed)
-                    for item in holders[sha256]
+                    self.writers.submit(self.stager.put, item.path + suffix, packed)
+                    for item in self.holders[sha256]
                 ]
             done += len(variants)
-            progress("compress", done, total)
+            self.progress("compress", done, total)
         for write in writes:
             write.result()  # the first write error, if any
-    except BaseException:
-        compressors.shutdown(wait=True, cancel_futures=True)
-        writers.shutdown(wait=True, cancel_futures=True)
-        stager.abort()
-        raise
-    compressors.shutdown()
-    writers.shutdown()
-    return kept
+        self._shutdown(cancel=False)
+        return kept
+
+    def _shutdown(self, *, cancel: bool) -> None:
+        for pool in (self.compressors, self.writers):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=cancel)
+
+    def abort(self) -> None:
+        self._shutdown(cancel=True)
+        self.stager.abort()
 
 
 def _encoding_stats(assets: list[Asset], encodings: tuple[str, ...]) -> dict[str, EncodingStats]:

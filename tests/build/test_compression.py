@@ -15,7 +15,7 @@ import pytest
 from staticserve.build import BuildReport
 from staticserve.build.compress import MAX_RATIO, compress_variants
 from staticserve.build.publish import STATE_DIR
-from staticserve.errors import BuildError
+from staticserve.errors import BrokenReference, BuildError
 from staticserve.manifest import Manifest
 
 from .conftest import compressible, write_tree
@@ -134,3 +134,16 @@ def test_a_deleted_variant_is_written_again(project: Project, tmp_path: Path) ->
     report = project()
     assert (report.compressed, report.changed) == (1, False)
     assert brotli.decompress(variant.read_bytes()) == (tmp_path / "out" / asset.path).read_bytes()
+
+
+def test_a_broken_reference_in_strict_mode_stops_early_compression_and_writes_nothing(
+    project: Project, tmp_path: Path
+) -> None:
+    project({"a.css": compressible()})
+    before = files_on_disk(tmp_path / "out")
+    maps = {f"m{i}.js.map": compressible(50_000, f'{{"v{i}": 3}}\n') for i in range(10)}
+    with pytest.raises(BrokenReference):
+        project({**maps, "b.css": "b{background:url(missing.png)}"}, strict=True)
+    assert files_on_disk(tmp_path / "out") == before
+    assert not (tmp_path / "out" / STATE_DIR / "journal.json").exists()
+    assert not [t for t in threading.enumerate() if t.name.startswith(("compress", "write"))]
