@@ -90,7 +90,7 @@ def main() -> None:
 @click.option(
     "--min-size",
     type=int,
-    help="Smallest file worth compressing, in bytes.  [config: min_size; default: 256]",
+    help="Smallest file worth compressing, in bytes.  [config: min_size; default: 0]",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option(

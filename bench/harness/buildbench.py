@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.corpus import staticserve_build
+from harness.corpus import BuildRun, child_cpu_seconds, staticserve_build
+from harness.machine import wait_for_quiet
 from harness.paths import BENCH_DIR, VENV_PYTHON
 
 NPM_PACKAGES = ("bootstrap@5.3.9", "@fortawesome/fontawesome-free@6.7.2", "katex@0.16.22")
@@ -129,8 +130,8 @@ def django_sizes(static_root: Path) -> OutputSize:
     return _sizes(static_root, list(manifest["paths"].values()))
 
 
-def collectstatic(source: Path, static_root: Path, *, keep_only_hashed: bool) -> float:
-    """``manage.py collectstatic`` in a fresh process; its wall time in seconds."""
+def collectstatic(source: Path, static_root: Path, *, keep_only_hashed: bool) -> BuildRun:
+    """``manage.py collectstatic`` in a fresh process; its wall and CPU time in seconds."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "django_settings",
@@ -140,13 +141,15 @@ def collectstatic(source: Path, static_root: Path, *, keep_only_hashed: bool) ->
         "BENCH_KEEP_ONLY_HASHED": "1" if keep_only_hashed else "0",
     }
     command = [str(VENV_PYTHON), "-m", "django", "collectstatic", "--noinput", "-v", "0"]
+    cpu = child_cpu_seconds()
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=BENCH_DIR)
     elapsed = time.perf_counter() - start
+    cpu = child_cpu_seconds() - cpu
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines()
         raise RuntimeError(f"collectstatic failed: {lines[-1] if lines else done.returncode}")
-    return elapsed
+    return BuildRun(elapsed, {}, cpu)
 
 
 def _change_one_file(source: Path) -> None:
@@ -159,32 +162,51 @@ def _count(folder: Path) -> tuple[int, int]:
     return len(files), sum(p.stat().st_size for p in files)
 
 
-def _staticserve_runs(source: Path, output: Path) -> tuple[dict[str, float], dict[str, Any]]:
-    """Wall times of full, no-op and one-file-changed builds, and each one's stage timings."""
+def _quiet() -> float:
+    """Wait (up to 20 s) for other people's work to calm down; the busy cores we start with."""
+    return wait_for_quiet().busy_cores
+
+
+def _staticserve_runs(source: Path, output: Path) -> dict[str, Any]:
+    """Full, no-op and one-file-changed builds: wall and CPU times, stage timings, load."""
     shutil.rmtree(output, ignore_errors=True)
+    busy = {"full": _quiet()}
     runs = {"full": staticserve_build(source, output)}
+    busy["noop"] = _quiet()
     runs["noop"] = staticserve_build(source, output)
     _change_one_file(source)
+    busy["one_changed"] = _quiet()
     runs["one_changed"] = staticserve_build(source, output)
-    stages = {k: {s: round(v, 3) for s, v in r.stages.items()} for k, r in runs.items()}
-    return {k: r.seconds for k, r in runs.items()}, stages
+    result = _tool_result(runs, busy, staticserve_sizes(output), None)
+    result["stage_seconds"] = {
+        k: {s: round(v, 3) for s, v in r.stages.items()} for k, r in runs.items()
+    }
+    result["compressed"] = {k: r.compressed for k, r in runs.items()}
+    return result
 
 
 def _django_runs(
     source: Path, root: Path, *, keep_only_hashed: bool, rebuilds: bool
-) -> dict[str, float]:
+) -> tuple[dict[str, BuildRun], dict[str, float]]:
     shutil.rmtree(root, ignore_errors=True)
-    times = {"full": collectstatic(source, root, keep_only_hashed=keep_only_hashed)}
+    busy = {"full": _quiet()}
+    runs = {"full": collectstatic(source, root, keep_only_hashed=keep_only_hashed)}
     if rebuilds:  # collectstatic has no incremental mode: a no-op shows what every rebuild costs
-        times["noop"] = collectstatic(source, root, keep_only_hashed=keep_only_hashed)
-    return times
+        busy["noop"] = _quiet()
+        runs["noop"] = collectstatic(source, root, keep_only_hashed=keep_only_hashed)
+    return runs, busy
 
 
 def _tool_result(
-    times: dict[str, float] | None, sizes: OutputSize | None, error: str | None
+    runs: dict[str, BuildRun] | None,
+    busy: dict[str, float] | None,
+    sizes: OutputSize | None,
+    error: str | None,
 ) -> dict[str, Any]:
     return {
-        "seconds": {k: round(v, 3) for k, v in (times or {}).items()},
+        "seconds": {k: round(r.seconds, 3) for k, r in (runs or {}).items()},
+        "cpu_seconds": {k: round(r.cpu_seconds, 3) for k, r in (runs or {}).items()},
+        "busy_cores_at_start": busy or {},
         "sizes": asdict(sizes) if sizes else None,
         "error": error,
     }
@@ -197,10 +219,8 @@ def run(work: Path, quick: bool) -> dict[str, Any]:
     print(f"  corpus: {files} files, {total / 1e6:.1f} MB ({', '.join(parts)})", flush=True)
     results: dict[str, Any] = {"corpus": {"files": files, "bytes": total, "parts": parts}}
     output = work / "build-out-staticserve"
-    times, stages = _staticserve_runs(source, output)
-    results["staticserve"] = _tool_result(times, staticserve_sizes(output), None)
-    results["staticserve"]["stage_seconds"] = stages
-    print(f"  staticserve build: {times}", flush=True)
+    results["staticserve"] = _staticserve_runs(source, output)
+    print(f"  staticserve build: {results['staticserve']['seconds']}", flush=True)
     variants = [("whitenoise", False, not quick)]
     if not quick:
         variants.append(("whitenoise_keep_only_hashed", True, False))
@@ -208,10 +228,12 @@ def run(work: Path, quick: bool) -> dict[str, Any]:
         source, _ = assemble(work, quick)
         root = work / f"build-out-{key}"
         try:
-            times = _django_runs(source, root, keep_only_hashed=keep_only_hashed, rebuilds=rebuilds)
-            results[key] = _tool_result(times, django_sizes(root), None)
+            runs, busy = _django_runs(
+                source, root, keep_only_hashed=keep_only_hashed, rebuilds=rebuilds
+            )
+            results[key] = _tool_result(runs, busy, django_sizes(root), None)
         except RuntimeError as error:
-            results[key] = _tool_result(None, None, str(error))
+            results[key] = _tool_result(None, None, None, str(error))
         print(
             f"  collectstatic ({key}): {results[key]['seconds'] or results[key]['error']}",
             flush=True,

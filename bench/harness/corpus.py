@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 import shutil
 import subprocess
 import time
@@ -53,6 +54,14 @@ def write_sources(source: Path) -> None:
 class BuildRun:
     seconds: float  # wall time of the whole command, interpreter start included
     stages: dict[str, float]  # the build's own timing of each stage (from --json)
+    cpu_seconds: float = 0.0  # user + system CPU time of the command (all its threads)
+    compressed: int = 0  # compressions run (file contents x encodings), from --json
+
+
+def child_cpu_seconds() -> float:
+    """User + system CPU time used so far by this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def staticserve_build(source: Path, output: Path) -> BuildRun:
@@ -66,14 +75,16 @@ def staticserve_build(source: Path, output: Path) -> BuildRun:
         str(output.resolve()),
         "--json",
     ]
+    cpu = child_cpu_seconds()
     start = time.perf_counter()
     done = subprocess.run(command, check=True, cwd=source.parent, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    cpu = child_cpu_seconds() - cpu
     try:
-        stages = json.loads(done.stdout).get("stage_seconds", {})
+        report = json.loads(done.stdout)
     except json.JSONDecodeError:
-        stages = {}
-    return BuildRun(elapsed, stages)
+        report = {}
+    return BuildRun(elapsed, report.get("stage_seconds", {}), cpu, report.get("compressed", 0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ reads source files and only ``publish`` writes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,19 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BrokenReference, BuildError
-from ..manifest import MANIFEST_NAME, Asset
+from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset
 from .collect import Duplicate, collect, resolve_sources
-from .compress import check_available, compress, worth_compressing
+from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
-from .fingerprint import Fingerprinted, fingerprint
+from .fingerprint import Fingerprinted, final_as_read, fingerprint
 from .publish import (
     Published,
+    Stager,
     build_lock,
     check_output_dir,
     load_cache,
     load_previous,
     publish,
     reusable_variant,
+    store_cache,
 )
 
 __all__ = ["BuildConfig", "BuildReport", "EncodingStats", "Source", "build", "load_config"]
@@ -130,27 +132,40 @@ def build(
             collected = collect(config, sources)
         if config.strict and collected.duplicates:
             raise BuildError(_duplicates_message(collected.duplicates))
-        with _timed(timings, "fingerprint"):
-            results, problems = fingerprint(
-                {k: f.data for k, f in collected.files.items()},
-                prefix=config.prefix,
-                strict=config.strict,
-                rewrite_js=config.rewrite_js,
-            )
-        fatal = [p.message for p in problems if p.fatal]
-        if fatal:
-            raise BrokenReference(
-                f"{len(fatal)} broken reference(s); nothing was published:\n  " + "\n  ".join(fatal)
-            )
         previous = load_previous(output)
         cache: _Cache = {} if clear else load_cache(output)
-        with _timed(timings, "compress"):
-            if dry_run:
-                published, compressed, reused = _uncompressed(results), 0, 0
-            else:
-                published, compressed, reused = _compress_all(
-                    results, config, output, cache, report_progress
+        files = {k: f.data for k, f in collected.files.items()}
+        stager = None if dry_run else Stager(output, previous)
+        compression = None
+        if stager is not None:
+            compression = _Compression(config, output, cache, report_progress, stager)
+        try:
+            with _timed(timings, "fingerprint"):
+                known = final_as_read(files, rewrite_js=config.rewrite_js)
+                if compression is not None:  # their compression overlaps the rewriting
+                    compression.start(known.values())
+                results, problems = fingerprint(
+                    files,
+                    prefix=config.prefix,
+                    strict=config.strict,
+                    rewrite_js=config.rewrite_js,
+                    known=known,
                 )
+            fatal = [p.message for p in problems if p.fatal]
+            if fatal:
+                raise BrokenReference(
+                    f"{len(fatal)} broken reference(s); nothing was published:\n  "
+                    + "\n  ".join(fatal)
+                )
+            with _timed(timings, "compress"):
+                if compression is None:
+                    published, compressed, reused = _uncompressed(results), 0, 0
+                else:
+                    published, compressed, reused = compression.finish(results)
+        except BaseException:
+            if compression is not None:
+                compression.abort()
+            raise
         with _timed(timings, "publish"):
             outcome = publish(
                 output,
@@ -162,7 +177,10 @@ def build(
                 cache=cache,
                 force=clear,
                 dry_run=dry_run,
+                stager=stager,
             )
+            if not outcome.changed and compressed:
+                store_cache(output, cache, outcome.manifest)  # lost cache rebuilt: keep it
     assets = list(outcome.manifest.assets.values())
     return BuildReport(
         output=output,
@@ -220,61 +238,147 @@ def _uncompressed(results: list[Fingerprinted]) -> list[Published]:
     return [Published(_asset(item, {}), item.data, {}) for item in results]
 
 
-def _compress_all(
-    results: list[Fingerprinted],
-    config: BuildConfig,
-    output: Path,
-    cache: _Cache,
-    progress: Progress,
-) -> tuple[list[Published], int, int]:
-    """Compress what the cache cannot supply, on all cores (the codecs release the GIL).
+# Threads that write finished files (temporary name, fsync, rename): they mostly wait on the
+# disk, so a few of them keep the compressing threads from ever waiting on an fsync.
+_WRITERS = 4
 
-    ``cache`` (sha256 -> {encoding: size, or None when not worth keeping}) is updated in place.
-    Returns the files to publish, the number of compressions run and of variants reused.
+
+class _Compression:
+    """Compress what the cache cannot supply, on all cores, and write files as they are ready.
+
+    ``start(items)`` may be called with the files whose bytes are final early (their
+    compression then overlaps the rewriting of the others); ``finish(results)`` adds the rest,
+    journals and writes everything, and returns the files to publish, the number of
+    compressions run and the number of variants reused. ``cache`` (sha256 -> {encoding: size,
+    or None when not worth keeping}) is updated in place. ``abort()`` stops the threads and
+    removes what was written.
+
+    Threads, not processes: brotli, zlib and zstd release the GIL while they compress (measured:
+    a pure-Python loop keeps running at full speed beside a brotli call), so the compressing
+    threads use every core without pickling megabytes to worker processes.
     """
-    todo: dict[tuple[str, str], bytes] = {}
-    reused = 0
-    for item in results:
-        if not worth_compressing(item.logical, len(item.data), config.min_size):
-            continue
-        known = cache.get(item.sha256, {})
-        for encoding in config.encodings:
-            if encoding in known and reusable_variant(output, item.path, encoding, known[encoding]):
-                reused += 1
-            else:
-                todo[(item.sha256, encoding)] = item.data
-    fresh = _run_compression(todo, config.worker_count, progress)
-    for (sha256, encoding), packed in fresh.items():
-        cache.setdefault(sha256, {})[encoding] = None if packed is None else len(packed)
-    published = []
-    for item in results:
-        sizes: dict[str, int] = {}
-        variants: dict[str, bytes] = {}
-        if worth_compressing(item.logical, len(item.data), config.min_size):
-            for encoding in config.encodings:
-                size = cache[item.sha256].get(encoding)
-                packed = fresh.get((item.sha256, encoding))
-                if size is not None:
-                    sizes[encoding] = size
-                if packed is not None:
-                    variants[encoding] = packed
-        published.append(Published(_asset(item, sizes), item.data, variants))
-    return published, len(todo), reused
 
+    def __init__(
+        self,
+        config: BuildConfig,
+        output: Path,
+        cache: _Cache,
+        progress: Progress,
+        stager: Stager,
+    ) -> None:
+        self.config, self.output, self.cache = config, output, cache
+        self.progress, self.stager = progress, stager
+        self.todo: dict[str, list[str]] = {}  # sha256 -> encodings computed, once per content
+        self.holders: dict[str, list[Fingerprinted]] = {}  # sha256 -> files with that content
+        self.planned: set[str] = set()  # logical paths already looked at
+        self.reused = 0
+        self.jobs: dict[Future[dict[str, bytes | None]], str] = {}
+        self.compressors: ThreadPoolExecutor | None = None
+        self.writers: ThreadPoolExecutor | None = None
 
-def _run_compression(
-    todo: Mapping[tuple[str, str], bytes], workers: int, progress: Progress
-) -> dict[tuple[str, str], bytes | None]:
-    # Largest first, so that one big file does not finish alone at the end.
-    keys = sorted(todo, key=lambda key: -len(todo[key]))
-    results: dict[tuple[str, str], bytes | None] = {}
-    progress("compress", 0, len(keys))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(compress, todo[key], key[1]): key for key in keys}
-        for done, future in enumerate(as_completed(futures), start=1):
-            results[futures[future]] = future.result()
-            progress("compress", done, len(keys))
-    return results
+    def start(self, items: Iterable[Fingerprinted]) -> None:
+        jobs: dict[str, list[str]] = {}
+        for item in items:
+            self.planned.add(item.logical)
+            if not worth_compressing(item.logical, len(item.data), self.config.min_size):
+                continue
+            self.holders.setdefault(item.sha256, []).append(item)
+            known = self.cache.get(item.sha256, {})
+            for encoding in self.config.encodings:
+                if encoding in known and reusable_variant(
+                    self.output, item.path, encoding, known[encoding]
+                ):
+                    self.reused += 1
+                elif encoding not in self.todo.setdefault(item.sha256, []):
+                    self.todo[item.sha256].append(encoding)
+                    jobs.setdefault(item.sha256, []).append(encoding)
+        if not jobs:
+            return
+        if self.compressors is None:
+            workers = self.config.worker_count
+            self.compressors = ThreadPoolExecutor(workers, thread_name_prefix="compress")
+        # Largest first, so that one big file does not finish alone at the end.
+        for sha256 in sorted(jobs, key=lambda sha256: -len(self.holders[sha256][0].data)):
+            data = self.holders[sha256][0].data
+            job = self.compressors.submit(compress_variants, data, tuple(jobs[sha256]))
+            self.jobs[job] = sha256
+
+    def finish(self, results: list[Fingerprinted]) -> tuple[list[Published], int, int]:
+        self.start(item for item in results if item.logical not in self.planned)
+        fresh: dict[tuple[str, str], bytes] = {}
+        if self.jobs:
+            fresh = self._write_all(results)
+        todo = {sha256: encodings for sha256, encodings in self.todo.items() if encodings}
+        for sha256, encodings in todo.items():
+            for encoding in encodings:
+                packed = fresh.get((sha256, encoding))
+                self.cache.setdefault(sha256, {})[encoding] = (
+                    None if packed is None else len(packed)
+                )
+        published = []
+        for item in results:
+            sizes: dict[str, int] = {}
+            variants: dict[str, bytes] = {}
+            if worth_compressing(item.logical, len(item.data), self.config.min_size):
+                for encoding in self.config.encodings:
+                    size = self.cache.get(item.sha256, {}).get(encoding)
+                    packed = fresh.get((item.sha256, encoding))
+                    if size is not None:
+                        sizes[encoding] = size
+                    if packed is not None:
+                        variants[encoding] = packed
+            published.append(Published(_asset(item, sizes), item.data, variants))
+        return published, sum(len(e) for e in todo.values()), self.reused
+
+    def _write_all(self, results: list[Fingerprinted]) -> dict[tuple[str, str], bytes]:
+        """Journal, then write every file and each variant as its compression completes."""
+        names = [item.path for item in results]
+        names += [
+            item.path + ENCODING_SUFFIXES[encoding]
+            for sha256, encodings in self.todo.items()
+            for item in self.holders[sha256]
+            for encoding in encodings
+        ]
+        self.stager.begin(names)
+        self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
+        writes = [self.writers.submit(self.stager.put, item.path, item.data) for item in results]
+        total = sum(len(encodings) for encodings in self.todo.values())
+        done = 0
+        kept: dict[tuple[str, str], bytes] = {}
+        self.progress("compress", 0, total)
+        for job in as_completed(self.jobs):
+            sha256 = self.jobs[job]
+            try:
+                variants = job.result()
+            except BuildError as exc:
+                raise BuildError(
+                    f"{self.holders[sha256][0].logical}: {exc}; nothing was published, "
+                    "the previous build is untouched"
+                ) from exc.__cause__
+            for encoding, packed in variants.items():
+                if packed is None:
+                    continue
+                kept[(sha256, encoding)] = packed
+                suffix = ENCODING_SUFFIXES[encoding]
+                writes += [
+                    self.writers.submit(self.stager.put, item.path + suffix, packed)
+                    for item in self.holders[sha256]
+                ]
+            done += len(variants)
+            self.progress("compress", done, total)
+        for write in writes:
+            write.result()  # the first write error, if any
+        self._shutdown(cancel=False)
+        return kept
+
+    def _shutdown(self, *, cancel: bool) -> None:
+        for pool in (self.compressors, self.writers):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=cancel)
+
+    def abort(self) -> None:
+        self._shutdown(cancel=True)
+        self.stager.abort()
 
 
 def _encoding_stats(assets: list[Asset], encodings: tuple[str, ...]) -> dict[str, EncodingStats]:

@@ -50,7 +50,7 @@ class BuildConfig:
     strict: bool = False
     jobs: int = 0
     rewrite_js: bool = True
-    min_size: int = 256
+    min_size: int = 0  # every file is tried; MAX_RATIO decides what is kept, as WhiteNoise does
     base_dir: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from ..fingerprinted import is_fingerprinted
 from .rewrite import Reference, Syntax, find_references, rewrite
 
-__all__ = ["Fingerprinted", "Problem", "fingerprint", "hashed_name"]
+__all__ = ["Fingerprinted", "Problem", "final_as_read", "fingerprint", "hashed_name"]
 
 HASH_LENGTH = 12  # hex characters in a hashed name, as Django's, so "is it hashed?" checks agree
 
@@ -57,12 +57,18 @@ def _insert_hash(name: str, short: str) -> str:
 
 
 def fingerprint(
-    files: Mapping[str, bytes], *, prefix: str, strict: bool, rewrite_js: bool = True
+    files: Mapping[str, bytes],
+    *,
+    prefix: str,
+    strict: bool,
+    rewrite_js: bool = True,
+    known: Mapping[str, Fingerprinted] | None = None,
 ) -> tuple[list[Fingerprinted], list[Problem]]:
     """Rewrite every reference to its target's hashed name and hash every file's final bytes.
 
     Files are processed dependencies first; the members of a reference cycle share one hash
-    input so that a change to any of them renames them all.
+    input so that a change to any of them renames them all. ``known`` is what
+    :func:`final_as_read` returned for the same ``files``: those are not hashed again.
     """
     problems: list[Problem] = []
     links = {
@@ -72,8 +78,27 @@ def fingerprint(
     hashes: dict[str, str | None] = {}
     results: dict[str, Fingerprinted] = {}
     for group in _components(files, links):
-        _fingerprint_group(group, files, links, hashes, results)
+        _fingerprint_group(group, files, links, hashes, results, known or {})
     return [results[logical] for logical in sorted(results)], problems
+
+
+def final_as_read(files: Mapping[str, bytes], *, rewrite_js: bool) -> dict[str, Fingerprinted]:
+    """The files whose bytes no reference can change, fingerprinted already.
+
+    These are the files without a syntax we rewrite (images, fonts, source maps, ...) and
+    those a bundler already named by hash, so that the build can start compressing them
+    while the other files are still being rewritten.
+    """
+    return {
+        logical: _record(logical, _final_name(logical, {logical: _short(logical, data)}), data)
+        for logical, data in files.items()
+        if syntax_of(logical, rewrite_js) is None or is_fingerprinted(logical)
+    }
+
+
+def _short(logical: str, data: bytes) -> str | None:
+    """The hash inserted in a file's name, from its final bytes (None: the name is kept)."""
+    return None if is_fingerprinted(logical) else hashlib.sha256(data).hexdigest()[:HASH_LENGTH]
 
 
 def syntax_of(logical: str, rewrite_js: bool) -> Syntax | None:
@@ -215,6 +240,7 @@ def _fingerprint_group(
     links: Mapping[str, list[_Link]],
     hashes: dict[str, str | None],
     results: dict[str, Fingerprinted],
+    known: Mapping[str, Fingerprinted],
 ) -> None:
     """Name and rewrite one component; ``hashes`` already holds every dependency outside it.
 
@@ -222,9 +248,13 @@ def _fingerprint_group(
     """
     if len(group) == 1:
         logical = group[0]
+        done = known.get(logical)
+        if done is not None:  # no references: its bytes are final, hashed already
+            hashes[logical] = None if is_fingerprinted(logical) else done.sha256[:HASH_LENGTH]
+            results[logical] = done
+            return
         data = _rewritten(logical, files, links, hashes)
-        digest = hashlib.sha256(data).hexdigest()[:HASH_LENGTH]
-        hashes[logical] = None if is_fingerprinted(logical) else digest
+        hashes[logical] = _short(logical, data)
         results[logical] = _record(logical, _final_name(logical, hashes), data)
         return
     # A cycle: no member's final bytes can contain its own final hash, so every member is named

@@ -5,7 +5,9 @@ every file it names intact:
 
 1. record the files this build may create in a journal (so a killed build's leftovers are
    known to be ours and can be removed next time);
-2. write each new content-addressed file under a temporary name, fsync, rename into place;
+2. write each new content-addressed file under a temporary name, fsync, rename into place --
+   while the build is still compressing, through a :class:`Stager` (nothing can serve these
+   names yet: no live manifest names them);
 3. write the manifest the same way (the switch-over for servers);
 4. refresh the unhashed copies, prune files no kept manifest names, delete the journal.
 """
@@ -16,14 +18,24 @@ import contextlib
 import errno
 import json
 import os
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BuildError, ConfigError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
 
-__all__ = ["STATE_DIR", "PublishResult", "Published", "build_lock", "check_output_dir", "publish"]
+__all__ = [
+    "STATE_DIR",
+    "PublishResult",
+    "Published",
+    "Stager",
+    "build_lock",
+    "check_output_dir",
+    "publish",
+    "store_cache",
+]
 
 STATE_DIR = ".staticserve"  # inside the output: lock, journal and compression cache
 _JOURNAL = "journal.json"
@@ -135,6 +147,67 @@ def reusable_variant(output: Path, path: str, encoding: str, size: int | None) -
         return False
 
 
+# -- staging: content-addressed files written while the build runs ---------------------------
+
+
+class Stager:
+    """Writes content-addressed files as soon as they are ready, from any thread.
+
+    ``begin(names)`` journals every name the build may create before the first write, so that
+    a killed build's files are known to be ours; ``put`` writes one file atomically (temporary
+    name, fsync, rename) unless it is already there; ``abort`` removes what this build wrote
+    when it fails. :func:`publish` then only has to make the written files live.
+    """
+
+    def __init__(self, output: Path, previous: Manifest | None) -> None:
+        self.output = output
+        self.journal = output / STATE_DIR / _JOURNAL
+        # Read before this build writes its own journal: was the last build killed?
+        self.inherited = _journal_entries(self.journal) if self.journal.exists() else None
+        self._protected = previous.files() if previous else set()
+        self._lock = threading.Lock()
+        self.written: set[str] = set()
+        self.journaled = False
+
+    @property
+    def unfinished(self) -> bool:
+        return self.inherited is not None
+
+    def begin(self, names: Iterable[str]) -> None:
+        """Journal ``names`` (with a killed build's entries, still to clean up) before writing."""
+        _write_json(self.journal, sorted(set(names) | (self.inherited or set())))
+        self.journaled = True
+
+    def put(self, name: str, data: bytes) -> None:
+        """Write ``output/name`` unless it is there already (same name, same size: same bytes)."""
+        assert self.journaled, "Stager.begin() must journal the names before the first put()"
+        target = self.output / name
+        if _has_size(target, len(data)):
+            return
+        try:
+            _write_atomic(target, data, sync_dir=False)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                _temporary(target).unlink()
+            raise _write_error(target, exc) from None
+        with self._lock:
+            self.written.add(name)
+
+    def abort(self) -> None:
+        """Undo this build's writes (the build failed): files, temporaries, its journal."""
+        with self._lock:
+            names = set(self.written)
+        _prune(self.output, names - self._protected)
+        if not self.journaled:
+            return
+        if self.inherited is None:
+            with contextlib.suppress(OSError):
+                self.journal.unlink()
+        else:
+            with contextlib.suppress(BuildError):
+                _write_json(self.journal, sorted(self.inherited))
+
+
 # -- publishing -------------------------------------------------------------------------------
 
 
@@ -149,8 +222,12 @@ def publish(
     cache: Mapping[str, Mapping[str, int | None]],
     force: bool = False,
     dry_run: bool = False,
+    stager: Stager | None = None,
 ) -> PublishResult:
-    """Make ``files`` the live build, keeping what the last ``keep`` builds referenced."""
+    """Make ``files`` the live build, keeping what the last ``keep`` builds referenced.
+
+    ``stager``, when given, is the one this build wrote content-addressed files through.
+    """
     generation = (previous.generation + 1) if previous else 1
     assets = {f.asset.logical: _with_generation(f.asset, generation) for f in files}
     manifest = Manifest(
@@ -161,19 +238,25 @@ def publish(
         created=created,
     )
     journal = output / STATE_DIR / _JOURNAL
-    unfinished = journal.exists()
+    staged = stager.written if stager else set()
+    inherited = stager.inherited if stager else None
+    if stager is None and journal.exists():
+        inherited = _journal_entries(journal)
+    unfinished = inherited is not None
     if previous and not (force or unfinished) and _same_build(previous, manifest, keep):
-        return PublishResult(previous, changed=False)
+        if stager and stager.journaled:  # only repaired files the live manifest names
+            journal.unlink()
+        return PublishResult(previous, changed=False, written=len(staged))
     wanted = _all_files(manifest)
     if dry_run:
         present = previous.files() | _unhashed(previous) if previous else set()
         return PublishResult(manifest, changed=True, planned=sorted(wanted - present))
-    owned = (_all_files(previous) if previous else set()) | _journal_entries(journal)
-    _write_json(journal, sorted(wanted))
-    written = 0
+    owned = (_all_files(previous) if previous else set()) | (inherited or set())
+    _write_json(journal, sorted(wanted | (inherited or set())))
+    written = len(staged)
     try:
         for item in files:
-            written += _write_content_addressed(output, item)
+            written += _write_content_addressed(output, item, staged)
         for folder in {(output / name).parent for name in manifest.files()}:
             _fsync_dir(folder)  # every file the manifest names is durable before it goes live
         _write_atomic(output / MANIFEST_NAME, manifest.dumps().encode())
@@ -245,12 +328,14 @@ def _journal_entries(journal: Path) -> set[str]:
     return {e for e in entries if isinstance(e, str)} if isinstance(entries, list) else set()
 
 
-def _write_content_addressed(output: Path, item: Published) -> int:
-    """Write the hashed file and its variants unless an earlier build already did."""
+def _write_content_addressed(output: Path, item: Published, staged: set[str]) -> int:
+    """Write the hashed file and its variants unless this or an earlier build already did."""
     written = 0
     targets = [(item.asset.path, item.data)]
     targets += [(item.asset.variant_path(e), data) for e, data in item.variants.items()]
     for name, data in targets:
+        if name in staged:
+            continue
         target = output / name
         if _has_size(target, len(data)):
             continue  # content-addressed: same name, same bytes (renamed in only when complete)
@@ -269,6 +354,13 @@ def _write_unhashed(output: Path, asset: Asset) -> None:
     ]
     for source, name in pairs:
         target = output / name
+        try:
+            os.link(output / source, target)  # a new name appears complete, atomically
+            continue
+        except FileExistsError:
+            pass  # an earlier build's copy: replace it below
+        except OSError:
+            pass  # no hard links here: copied below
         with contextlib.suppress(OSError):
             if os.path.samefile(output / source, target):
                 continue
@@ -356,6 +448,13 @@ def _prune(output: Path, names: set[str]) -> int:
                 break
             folder = folder.parent
     return removed
+
+
+def store_cache(
+    output: Path, cache: Mapping[str, Mapping[str, int | None]], manifest: Manifest
+) -> None:
+    """Save the compression cache (entries for content still on disk only)."""
+    _write_json(output / STATE_DIR / _CACHE, _updated_cache(cache, manifest))
 
 
 def _updated_cache(

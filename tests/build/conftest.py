@@ -37,7 +37,9 @@ def project(tmp_path: Path) -> Callable[..., BuildReport]:
         if files is not None:
             write_tree(tmp_path / "assets", files)
         settings.setdefault("sources", (Source(Path("assets")),))
-        run_options = {k: settings.pop(k) for k in ("clear", "dry_run") if k in settings}
+        run_options = {
+            k: settings.pop(k) for k in ("clear", "dry_run", "progress") if k in settings
+        }
         config = BuildConfig(base_dir=tmp_path, output=Path("out"), **settings)
         return build(config, **run_options)
 

@@ -5,7 +5,13 @@ import re
 
 import pytest
 
-from staticserve.build.fingerprint import Fingerprinted, Problem, fingerprint, hashed_name
+from staticserve.build.fingerprint import (
+    Fingerprinted,
+    Problem,
+    final_as_read,
+    fingerprint,
+    hashed_name,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
@@ -186,3 +192,19 @@ def test_a_byte_order_mark_is_kept() -> None:
 def test_hashes_are_lowercase_hex_of_the_documented_length() -> None:
     results, _ = run({"a.css": b"a{}"})
     assert re.fullmatch(r"a\.[0-9a-f]{12}\.css", results["a.css"].path)
+
+
+def test_files_final_as_read_are_named_as_fingerprint_names_them_and_reused() -> None:
+    files = {
+        "css/app.css": b"a{background:url(../img/x.png)} @import 'b.css';",
+        "css/b.css": b"b{}",
+        "img/x.png": PNG,
+        "app.js.map": b'{"version":3}',
+        "vendor.0123456789ab.js": b'import "./css/app.css";',
+    }
+    known = final_as_read(files, rewrite_js=True)
+    assert set(known) == {"img/x.png", "app.js.map", "vendor.0123456789ab.js"}
+    plain, _ = run(files)
+    reused, _ = run(files, known=known)
+    assert reused == plain
+    assert all(reused[logical] is item for logical, item in known.items())
