@@ -3,8 +3,9 @@
 Order of writes, chosen so that a build killed at any instant leaves the live manifest and
 every file it names intact:
 
-1. record the files this build may create in a journal (so a killed build's leftovers are
-   known to be ours and can be removed next time);
+1. record the files this build may create or remove in a journal (so that whatever a killed
+   build leaves behind, its own files or those it was about to prune once the new manifest
+   had dropped them, is known to be ours and is removed next time);
 2. write each new content-addressed file under a temporary name, fsync, rename into place;
 3. write the manifest the same way (the switch-over for servers);
 4. refresh the unhashed copies, prune files no kept manifest names, delete the journal.
@@ -169,7 +170,9 @@ def publish(
         present = previous.files() | _unhashed(previous) if previous else set()
         return PublishResult(manifest, changed=True, planned=sorted(wanted - present))
     owned = (_all_files(previous) if previous else set()) | _journal_entries(journal)
-    _write_json(journal, sorted(wanted))
+    # Everything this build may create or prune: once the new manifest is live, the files it
+    # dropped are named by no manifest, so only the journal still says they are ours.
+    _write_json(journal, sorted(wanted | owned))
     written = 0
     try:
         for item in files:
