@@ -104,28 +104,34 @@ def _send_plan(
 ) -> Iterable[bytes]:
     body = plan.body
     if isinstance(body, bytes):
-        start_response(STATUS_LINES[plan.status], _native(plan.headers))
+        start_response(STATUS_LINES[plan.status], _native(plan.headers, plan.status))
         return [body]
     try:
         file = open_slice(body)
     except OSError as exc:  # a file the manifest names is gone: a broken or pruned deploy
         log.error("cannot open %s: %s", body.path, exc)
         return _send_plan(not_found(), start_response, environ)
-    start_response(STATUS_LINES[plan.status], _native(plan.headers))
+    start_response(STATUS_LINES[plan.status], _native(plan.headers, plan.status))
     wrapper = environ.get("wsgi.file_wrapper")
     if wrapper is not None and body.to_end:  # a wrapper sends up to the end of the file
         return wrapper(file, CHUNK_SIZE)  # type: ignore[no-any-return]
     return FileChunks(file, body)
 
 
-def _native(headers: tuple[Header, ...]) -> list[tuple[str, str]]:
+def _native(headers: tuple[Header, ...], status: int) -> list[tuple[str, str]]:
     """Header fields as native strings, in a fresh list the server may change."""
+    if status == 206:  # its Content-Range is new each time: caching it would only crowd out
+        return list(_decode(headers))  # the prepared plans (and hold ~2 KB per range)
     return list(_decoded(headers))
 
 
-@lru_cache(maxsize=4096)  # prepared plans repeat their header tuples request after request
-def _decoded(headers: tuple[Header, ...]) -> tuple[tuple[str, str], ...]:
+def _decode(headers: tuple[Header, ...]) -> tuple[tuple[str, str], ...]:
     return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
+
+
+# Prepared plans repeat their header tuples request after request (200s with Expires change
+# once a second).
+_decoded = lru_cache(maxsize=4096)(_decode)
 
 
 class FileChunks:

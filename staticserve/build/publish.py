@@ -89,7 +89,11 @@ def build_lock(output: Path) -> Iterator[None]:
     import fcntl
 
     state = _ensure_dir(output / STATE_DIR)
-    with open(state / _LOCK, "a+b") as handle:
+    try:
+        handle = open(state / _LOCK, "a+b")  # noqa: SIM115 -- closed by the with below
+    except OSError as exc:
+        raise _write_error(state / _LOCK, exc) from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -180,16 +184,24 @@ def publish(
         for folder in {(output / name).parent for name in manifest.files()}:
             _fsync_dir(folder)  # every file the manifest names is durable before it goes live
         _write_atomic(output / MANIFEST_NAME, manifest.dumps().encode())
-        for item in files:
-            _write_unhashed(output, item.asset)
     except OSError as exc:
         _remove_temporaries(output, wanted)
         raise _write_error(output, exc) from None
-    pruned = _prune(output, owned - wanted)
-    if unfinished:
-        _remove_temporaries(output, owned | wanted | {MANIFEST_NAME})
-    _write_json(output / STATE_DIR / _CACHE, _updated_cache(cache, manifest))
-    journal.unlink()
+    # The new build is live from here on: a failure must not claim that nothing was published.
+    try:
+        for item in files:
+            _write_unhashed(output, item.asset)
+        pruned = _prune(output, owned - wanted)
+        if unfinished:
+            _remove_temporaries(output, owned | wanted | {MANIFEST_NAME})
+        _write_atomic(
+            output / STATE_DIR / _CACHE,
+            json.dumps(_updated_cache(cache, manifest), sort_keys=True).encode(),
+        )
+        journal.unlink()
+    except OSError as exc:
+        _remove_temporaries(output, wanted)
+        raise _unfinished_error(output, generation, exc) from None
     return PublishResult(manifest, changed=True, written=written, pruned=pruned)
 
 
@@ -369,14 +381,28 @@ def _updated_cache(
     return {sha: dict(entry) for sha, entry in cache.items() if sha in live}
 
 
-def _write_error(path: Path, exc: OSError) -> BuildError:
+def _reason(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
-        reason = "the disk is full"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        reason = "permission denied"
-    else:
-        reason = exc.strerror or str(exc)
+        return "the disk is full"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return exc.strerror or str(exc)
+
+
+def _write_error(path: Path, exc: OSError) -> BuildError:
     where = exc.filename or path
     return BuildError(
-        f"cannot write {where}: {reason}; nothing was published, the previous build is untouched"
+        f"cannot write {where}: {_reason(exc)}; nothing was published, "
+        "the previous build is untouched"
+    )
+
+
+def _unfinished_error(output: Path, generation: int, exc: OSError) -> BuildError:
+    where = exc.filename or output
+    return BuildError(
+        f"build {generation} is live, but finishing it failed: cannot write {where}: "
+        f"{_reason(exc)}; fix that and build again to complete the unhashed copies and "
+        "remove what earlier builds left"
     )

@@ -423,6 +423,34 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         server.stop()
 
 
+def assert_serves(port: int, manifest: Manifest, timeout: float = 10.0) -> int:
+    """A server on ``port`` answers every hashed URL of ``manifest`` with the promised bytes.
+
+    Waits up to ``timeout`` for each (a newly published build is picked up within the reload
+    interval). Returns the number of URLs checked.
+    """
+    from urllib.parse import quote
+
+    records = [*manifest.assets.values(), *manifest.retained.values()]
+
+    def serves(path: str, sha256: str) -> bool:
+        reply = raw_request(port, b"/static/" + quote(path).encode())
+        return reply.status == 200 and hashlib.sha256(reply.body).hexdigest() == sha256
+
+    for asset in records:
+        assert wait_for(lambda a=asset: serves(a.path, a.sha256), timeout=timeout), asset.path
+    return len(records)
+
+
+def snapshot(out: Path) -> dict[str, str]:
+    """sha256 of every file in ``out`` outside the state folder."""
+    return {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and ".staticserve" not in p.parts
+    }
+
+
 # -- /proc readings -----------------------------------------------------------------------------
 
 

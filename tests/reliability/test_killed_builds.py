@@ -16,7 +16,6 @@ next build succeeds, goes live and leaves no temporary file, journal or unaccoun
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -34,15 +33,14 @@ from staticserve.manifest import Manifest
 from .conftest import (
     Server,
     Site,
+    assert_serves,
     build_command,
     check_live_build,
     child_env,
     leftovers,
     make_site,
-    raw_request,
     record,
     run_build,
-    wait_for,
 )
 
 CORPUS = {"css_files": 16, "css_size": 24_000}
@@ -128,24 +126,7 @@ def kill_build(bench: Bench, aim: str, rng: random.Random) -> str:
 
 
 def check_servable(bench: Bench, manifest: Manifest) -> int:
-    """The server answers every hashed URL of ``manifest`` with the promised bytes."""
-    port = bench.server.port
-    records = [*manifest.assets.values(), *manifest.retained.values()]
-
-    def serves(asset_path: str, sha256: str) -> bool:
-        reply = raw_request(port, b"/static/" + _quoted(asset_path))
-        return reply.status == 200 and hashlib.sha256(reply.body).hexdigest() == sha256
-
-    for asset in records:
-        # A newly published build is picked up within the reload interval.
-        assert wait_for(lambda a=asset: serves(a.path, a.sha256), timeout=10), asset.path
-    return len(records)
-
-
-def _quoted(path: str) -> bytes:
-    from urllib.parse import quote
-
-    return quote(path).encode()
+    return assert_serves(bench.server.port, manifest)
 
 
 def trial(bench: Bench, aim: str, rng: random.Random) -> list[str]:
