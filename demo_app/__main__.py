@@ -1,13 +1,14 @@
-"""``python -m demo_app [--host H] [--port P] [--wsgi]``: build the assets if needed, then serve."""
+"""``python -m demo_app [--host H] [--port P] [--wsgi] [--dev]``: build the assets if needed, then serve."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from staticserve.errors import StaticServeError
 
-from .settings import build_assets
+from .settings import CONFIG_ENV, build_assets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +22,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="serve the Flask (WSGI) twin instead of the Starlette app",
     )
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="development mode: serve the source folders as they are (edit, reload, see it)",
+    )
+    parser.add_argument(
+        "--config",
+        help=f"the build configuration (default: ${CONFIG_ENV}, else demo_app/staticserve.toml)",
+    )
     args = parser.parse_args(argv)
+    if args.config:  # the apps read it when they are created, in this process
+        os.environ[CONFIG_ENV] = os.path.abspath(args.config)
     try:
         report = build_assets()
     except StaticServeError as exc:
@@ -31,21 +43,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"assets {state}: {report.files} files in {report.output}")
     url = f"http://{args.host}:{args.port}"
     if args.wsgi:
-        return serve_wsgi(args.host, args.port, url)
-    return serve_asgi(args.host, args.port, url)
+        return serve_wsgi(args.host, args.port, url, dev=args.dev)
+    return serve_asgi(args.host, args.port, url, dev=args.dev)
 
 
-def serve_asgi(host: str, port: int, url: str) -> int:
+def serve_asgi(host: str, port: int, url: str, *, dev: bool) -> int:
     import uvicorn
 
     from .app import create_app
 
-    print(f"serving the Starlette demo on {url}  (Ctrl+C to stop)", flush=True)
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+    mode = " in development mode" if dev else ""
+    print(f"serving the Starlette demo{mode} on {url}  (Ctrl+C to stop)", flush=True)
+    uvicorn.run(create_app(dev=dev), host=host, port=port, log_level="warning")
     return 0
 
 
-def serve_wsgi(host: str, port: int, url: str) -> int:
+def serve_wsgi(host: str, port: int, url: str, *, dev: bool) -> int:
     from socketserver import ThreadingMixIn
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -58,8 +71,9 @@ def serve_wsgi(host: str, port: int, url: str) -> int:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = make_server(host, port, create_app(), ThreadingWSGIServer, QuietHandler)
-    print(f"serving the Flask (WSGI) demo on {url}  (Ctrl+C to stop)", flush=True)
+    server = make_server(host, port, create_app(dev=dev), ThreadingWSGIServer, QuietHandler)
+    mode = " in development mode" if dev else ""
+    print(f"serving the Flask (WSGI) demo{mode} on {url}  (Ctrl+C to stop)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -11,10 +11,11 @@ from starlette.templating import Jinja2Templates
 from staticserve import Manifest, StaticServe
 from staticserve.integrations.jinja2 import install
 
-from .settings import TEMPLATES, build_config
+from .settings import TEMPLATES, build_config, config_file
 
 
-def create_app() -> StaticServe:
+def create_app(*, dev: bool = False) -> StaticServe:
+    """The demo; ``dev=True`` serves the sources as they are (development mode)."""
     root = build_config().output_dir
     templates = Jinja2Templates(directory=TEMPLATES)
 
@@ -40,6 +41,6 @@ def create_app() -> StaticServe:
             Route("/api/status", status),
         ]
     )
-    static = StaticServe(app, root=root, prefix="/static")
+    static = StaticServe(app, root=root, prefix="/static", dev=dev, config=config_file())
     install(templates.env, static)
     return static

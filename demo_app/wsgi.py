@@ -7,10 +7,11 @@ from flask import Flask, jsonify, render_template
 from staticserve import Manifest, StaticServeWSGI
 from staticserve.integrations.jinja2 import install
 
-from .settings import TEMPLATES, build_config
+from .settings import TEMPLATES, build_config, config_file
 
 
-def create_app() -> StaticServeWSGI:
+def create_app(*, dev: bool = False) -> StaticServeWSGI:
+    """The demo; ``dev=True`` serves the sources as they are (development mode)."""
     root = build_config().output_dir
     flask_app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
 
@@ -33,6 +34,6 @@ def create_app() -> StaticServeWSGI:
         manifest = Manifest.load(root)
         return jsonify(assets=len(manifest.assets), generation=manifest.generation)
 
-    static = StaticServeWSGI(flask_app, root=root, prefix="/static")
+    static = StaticServeWSGI(flask_app, root=root, prefix="/static", dev=dev, config=config_file())
     install(flask_app.jinja_env, static)
     return static

@@ -7,13 +7,16 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from time import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalog import MEMORY_LIMIT, MEMORY_TOTAL, OUTPUT_DIR, MiddlewareBase, open_slice
 from .core.paths import url_path
 from .core.plan import not_found, plan_response
 from .core.request import Request
 from .core.response import FileSlice, ResponsePlan
+
+if TYPE_CHECKING:
+    from .build.config import BuildConfig
 
 __all__ = ["CHUNK_SIZE", "PATHSEND", "StaticServe"]
 
@@ -31,7 +34,9 @@ log = logging.getLogger("staticserve")
 class StaticServe(MiddlewareBase):
     """Serve a staticserve build under ``prefix``; everything else goes to ``app`` untouched.
 
-    ``lifespan`` and ``websocket`` scopes pass straight through.
+    ``lifespan`` and ``websocket`` scopes pass straight through. With ``dev=True`` it serves
+    the source folders of the build configuration ``config`` (a TOML file; default
+    ``pyproject.toml`` in the working directory) as they are, uncached, and needs no build.
     """
 
     def __init__(
@@ -48,6 +53,8 @@ class StaticServe(MiddlewareBase):
         memory_total: int = MEMORY_TOTAL,
         index_file: str | None = None,
         reload_interval: float = 1.0,
+        dev: bool = False,
+        config: BuildConfig | str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             root,
@@ -60,6 +67,8 @@ class StaticServe(MiddlewareBase):
             memory_total=memory_total,
             index_file=index_file,
             reload_interval=reload_interval,
+            dev=dev,
+            config=config,
         )
         self.app = app
 

@@ -20,7 +20,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from time import monotonic
 from types import MappingProxyType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .core.content_types import content_type_for
 from .core.paths import url_path
@@ -29,6 +29,10 @@ from .core.resource import IDENTITY, IMMUTABLE, CachePolicy, Resource, VariantSo
 from .core.response import Body, FileSlice, Header
 from .errors import ConfigError, ManifestError
 from .manifest import MANIFEST_NAME, Asset, Manifest
+
+if TYPE_CHECKING:
+    from .build.config import BuildConfig
+    from .dev import DevFinder
 
 __all__ = [
     "MEMORY_LIMIT",
@@ -117,7 +121,8 @@ def _check_field(name: str, value: str) -> None:
         raise ConfigError(f"the value of header {name!r} must be printable ASCII: {value!r}")
 
 
-def _header_rules(option: Mapping[str, Mapping[str, str]]) -> HeaderRules:
+def header_rules(option: Mapping[str, Mapping[str, str]]) -> HeaderRules:
+    """The ``headers`` option as (glob, encoded fields) pairs."""
     return tuple(
         (
             "*" + pattern if pattern.startswith(".") and "/" not in pattern else pattern,
@@ -125,6 +130,11 @@ def _header_rules(option: Mapping[str, Mapping[str, str]]) -> HeaderRules:
         )
         for pattern, fields in option.items()
     )
+
+
+def matching_headers(rules: HeaderRules, logical: str) -> list[Header]:
+    """The extra fields for a logical path: those of every rule whose glob matches it."""
+    return [pair for pattern, fields in rules if fnmatchcase(logical, pattern) for pair in fields]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,13 +179,20 @@ class Catalog:
     def static_url(self, path: str) -> str:
         """The hashed URL of a logical path under this middleware's prefix."""
         try:
-            return self._snapshot.urls[path.lstrip("/")]
+            return self._current().urls[path.lstrip("/")]
         except KeyError:
             raise KeyError(f"{path!r} is not in the manifest; is it in a source folder?") from None
 
     def integrity(self, path: str) -> str:
         """The Subresource Integrity value (``sha384-…``) of a logical path."""
-        return self._snapshot.manifest.integrity(path)
+        return self._current().manifest.integrity(path)
+
+    def _current(self) -> Snapshot:
+        # Pages ask for URLs too, not only static requests: browsers and CDNs keep hashed files
+        # for a year, so after a deploy no static request may ever arrive to trigger the poll.
+        if self._interval and monotonic() >= self._next_check:
+            self._poll()
+        return self._snapshot
 
     def reload(self) -> bool:
         """Load the manifest now if it changed; True when a new build was swapped in.
@@ -264,7 +281,7 @@ def _snapshot(
     previous: Snapshot | None,
 ) -> Snapshot:
     holder = _Holder(root, options, previous.held if previous else {})
-    prepare = _Preparer(options, _created(manifest.created), _header_rules(options.headers))
+    prepare = _Preparer(options, _created(manifest.created), header_rules(options.headers))
     resources: dict[bytes, Resource] = {}
     # Retained files first, so that a current file wins should a path appear in both.
     for asset in manifest.retained.values():
@@ -357,12 +374,7 @@ class _Preparer:
             cache=IMMUTABLE if hashed else self._short,
             last_modified=self._last_modified,
             allow_origin=self._origin,
-            extra_headers=[
-                pair
-                for pattern, fields in self._rules
-                if fnmatchcase(asset.logical, pattern)
-                for pair in fields
-            ],
+            extra_headers=matching_headers(self._rules, asset.logical),
         )
 
 
@@ -423,8 +435,8 @@ def open_slice(part: FileSlice) -> BinaryIO:
 class MiddlewareBase:
     """What both middlewares share: options, the catalog, and the template helpers.
 
-    ``lookup`` is what requests are answered from (the catalog; a development-mode finder can
-    take its place: anything with ``find(path)``).
+    ``lookup`` is what requests are answered from: the build's catalog, or in development mode
+    (``dev=True``) a finder over the configured source folders (anything with ``find(path)``).
     """
 
     def __init__(
@@ -440,6 +452,8 @@ class MiddlewareBase:
         memory_total: int,
         index_file: str | None,
         reload_interval: float,
+        dev: bool = False,
+        config: BuildConfig | str | os.PathLike[str] | None = None,
     ) -> None:
         options = ServeOptions(
             prefix=prefix,
@@ -451,13 +465,21 @@ class MiddlewareBase:
             index_file=index_file,
             reload_interval=reload_interval,
         )
-        self.catalog = Catalog(root, options)
+        self.dev = dev
+        self.catalog: Catalog | DevFinder
+        if dev:
+            from .dev import DevFinder  # the build's config and collect code, in dev only
+
+            self.catalog = DevFinder(config, options)
+        else:  # config= is for development mode; settings may pass it whatever dev is
+            self.catalog = Catalog(root, options)
         self.lookup: Lookup = self.catalog
         self.fall_through = fall_through
         self.mount = options.mount
 
     def static_url(self, path: str) -> str:
-        """The hashed URL of a logical path, e.g. ``/static/css/app.3f2a9c1d7e4b.css``."""
+        """The URL of a logical path: hashed (``/static/css/app.3f2a9c1d7e4b.css``) in production,
+        the plain ``/static/css/app.css`` in development mode."""
         return self.catalog.static_url(path)
 
     def integrity(self, path: str) -> str:

@@ -8,13 +8,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from time import time
 from types import TracebackType
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import quote
 
 from .catalog import MEMORY_LIMIT, MEMORY_TOTAL, OUTPUT_DIR, MiddlewareBase, open_slice
 from .core.plan import not_found, plan_response
 from .core.request import REQUEST_FIELDS, Request
 from .core.response import STATUS_LINES, FileSlice, Header, ResponsePlan
+
+if TYPE_CHECKING:
+    from .build.config import BuildConfig
 
 __all__ = ["CHUNK_SIZE", "FileChunks", "StaticServeWSGI"]
 
@@ -39,7 +42,11 @@ _ENVIRON_KEYS = tuple(
 
 
 class StaticServeWSGI(MiddlewareBase):
-    """Serve a staticserve build under ``prefix``; everything else goes to ``app`` untouched."""
+    """Serve a staticserve build under ``prefix``; everything else goes to ``app`` untouched.
+
+    With ``dev=True`` it serves the source folders of the build configuration ``config`` (a
+    TOML file; default ``pyproject.toml`` in the working directory) as they are, uncached.
+    """
 
     def __init__(
         self,
@@ -55,6 +62,8 @@ class StaticServeWSGI(MiddlewareBase):
         memory_total: int = MEMORY_TOTAL,
         index_file: str | None = None,
         reload_interval: float = 1.0,
+        dev: bool = False,
+        config: BuildConfig | str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             root,
@@ -67,6 +76,8 @@ class StaticServeWSGI(MiddlewareBase):
             memory_total=memory_total,
             index_file=index_file,
             reload_interval=reload_interval,
+            dev=dev,
+            config=config,
         )
         self.app = app
 

@@ -12,7 +12,10 @@ import gzip
 import hashlib
 import os
 import random
+import subprocess
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -330,3 +333,46 @@ def live_servers() -> Iterator[dict[str, LiveServer]]:
     yield servers
     for server in servers.values():
         server.stop()
+
+
+# -- servers in subprocesses ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def server_process(
+    command: list[str],
+    probe_url: str,
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server command until ``probe_url`` answers; stop it (by its PID) afterwards."""
+    import httpx
+
+    process = subprocess.Popen(command, cwd=cwd, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(probe_url, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{command[2]} did not start") from None
+                time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

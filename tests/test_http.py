@@ -580,6 +580,16 @@ def test_a_new_build_is_picked_up_and_old_hashed_files_stay(
     assert site.app.static_url("css/app.css") == new.hashed("css/app.css")
 
 
+def test_a_new_build_reaches_pages_even_when_no_static_request_arrives(
+    site: Site, fresh_static_build: Build
+) -> None:
+    # Browsers cache hashed files for a year: after a deploy, pages may be the only requests.
+    site.serve(fresh_static_build.root, reload_interval=0.1)
+    new = publish_next_build(fresh_static_build)
+    assert wait_for(lambda: site.app.static_url("css/app.css") == new.hashed("css/app.css"))
+    assert site.app.integrity("css/app.css") == new.asset("css/app.css").integrity
+
+
 def test_reloading_can_be_switched_off(site: Site, fresh_static_build: Build) -> None:
     site.serve(fresh_static_build.root, reload_interval=0)
     publish_next_build(fresh_static_build)

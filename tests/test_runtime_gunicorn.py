@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from .conftest import CSS, Build
+from .conftest import CSS, Build, free_port, server_process
 
 APP_MODULE = """
 from flask import Flask
@@ -33,36 +30,16 @@ app = StaticServeWSGI(flask_app, ROOT, "/static")
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def gunicorn(static_build: Build, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    pytest.importorskip("gunicorn")
     folder = tmp_path_factory.mktemp("gunicorn_app")
     (folder / "served.py").write_text(APP_MODULE.replace("ROOT", repr(str(static_build.root))))
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--chdir", str(folder), "--workers", "1"]
     command += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", "served:app"]
-    process = subprocess.Popen(command, cwd=Path(__file__).parent.parent)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(url + "/api/data", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.1)
+    with server_process(command, url + "/api/data", cwd=Path(__file__).parent.parent):
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def fetch(url: str, target: str, **headers: str) -> httpx.Response:

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import BuildError, ConfigError
 from .config import BuildConfig, Source
 
-__all__ = ["Collected", "Duplicate", "SourceFile", "collect", "resolve_sources"]
+__all__ = ["Collected", "Duplicate", "SourceFile", "collect", "is_ignored", "resolve_sources"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +93,13 @@ def _read(path: Path) -> bytes:
 def _walk(
     source: Source, ignore: tuple[str, ...], warnings: list[str]
 ) -> Iterator[tuple[str, Path]]:
-    """Yield (logical path, file) pairs, sorted, following symlinks but never in a loop."""
+    """Yield (logical path, file) pairs, sorted, following symlinks but never in a loop.
+
+    A symlink is followed only while its target stays inside the source folder: a link to a
+    file elsewhere (a home directory, /etc) is skipped with a warning, never published.
+    """
     seen_dirs: set[tuple[int, int]] = set()
+    root = source.path.resolve()
 
     def visit(folder: Path, parts: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
         try:
@@ -109,9 +114,15 @@ def _walk(
         seen_dirs.add(key)
         for entry in entries:
             relative = (*parts, entry.name)
-            if _ignored(relative, ignore):
+            if is_ignored(relative, ignore):
                 continue
             path = Path(entry.path)
+            if entry.is_symlink() and not _inside(path, root):
+                warnings.append(
+                    f"{path}: symlink leads outside its source folder {root}, skipped "
+                    "(list its target as a source to publish it)"
+                )
+                continue
             try:
                 is_dir = entry.is_dir()
                 is_file = entry.is_file()
@@ -128,7 +139,16 @@ def _walk(
     yield from visit(source.path, ())
 
 
-def _ignored(relative: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
+def _inside(path: Path, root: Path) -> bool:
+    if not path.exists():  # broken: reported as such by the walk
+        return True
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a loop: let the walk report it
+        return True
+
+
+def is_ignored(relative: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
     """A pattern matches the entry's name, or its whole path when it contains a '/'."""
     name, joined = relative[-1], "/".join(relative)
     return any(fnmatch.fnmatchcase(joined if "/" in p else name, p) for p in patterns)

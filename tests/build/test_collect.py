@@ -129,3 +129,16 @@ def test_an_installed_package_contributes_its_static_folder_after_the_folders(
 def test_a_bad_package_source_is_a_config_error(tmp_path: Path, name: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         resolve_sources(config_for(tmp_path, packages=(name,)))
+
+
+def test_symlinks_out_of_the_source_folder_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    write_tree(tmp_path / "a", {"css/x.css": "x"})
+    write_tree(tmp_path / "elsewhere", {"secret.txt": "s", "lib/y.js": "y"})
+    (tmp_path / "a/secret.txt").symlink_to(tmp_path / "elsewhere/secret.txt")
+    (tmp_path / "a/lib").symlink_to(tmp_path / "elsewhere/lib", target_is_directory=True)
+    (tmp_path / "a/alias.css").symlink_to(tmp_path / "a/css/x.css")  # inside: followed
+    result = collect(config_for(tmp_path, Source(Path("a"))))
+    assert sorted(result.files) == ["alias.css", "css/x.css"]
+    skipped = [w for w in result.warnings if "leads outside its source folder" in w]
+    assert len(skipped) == 2
+    assert any("secret.txt" in w for w in skipped)

@@ -389,23 +389,7 @@ class Server:
         self._log_file.close()
 
 
-def dev_mode_available() -> bool:
-    import inspect
-
-    from staticserve.asgi import StaticServe
-
-    return "dev" in inspect.signature(StaticServe.__init__).parameters
-
-
-MODES = [
-    "production",
-    pytest.param(
-        "dev",
-        marks=pytest.mark.skipif(
-            not dev_mode_available(), reason="development mode has not landed on this branch"
-        ),
-    ),
-]
+MODES = ["production", "dev"]  # dev: StaticServe(..., dev=True, config=...), no build
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ one site with canary files planted above, next to and inside the output and the 
 - a 200 carries exactly the bytes of a file of the served set: the manifest's files in
   production, the source's published files in development mode.
 
-In production the build follows symlinks (as ``collect`` documents), so ``assets/linked.txt``,
-a symlink to a file outside the source, is published by the build and is part of the served set;
-development mode confines resolved paths to the sources, so there its target is a canary.
+``assets/linked.txt`` is a symlink to a canary outside the source: the build skips symlinks
+that leave their source folder, and development mode confines resolved paths to the sources, so
+its target is never served in either mode.
 """
 
 from __future__ import annotations
@@ -73,21 +73,16 @@ class Fleet:
 
 
 def _allowed(site: Site, mode: str) -> tuple[set[str], list[bytes]]:
-    forbidden = [(site.out / "staticserve.json").read_bytes(), b'"content_hash"']
-    linked = site.base / "outside" / "canary-linked.txt"
+    forbidden = [(site.out / "staticserve.json").read_bytes(), b'"content_hash"', *site.tokens()]
     if mode == "production":
-        allowed = served_hashes(site.out)
-        # Published by the build (it follows symlinks): served by design, see the module doc.
-        forbidden += [t.encode() for p, t in site.canaries.items() if p != linked]
-    else:
-        allowed = {
-            hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in site.assets.rglob("*")
-            if path.is_file()
-            and not path.is_symlink()
-            and not any(part.startswith(".") or part.endswith("~") for part in path.parts)
-        }
-        forbidden += site.tokens()
+        return served_hashes(site.out), forbidden
+    allowed = {
+        hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in site.assets.rglob("*")
+        if path.is_file()
+        and not path.is_symlink()
+        and not any(part.startswith(".") or part.endswith("~") for part in path.parts)
+    }
     return allowed, forbidden
 
 
@@ -204,12 +199,13 @@ def test_curated_hostile_paths(fleet: Fleet) -> None:
             for accept in (None, b"br, gzip"):
                 reply = fleet.check(server, target, accept)
                 statuses.setdefault(name, set()).add(reply.status)
-    record("hostile paths: curated targets", len(cases))
+    record(f"hostile paths: curated targets ({fleet.mode})", len(cases))
     record("hostile paths: curated requests", len(cases) * 2 * len(fleet.servers))
     # The controls show that the servers do serve: a check that passes on 404s alone proves nothing.
     assert statuses["a served file (control)"] == {200}
     assert statuses["a served file, encoded (control)"] == {200}
     assert statuses["the manifest"] <= {404}
+    assert statuses["the symlink pointing outside the source"] <= {404}
     assert statuses["dot-dot"] <= {400, 404}
 
 
