@@ -115,34 +115,44 @@ def _send_plan(
 ) -> Iterable[bytes]:
     body = plan.body
     if isinstance(body, bytes):
-        start_response(STATUS_LINES[plan.status], _native(plan.headers, plan.status))
+        start_response(STATUS_LINES[plan.status], _native(plan.headers))
         return [body]
     try:
         file = open_slice(body)
     except OSError as exc:  # a file the manifest names is gone: a broken or pruned deploy
         log.error("cannot open %s: %s", body.path, exc)
         return _send_plan(not_found(), start_response, environ)
-    start_response(STATUS_LINES[plan.status], _native(plan.headers, plan.status))
+    start_response(STATUS_LINES[plan.status], _native(plan.headers))
     wrapper = environ.get("wsgi.file_wrapper")
     if wrapper is not None and body.to_end:  # a wrapper sends up to the end of the file
         return wrapper(file, CHUNK_SIZE)  # type: ignore[no-any-return]
     return FileChunks(file, body)
 
 
-def _native(headers: tuple[Header, ...], status: int) -> list[tuple[str, str]]:
-    """Header fields as native strings, in a fresh list the server may change."""
-    if status == 206:  # its Content-Range is new each time: caching it would only crowd out
-        return list(_decode(headers))  # the prepared plans (and hold ~2 KB per range)
-    return list(_decoded(headers))
+# Fields at the end of a plan that change from request to request (a 206's range) or from
+# second to second (the Expires of hashed files): decoded each time, never cached.
+_CHANGING = frozenset({b"expires", b"content-range", b"content-length"})
+
+
+def _native(headers: tuple[Header, ...]) -> list[tuple[str, str]]:
+    """Header fields as native strings, in a fresh list the server may change.
+
+    The prepared part of a plan is decoded once and cached; caching the changing tail too would
+    fill the cache with copies never asked for again (~2 KB each, up to its size).
+    """
+    cut = len(headers)
+    while cut and headers[cut - 1][0] in _CHANGING:
+        cut -= 1
+    if cut == len(headers):
+        return list(_decoded(headers))
+    return [*_decoded(headers[:cut]), *_decode(headers[cut:])]
 
 
 def _decode(headers: tuple[Header, ...]) -> tuple[tuple[str, str], ...]:
     return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
 
 
-# Prepared plans repeat their header tuples request after request (200s with Expires change
-# once a second).
-_decoded = lru_cache(maxsize=4096)(_decode)
+_decoded = lru_cache(maxsize=4096)(_decode)  # prepared plans repeat their header tuples
 
 
 class FileChunks:

@@ -134,3 +134,38 @@ def test_many_distinct_ranges_do_not_grow_a_wsgi_worker(
     grown = rss_kib(server.worker_pid) - before
     record("memory: RSS growth over 5000 distinct ranges (gunicorn), KiB", grown)
     assert grown <= 3 * MIB, grown
+
+
+def test_a_wsgi_worker_keeps_no_copy_of_per_second_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: every second made new Expires header blocks for hashed files, and each was
+    kept in the WSGI adapter's decode cache (a worker grew by MBs per minute up to its size)."""
+    import importlib
+
+    wsgi = importlib.import_module("staticserve.wsgi")
+    site = make_site(tmp_path / "project", stray=False)
+    app = wsgi.StaticServeWSGI(lambda environ, start: [b""], site.out)
+    manifest = Manifest.load(site.out)
+    paths = ["/static/" + quote(a.path) for a in manifest.assets.values()]
+    clock = [1_900_000_000.0]
+    monkeypatch.setattr(wsgi, "time", lambda: clock[0])
+
+    def get(path: str, **headers: str) -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "RAW_URI": path, **headers}
+        body = app(environ, lambda status, fields, exc_info=None: seen.extend(fields))
+        getattr(body, "close", lambda: None)()
+        return seen
+
+    get(paths[0])
+    wsgi._decoded.cache_clear()
+    for second in range(200):  # 200 seconds of traffic, every hashed file each second
+        clock[0] += 1
+        for path in paths:
+            fields = dict(get(path, HTTP_ACCEPT_ENCODING="br"))
+            assert fields["expires"].endswith("GMT")
+            get(path, HTTP_RANGE=f"bytes={second}-")
+    cached = wsgi._decoded.cache_info().currsize
+    record("memory: WSGI decode cache entries after 200 s of hashed traffic", cached)
+    assert cached <= 4 * len(paths), cached
