@@ -84,7 +84,7 @@ def soak(start_server: Callable[..., Server], tmp_path: Path, kind: str, seconds
     # Idle again: every connection finished; the server closes its side within its keep-alive.
     settled = wait_for(lambda: open_fds(pid) <= idle_fds, timeout=15)
     after_fds = open_fds(pid)
-    label = f"soak ({kind})"
+    label = f"soak ({kind}, {seconds:g} s)"
     middle = samples[len(samples) // 2]
     record(f"{label}: seconds at full load", seconds)
     record(f"{label}: verified requests", tally.counts["requests"])
