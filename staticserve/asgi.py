@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from time import time
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +86,25 @@ def _request(scope: Scope) -> Request:
     raw = scope.get("raw_path") or url_path(scope["path"])
     if b"?" in raw:  # some servers leave the query on raw_path
         raw = raw.partition(b"?")[0]
-    return Request(scope["method"], raw, dict(scope["headers"]), int(time()))
+    fields = scope["headers"]
+    if not isinstance(fields, (list, tuple)):
+        fields = list(fields)
+    headers = dict(fields)
+    if len(headers) < len(fields):  # a field sent on several lines: rare, so checked cheaply
+        headers = _combined(fields)
+    return Request(scope["method"], raw, headers, int(time()))
+
+
+def _combined(fields: Iterable[Sequence[bytes]]) -> dict[bytes, bytes]:
+    """Field lines of one name joined by commas, in order (RFC 9110 §5.3), as WSGI servers do.
+
+    A list field (If-None-Match, Accept-Encoding) keeps every member; a singleton field
+    (Range, If-Range, If-Modified-Since) becomes invalid and is ignored, whichever line came last.
+    """
+    headers: dict[bytes, bytes] = {}
+    for name, value in fields:
+        headers[name] = headers[name] + b"," + value if name in headers else value
+    return headers
 
 
 async def _send_plan(plan: ResponsePlan, send: Send, scope: Scope) -> None:

@@ -129,14 +129,30 @@ def _send_plan(
     return FileChunks(file, body)
 
 
+# Fields at the end of a plan that change from request to request (a 206's range) or from
+# second to second (the Expires of hashed files): decoded each time, never cached.
+_CHANGING = frozenset({b"expires", b"content-range", b"content-length"})
+
+
 def _native(headers: tuple[Header, ...]) -> list[tuple[str, str]]:
-    """Header fields as native strings, in a fresh list the server may change."""
-    return list(_decoded(headers))
+    """Header fields as native strings, in a fresh list the server may change.
+
+    The prepared part of a plan is decoded once and cached; caching the changing tail too would
+    fill the cache with copies never asked for again (~2 KB each, up to its size).
+    """
+    cut = len(headers)
+    while cut and headers[cut - 1][0] in _CHANGING:
+        cut -= 1
+    if cut == len(headers):
+        return list(_decoded(headers))
+    return [*_decoded(headers[:cut]), *_decode(headers[cut:])]
 
 
-@lru_cache(maxsize=4096)  # prepared plans repeat their header tuples request after request
-def _decoded(headers: tuple[Header, ...]) -> tuple[tuple[str, str], ...]:
+def _decode(headers: tuple[Header, ...]) -> tuple[tuple[str, str], ...]:
     return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
+
+
+_decoded = lru_cache(maxsize=4096)(_decode)  # prepared plans repeat their header tuples
 
 
 class FileChunks:

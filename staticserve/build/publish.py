@@ -3,8 +3,9 @@
 Order of writes, chosen so that a build killed at any instant leaves the live manifest and
 every file it names intact:
 
-1. record the files this build may create in a journal (so a killed build's leftovers are
-   known to be ours and can be removed next time);
+1. record the files this build may create or remove in a journal (so that whatever a killed
+   build leaves behind, its own files or those it was about to prune once the new manifest
+   had dropped them, is known to be ours and is removed next time);
 2. write each new content-addressed file under a temporary name, fsync, rename into place --
    while the build is still compressing, through a :class:`Stager` (nothing can serve these
    names yet: no live manifest names them);
@@ -100,7 +101,11 @@ def build_lock(output: Path) -> Iterator[None]:
     import fcntl
 
     state = _ensure_dir(output / STATE_DIR)
-    with open(state / _LOCK, "a+b") as handle:
+    try:
+        handle = open(state / _LOCK, "a+b")  # noqa: SIM115 -- closed by the with below
+    except OSError as exc:
+        raise _write_error(state / _LOCK, exc) from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -252,7 +257,9 @@ def publish(
         present = previous.files() | _unhashed(previous) if previous else set()
         return PublishResult(manifest, changed=True, planned=sorted(wanted - present))
     owned = (_all_files(previous) if previous else set()) | (inherited or set())
-    _write_json(journal, sorted(wanted | (inherited or set())))
+    # Everything this build may create or prune: once the new manifest is live, the files it
+    # dropped are named by no manifest, so only the journal still says they are ours.
+    _write_json(journal, sorted(wanted | owned))
     written = len(staged)
     try:
         for item in files:
@@ -260,16 +267,24 @@ def publish(
         for folder in {(output / name).parent for name in manifest.files()}:
             _fsync_dir(folder)  # every file the manifest names is durable before it goes live
         _write_atomic(output / MANIFEST_NAME, manifest.dumps().encode())
-        for item in files:
-            _write_unhashed(output, item.asset)
     except OSError as exc:
         _remove_temporaries(output, wanted)
         raise _write_error(output, exc) from None
-    pruned = _prune(output, owned - wanted)
-    if unfinished:
-        _remove_temporaries(output, owned | wanted | {MANIFEST_NAME})
-    _write_json(output / STATE_DIR / _CACHE, _updated_cache(cache, manifest))
-    journal.unlink()
+    # The new build is live from here on: a failure must not claim that nothing was published.
+    try:
+        for item in files:
+            _write_unhashed(output, item.asset)
+        pruned = _prune(output, owned - wanted)
+        if unfinished:
+            _remove_temporaries(output, owned | wanted | {MANIFEST_NAME})
+        _write_atomic(
+            output / STATE_DIR / _CACHE,
+            json.dumps(_updated_cache(cache, manifest), sort_keys=True).encode(),
+        )
+        journal.unlink()
+    except OSError as exc:
+        _remove_temporaries(output, wanted)
+        raise _unfinished_error(output, generation, exc) from None
     return PublishResult(manifest, changed=True, written=written, pruned=pruned)
 
 
@@ -465,14 +480,28 @@ def _updated_cache(
     return {sha: dict(entry) for sha, entry in cache.items() if sha in live}
 
 
-def _write_error(path: Path, exc: OSError) -> BuildError:
+def _reason(exc: OSError) -> str:
     if exc.errno == errno.ENOSPC:
-        reason = "the disk is full"
-    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        reason = "permission denied"
-    else:
-        reason = exc.strerror or str(exc)
+        return "the disk is full"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return exc.strerror or str(exc)
+
+
+def _write_error(path: Path, exc: OSError) -> BuildError:
     where = exc.filename or path
     return BuildError(
-        f"cannot write {where}: {reason}; nothing was published, the previous build is untouched"
+        f"cannot write {where}: {_reason(exc)}; nothing was published, "
+        "the previous build is untouched"
+    )
+
+
+def _unfinished_error(output: Path, generation: int, exc: OSError) -> BuildError:
+    where = exc.filename or output
+    return BuildError(
+        f"build {generation} is live, but finishing it failed: cannot write {where}: "
+        f"{_reason(exc)}; fix that and build again to complete the unhashed copies and "
+        "remove what earlier builds left"
     )

@@ -1,0 +1,213 @@
+"""``staticserve build`` killed with SIGKILL at aimed moments leaves the live build servable.
+
+Each trial changes every source, starts the build as a subprocess and kills it:
+
+- ``compress``: at a random instant of the compression stage (located by a calibration build's
+  own stage timings, and confirmed afterwards: no journal means publishing had not begun);
+- ``publish``: a random instant after the publish journal appears;
+- ``temp file``: as soon as a content file is being written under its temporary name;
+- ``manifest``: as soon as the new manifest is being written under its temporary name;
+- ``twice``: killed during compression, then again during publishing, before a build completes.
+
+After each kill, every file the live manifest names exists with the sha256 it promises, a
+uvicorn serving the output answers every hashed URL of the live build with those bytes, and the
+next build succeeds, goes live and leaves no temporary file, journal or unaccounted file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from staticserve.manifest import Manifest
+
+from .conftest import (
+    Server,
+    Site,
+    assert_serves,
+    build_command,
+    check_live_build,
+    child_env,
+    leftovers,
+    make_site,
+    record,
+    run_build,
+)
+
+CORPUS = {"css_files": 16, "css_size": 24_000}
+JOURNAL = Path(".staticserve") / "journal.json"
+AIMS = ("compress", "publish", "temp file", "manifest", "twice")
+
+
+@dataclass
+class Bench:
+    site: Site
+    server: Server
+    startup: float  # seconds from spawning the build to the start of compression
+    compress: float
+    publish: float
+    version: int = 1
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+    base = tmp_path_factory.mktemp("killed")
+    site = make_site(base / "project", stray=False, **CORPUS)
+    # Calibrate: where the stages of a full build of this corpus fall, seen from outside.
+    site.write_sources(1000, **CORPUS)
+    started = time.monotonic()
+    result = run_build(site, "--json")
+    total = time.monotonic() - started
+    stages = json.loads(result.stdout)["stage_seconds"]
+    run_stages = sum(stages.values())
+    startup = total - run_stages + stages["collect"] + stages["fingerprint"]
+    server = Server("uvicorn", site, "production", base / "uvicorn.log", reload="0.1")
+    try:
+        yield Bench(site, server, startup, stages["compress"], stages["publish"], 1000)
+    finally:
+        server.stop()
+    assert "Traceback" not in server.log_text(), server.log_text()[-3000:]
+
+
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> bool:
+    """Poll ``condition`` every half millisecond while the build runs."""
+    while process.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.0005)
+    return False
+
+
+def temp_file_exists(out: Path) -> bool:
+    for folder in ("css", "js", "media"):
+        try:
+            names = os.listdir(out / folder)
+        except FileNotFoundError:
+            continue
+        if any(name.endswith(".staticserve-tmp") for name in names):
+            return True
+    return False
+
+
+def kill_build(bench: Bench, aim: str, rng: random.Random) -> str:
+    """Start a build, kill it as ``aim`` says; return where it was when it died."""
+    out = bench.site.out
+    process = subprocess.Popen(
+        [*build_command(bench.site)], cwd=bench.site.base, env=child_env(), stderr=subprocess.PIPE
+    )
+    try:
+        if aim == "compress":
+            time.sleep(bench.startup + rng.uniform(0.05, 0.95) * bench.compress)
+        elif aim == "publish":
+            if wait_until(lambda: (out / JOURNAL).exists(), process):
+                time.sleep(rng.uniform(0, bench.publish))
+        elif aim == "temp file":
+            wait_until(lambda: temp_file_exists(out), process)
+        elif aim == "manifest":
+            wait_until(lambda: (out / ".staticserve.json.staticserve-tmp").exists(), process)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        return "finished first"
+    assert process.returncode == -signal.SIGKILL, stderr.decode(errors="replace")
+    if (out / JOURNAL).exists():
+        return "publishing"
+    return "before publishing"
+
+
+def check_servable(bench: Bench, manifest: Manifest) -> int:
+    return assert_serves(bench.server.port, manifest)
+
+
+def trial(bench: Bench, aim: str, rng: random.Random) -> list[str]:
+    site = bench.site
+    before = Manifest.load(site.out)
+    bench.version += 1
+    site.write_sources(bench.version, **CORPUS)
+    outcomes = []
+    for step in ["compress", "publish"] if aim == "twice" else [aim]:
+        outcomes.append(kill_build(bench, step, rng))
+        live = check_live_build(site.out)
+        # Each killed build may have switched the manifest before it died (a rerun of a build
+        # that died before deleting its journal publishes again, as a new generation).
+        assert before.generation <= live.generation <= before.generation + len(outcomes)
+        check_servable(bench, live)
+    result = run_build(site)
+    assert result.stderr == ""
+    final = check_live_build(site.out)
+    assert final.generation >= before.generation + 1
+    assert leftovers(site.out) == []
+    assert not [p for p in site.out.rglob("*") if p.name.endswith(".staticserve-tmp")]
+    assert not (site.out / JOURNAL).exists()
+    check_servable(bench, final)
+    return outcomes
+
+
+def run_trials(bench: Bench, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    seen: dict[str, int] = {}
+    for number in range(count):
+        aim = AIMS[number % len(AIMS)]
+        for outcome in trial(bench, aim, rng):
+            key = f"{aim} -> {outcome}"
+            seen[key] = seen.get(key, 0) + 1
+    record("killed builds: trials", count)
+    for key, value in sorted(seen.items()):
+        record(f"killed builds: {key}", value)
+    # The aims hit what they aim at (publish-stage kills found a journal).
+    publishing = sum(v for k, v in seen.items() if k.endswith("-> publishing"))
+    assert publishing >= count // len(AIMS)
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL at one exact line: nothing after it runs."""
+
+
+def test_a_build_killed_after_the_switch_but_before_pruning_leaks_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the files the new manifest dropped were named by no manifest or journal, so
+    no later build removed them."""
+    import importlib
+
+    from staticserve.build import build, load_config
+
+    publish_stage = importlib.import_module("staticserve.build.publish")
+
+    site = make_site(tmp_path / "project", stray=False)
+    for version in (2, 3):  # generation 3 still retains generation 1's files (keep = 3)
+        site.write_sources(version)
+        run_build(site)
+    site.write_sources(4)
+
+    def die(*args: object) -> int:
+        raise Killed
+
+    monkeypatch.setattr(publish_stage, "_prune", die)
+    with pytest.raises(Killed):
+        build(load_config(site.config))
+    monkeypatch.undo()
+    assert Manifest.load(site.out).generation == 4  # the switch happened, pruning did not
+    assert leftovers(site.out) != []  # generation 1's files, no longer named by any manifest
+    run_build(site)
+    assert leftovers(site.out) == []
+    check_live_build(site.out)
+
+
+def test_builds_killed_at_aimed_moments(bench: Bench) -> None:
+    run_trials(bench, len(AIMS), seed=1)
+
+
+@pytest.mark.slow
+def test_many_builds_killed_at_aimed_moments(bench: Bench) -> None:
+    run_trials(bench, 25, seed=2)

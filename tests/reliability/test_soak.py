@@ -1,0 +1,171 @@
+"""A bounded soak at full load, with clients that leave mid-download: no errors, no leaks.
+
+The server (a subprocess) serves a site with a multi-megabyte file (streamed from disk) next to
+small ones (served from memory). Verifying clients (see :mod:`load`) and "leavers" that read
+part of a reply and then close or reset the connection run for the soak's length. Measured
+from ``/proc`` of the serving process:
+
+- open file descriptors when idle before the load and idle after it: equal (once the server
+  has closed the finished connections);
+- resident memory after a warm-up, in the middle and at the end: the second half adds at most
+  a few MiB, the whole soak at most a little more.
+
+``STATICSERVE_SOAK_SECONDS`` sets the slow soak's length per server (default 45).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from staticserve.manifest import Manifest
+
+from .conftest import (
+    Server,
+    make_site,
+    open_fds,
+    raw_request,
+    record,
+    rss_kib,
+    run_build,
+    wait_for,
+)
+from .load import Pool, Url, run_load
+
+MIB = 1024  # in KiB, the unit of VmRSS
+
+
+def soak(start_server: Callable[..., Server], tmp_path: Path, kind: str, seconds: float) -> None:
+    site = make_site(tmp_path / "project", stray=False)
+    (site.assets / "media" / "big.mp4").write_bytes(random.Random(9).randbytes(3 * 1024 * 1024))
+    run_build(site)
+    manifest = Manifest.load(site.out)
+    pool = Pool()
+    for asset in manifest.assets.values():
+        pool.contents[asset.sha256[:16]] = (site.out / asset.path).read_bytes()
+    hashed = [Url("/static/" + quote(a.path), True) for a in manifest.assets.values()]
+    pool.replace([*hashed, *(Url("/static/" + quote(k), False) for k in manifest.assets)])
+    big = Pool(urls=[Url("/static/" + quote(manifest.assets["media/big.mp4"].path), True)])
+
+    server = start_server(kind, site)
+    pid = server.worker_pid
+    idle_fds = open_fds(pid)
+    run_load(server.port, pool, clients=4, seconds=min(5.0, seconds / 4), limit=1_000_000)
+
+    samples: list[int] = [rss_kib(pid)]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(seconds / 10):
+            samples.append(rss_kib(pid))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        tally = run_load(
+            server.port,
+            pool,
+            clients=4,
+            leavers=3,
+            leaver_pool=big,
+            seconds=seconds,
+            limit=10_000_000,
+        )
+    finally:
+        done.set()
+        sampler.join()
+    samples.append(rss_kib(pid))
+    # Idle again: every connection finished; the server closes its side within its keep-alive.
+    settled = wait_for(lambda: open_fds(pid) <= idle_fds, timeout=15)
+    after_fds = open_fds(pid)
+    label = f"soak ({kind}, {seconds:g} s)"
+    middle = samples[len(samples) // 2]
+    record(f"{label}: seconds at full load", seconds)
+    record(f"{label}: verified requests", tally.counts["requests"])
+    record(f"{label}: abandoned downloads", tally.counts["abandoned downloads"])
+    record(f"{label}: errors", tally.counts["errors"])
+    record(f"{label}: fds idle before / after", (idle_fds, after_fds))
+    record(f"{label}: RSS KiB warm / middle / end", (samples[0], middle, samples[-1]))
+    assert tally.errors == [], tally.errors[:10]
+    assert tally.counts["abandoned downloads"] > 10
+    assert settled, f"descriptors: {idle_fds} idle before, {after_fds} after"
+    assert samples[-1] - middle <= 4 * MIB, samples
+    assert samples[-1] - samples[0] <= 12 * MIB, samples
+    log = server.log_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert "Exception" not in log, log[-3000:]
+
+
+def test_short_soak(start_server: Callable[..., Server], tmp_path: Path) -> None:
+    soak(start_server, tmp_path, "uvicorn", 4.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["uvicorn", "gunicorn"])
+def test_soak(start_server: Callable[..., Server], tmp_path: Path, kind: str) -> None:
+    soak(start_server, tmp_path, kind, float(os.environ.get("STATICSERVE_SOAK_SECONDS", "45")))
+
+
+def test_many_distinct_ranges_do_not_grow_a_wsgi_worker(
+    start_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    """Regression: the WSGI adapter cached the decoded headers of every 206 (each has its own
+    Content-Range), ~2-4 KB apiece up to 4096 of them, crowding out the prepared plans."""
+    site = make_site(tmp_path / "project", stray=False)
+    server = start_server("gunicorn", site)
+    path = ("/static/" + quote(Manifest.load(site.out).assets["media/clip.mp4"].path)).encode()
+    rng = random.Random(6)
+
+    def ranges(count: int) -> None:
+        for _ in range(count):
+            first = rng.randrange(0, 100_000)
+            field = b"bytes=%d-%d" % (first, first + rng.randrange(0, 1000))
+            assert raw_request(server.port, path, [(b"Range", field)]).status == 206
+
+    ranges(500)
+    before = rss_kib(server.worker_pid)
+    ranges(5000)
+    grown = rss_kib(server.worker_pid) - before
+    record("memory: RSS growth over 5000 distinct ranges (gunicorn), KiB", grown)
+    assert grown <= 3 * MIB, grown
+
+
+def test_a_wsgi_worker_keeps_no_copy_of_per_second_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: every second made new Expires header blocks for hashed files, and each was
+    kept in the WSGI adapter's decode cache (a worker grew by MBs per minute up to its size)."""
+    import importlib
+
+    wsgi = importlib.import_module("staticserve.wsgi")
+    site = make_site(tmp_path / "project", stray=False)
+    app = wsgi.StaticServeWSGI(lambda environ, start: [b""], site.out)
+    manifest = Manifest.load(site.out)
+    paths = ["/static/" + quote(a.path) for a in manifest.assets.values()]
+    clock = [1_900_000_000.0]
+    monkeypatch.setattr(wsgi, "time", lambda: clock[0])
+
+    def get(path: str, **headers: str) -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "RAW_URI": path, **headers}
+        body = app(environ, lambda status, fields, exc_info=None: seen.extend(fields))
+        getattr(body, "close", lambda: None)()
+        return seen
+
+    get(paths[0])
+    wsgi._decoded.cache_clear()
+    for second in range(200):  # 200 seconds of traffic, every hashed file each second
+        clock[0] += 1
+        for path in paths:
+            fields = dict(get(path, HTTP_ACCEPT_ENCODING="br"))
+            assert fields["expires"].endswith("GMT")
+            get(path, HTTP_RANGE=f"bytes={second}-")
+    cached = wsgi._decoded.cache_info().currsize
+    record("memory: WSGI decode cache entries after 200 s of hashed traffic", cached)
+    assert cached <= 4 * len(paths), cached
