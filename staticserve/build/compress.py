@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import importlib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
 
 from ..errors import BuildError, ConfigError
 
@@ -62,19 +62,27 @@ def _gzip(data: bytes) -> bytes:
 
 
 def _zstd(data: bytes) -> bytes:
-    module = _zstd_module()
-    return bytes(module.compress(data, level=19))
+    return _zstd_compressor()(data)
 
 
-def _zstd_module() -> Any:
+@functools.cache
+def _zstd_compressor() -> Callable[[bytes], bytes]:
+    """Level 19 from the standard library (3.14+), its backport, or the zstandard package."""
     for name in ("compression.zstd", "backports.zstd"):
         try:
-            return importlib.import_module(name)
+            module = importlib.import_module(name)
         except ImportError:
             continue
-    raise ConfigError(
-        "zstd needs Python 3.14+ or the backports.zstd package: pip install 'staticserve[zstd]'"
-    )
+        return lambda data: bytes(module.compress(data, level=19))
+    try:
+        zstandard = importlib.import_module("zstandard")
+    except ImportError:
+        raise ConfigError(
+            "zstd needs Python 3.14+, the backports.zstd or the zstandard package: "
+            "pip install 'staticserve[zstd]'"
+        ) from None
+    # A ZstdCompressor must not be shared between threads: one per file.
+    return lambda data: bytes(zstandard.ZstdCompressor(level=19).compress(data))
 
 
 # Content-coding token (RFC 9110 §8.4.1) -> compressor at its highest practical setting.
@@ -86,7 +94,7 @@ CODECS: Mapping[str, Callable[[bytes], bytes]] = MappingProxyType(
 def check_available(encodings: tuple[str, ...]) -> None:
     """Fail early, before any work, when a requested codec's library is missing."""
     if "zstd" in encodings:
-        _zstd_module()
+        _zstd_compressor()
 
 
 def worth_compressing(logical: str, size: int, min_size: int) -> bool:

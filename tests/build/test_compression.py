@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from staticserve.build import BuildReport
 from staticserve.build.compress import MAX_RATIO, compress_variants
 from staticserve.build.publish import STATE_DIR
-from staticserve.errors import BrokenReference, BuildError
+from staticserve.errors import BrokenReference, BuildError, ConfigError
 from staticserve.manifest import Manifest
 
 from .conftest import compressible, write_tree
@@ -147,3 +148,30 @@ def test_a_broken_reference_in_strict_mode_stops_early_compression_and_writes_no
     assert files_on_disk(tmp_path / "out") == before
     assert not (tmp_path / "out" / STATE_DIR / "journal.json").exists()
     assert not [t for t in threading.enumerate() if t.name.startswith(("compress", "write"))]
+
+
+def test_zstd_falls_back_to_the_zstandard_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backports import zstd
+
+    data = b"body { color: teal; }\n" * 200
+    for name in ("compression.zstd", "backports.zstd"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails: as if not installed
+    compress._zstd_compressor.cache_clear()
+    try:
+        packed = compress.CODECS["zstd"](data)
+    finally:
+        compress._zstd_compressor.cache_clear()
+    monkeypatch.undo()
+    assert zstd.decompress(packed) == data
+    assert len(packed) < len(data) // 10
+
+
+def test_zstd_without_any_library_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("compression.zstd", "backports.zstd", "zstandard"):
+        monkeypatch.setitem(sys.modules, name, None)
+    compress._zstd_compressor.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="zstd needs"):
+            compress.check_available(("br", "zstd"))
+    finally:
+        compress._zstd_compressor.cache_clear()
