@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
@@ -136,6 +137,7 @@ class Snapshot:
     urls: Mapping[str, str]
     signature: Signature
     held: Mapping[tuple[str, str], bytes]  # (file, sha256) -> bytes kept in memory
+    lookup: Callable[[bytes], Resource | None]  # ``get`` of the dict behind ``resources``
 
 
 class Catalog:
@@ -149,8 +151,9 @@ class Catalog:
         self.options = options
         self.manifest_path = self.root / MANIFEST_NAME
         self._snapshot = self._load(None)
+        self._find = self._snapshot.lookup
         self._interval = float(options.reload_interval)
-        self._next_check = monotonic() + self._interval
+        self._next_check = monotonic() + self._interval if self._interval else math.inf
         self._reloading = threading.Lock()
         self._refused: Signature | None = None
         _warn_on_prefix_mismatch(self._snapshot.manifest, options)
@@ -162,9 +165,9 @@ class Catalog:
 
     def find(self, path: bytes) -> Resource | None:
         """The resource for a URL path (canonical percent-encoded bytes), or None."""
-        if self._interval and monotonic() >= self._next_check:
+        if monotonic() >= self._next_check:  # never when reloading is off (inf)
             self._poll()
-        return self._snapshot.resources.get(path)
+        return self._find(path)
 
     def static_url(self, path: str) -> str:
         """The hashed URL of a logical path under this middleware's prefix."""
@@ -192,7 +195,10 @@ class Catalog:
                 self._refused = signature
                 log.warning("%s; still serving the previous build", exc)
                 return False
-            self._snapshot = snapshot  # the swap: readers see the old build or the new one
+            # The swap: readers see the old build or the new one. ``_find`` reads the plain dict
+            # behind the snapshot's read-only view, a third cheaper than going through the view.
+            self._find = snapshot.lookup
+            self._snapshot = snapshot
             log.info("serving build %d from %s", snapshot.manifest.generation, self.root)
             return True
 
@@ -288,6 +294,7 @@ def _snapshot(
         urls=MappingProxyType(urls),
         signature=signature,
         held=MappingProxyType(holder.held),
+        lookup=resources.get,
     )
 
 
