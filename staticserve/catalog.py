@@ -1,25 +1,27 @@
 """The production catalog: a build's manifest turned into prepared resources, keyed by URL path.
 
-All the work happens when a manifest is loaded: header blocks, validators and small files' bytes
-are prepared once, so serving is one dictionary lookup. When a new build publishes a new manifest
-the catalog notices (one ``stat`` at most every ``reload_interval`` seconds), prepares the new
-build in a background thread and swaps it in with a single attribute assignment. The manifest
-lists the earlier builds' retained files, so their hashed URLs keep working after the swap.
+Loading a build only reads and indexes the manifest (no file is opened, nothing is stat'ed).
+Each URL's resource (header blocks, validators, prepared plans, and a small file's bytes) is
+made on its first request and kept, so from then on serving it is one dictionary lookup. When a
+new build publishes a new manifest the catalog notices (one ``stat`` at most every
+``reload_interval`` seconds), indexes the new build in a background thread and swaps it in with
+a single attribute assignment; the bytes of unchanged files are carried over. The manifest lists
+the earlier builds' retained files, so their hashed URLs keep working after the swap.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
 from time import monotonic
-from types import MappingProxyType
 from typing import TYPE_CHECKING, BinaryIO
 
 from .core.content_types import content_type_for
@@ -139,13 +141,11 @@ def matching_headers(rules: HeaderRules, logical: str) -> list[Header]:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """One loaded build: URL path -> resource, logical path -> hashed URL."""
+    """One loaded build: URL path -> resource (prepared on first use), logical path -> URL."""
 
     manifest: Manifest
-    resources: Mapping[bytes, Resource]
-    urls: Mapping[str, str]
+    resources: Resources
     signature: Signature
-    held: Mapping[tuple[str, str], bytes]  # (file, sha256) -> bytes kept in memory
 
 
 class Catalog:
@@ -159,8 +159,9 @@ class Catalog:
         self.options = options
         self.manifest_path = self.root / MANIFEST_NAME
         self._snapshot = self._load(None)
+        self._find = self._snapshot.resources.get
         self._interval = float(options.reload_interval)
-        self._next_check = monotonic() + self._interval
+        self._next_check = monotonic() + self._interval if self._interval else math.inf
         self._reloading = threading.Lock()
         self._refused: Signature | None = None
         _warn_on_prefix_mismatch(self._snapshot.manifest, options)
@@ -172,14 +173,17 @@ class Catalog:
 
     def find(self, path: bytes) -> Resource | None:
         """The resource for a URL path (canonical percent-encoded bytes), or None."""
-        if self._interval and monotonic() >= self._next_check:
+        if monotonic() >= self._next_check:  # never when reloading is off (inf)
             self._poll()
-        return self._snapshot.resources.get(path)
+        resource = self._find(path)
+        if resource is None:  # not prepared yet, or not in the build
+            return self._snapshot.resources.prepare(path)
+        return resource
 
     def static_url(self, path: str) -> str:
         """The hashed URL of a logical path under this middleware's prefix."""
         try:
-            return self._current().urls[path.lstrip("/")]
+            return self._current().resources.url(path.lstrip("/"))
         except KeyError:
             raise KeyError(f"{path!r} is not in the manifest; is it in a source folder?") from None
 
@@ -209,7 +213,10 @@ class Catalog:
                 self._refused = signature
                 log.warning("%s; still serving the previous build", exc)
                 return False
-            self._snapshot = snapshot  # the swap: readers see the old build or the new one
+            # The swap: readers see the old build or the new one (``find`` tolerates a reader
+            # that takes ``_find`` of one and ``_snapshot`` of the other).
+            self._snapshot = snapshot
+            self._find = snapshot.resources.get
             log.info("serving build %d from %s", snapshot.manifest.generation, self.root)
             return True
 
@@ -280,32 +287,86 @@ def _snapshot(
     options: ServeOptions,
     previous: Snapshot | None,
 ) -> Snapshot:
-    holder = _Holder(root, options, previous.held if previous else {})
-    prepare = _Preparer(options, _created(manifest.created), header_rules(options.headers))
-    resources: dict[bytes, Resource] = {}
-    # Retained files first, so that a current file wins should a path appear in both.
-    for asset in manifest.retained.values():
-        resources[_url_key(options, asset.path)] = prepare(
-            asset, _variants(asset, root), hashed=True
+    resources = Resources(manifest, root, options, previous.resources if previous else None)
+    return Snapshot(manifest=manifest, resources=resources, signature=signature)
+
+
+_CURRENT, _LOGICAL, _RETAINED = 0, 1, 2  # how an entry's URL serves its asset
+
+
+class Resources:
+    """URL path -> resource for one build, each resource prepared when first asked for.
+
+    Loading a build only indexes the manifest's URLs, so a process serving 10,000 files starts
+    in a fraction of a second and holds only what is asked for: header blocks, plans and the
+    bytes of small files are made on a URL's first request (one small read, once per process
+    and build). ``get`` is the hot path: a plain dictionary lookup of the prepared ones.
+    """
+
+    def __init__(
+        self, manifest: Manifest, root: Path, options: ServeOptions, previous: Resources | None
+    ) -> None:
+        self._manifest = manifest
+        self._root = root
+        self._options = options
+        self._prepare = _Preparer(
+            options, _created(manifest.created), header_rules(options.headers)
         )
-    for logical, asset in manifest.assets.items():
-        variants = _variants(asset, root, holder)
-        logical_resource = prepare(asset, variants, hashed=False)
-        for key in _logical_keys(logical, options):
-            resources[key] = logical_resource
-        resources[_url_key(options, asset.path)] = prepare(asset, variants, hashed=asset.hashed)
-    # The manifest itself is never served, whatever a source folder contained.
-    resources.pop(_url_key(options, MANIFEST_NAME), None)
-    urls = {
-        logical: options.mount + url_path(a.path).decode() for logical, a in manifest.assets.items()
+        entries: dict[bytes, tuple[Asset, int]] = {}
+        # Retained files first, so that a current file wins should a path appear in both.
+        for asset in manifest.retained.values():
+            entries[_url_key(options, asset.path)] = (asset, _RETAINED)
+        for logical, asset in manifest.assets.items():
+            for key in _logical_keys(logical, options):
+                entries[key] = (asset, _LOGICAL)
+            entries[_url_key(options, asset.path)] = (asset, _CURRENT)
+        # The manifest itself is never served, whatever a source folder contained.
+        entries.pop(_url_key(options, MANIFEST_NAME), None)
+        self._entries = entries
+        self._prepared: dict[bytes, Resource] = {}
+        self.get: Callable[[bytes], Resource | None] = self._prepared.get
+        self._urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.holder: _Holder = _Holder(root, options, _reusable(manifest, previous))
+
+    def prepare(self, path: bytes) -> Resource | None:
+        """The resource for ``path``, prepared now if need be; None when the build has none."""
+        entry = self._entries.get(path)
+        if entry is None:
+            return None
+        with self._lock:  # one preparation per URL, and the memory budget counted once
+            resource = self._prepared.get(path)
+            if resource is None:
+                asset, kind = entry
+                if kind == _RETAINED:
+                    resource = self._prepare(asset, _variants(asset, self._root), hashed=True)
+                else:
+                    variants = _variants(asset, self._root, self.holder)
+                    hashed = asset.hashed and kind == _CURRENT
+                    resource = self._prepare(asset, variants, hashed=hashed)
+                self._prepared[path] = resource
+        return resource
+
+    def url(self, logical: str) -> str:
+        """The hashed URL of a logical path (KeyError when it is not in the build)."""
+        url = self._urls.get(logical)
+        if url is None:
+            asset = self._manifest.assets[logical]
+            url = self._urls[logical] = self._options.mount + url_path(asset.path).decode()
+        return url
+
+
+def _reusable(manifest: Manifest, previous: Resources | None) -> Mapping[tuple[str, str], bytes]:
+    """The bytes the previous build held that this one serves too (kept without a new read)."""
+    if previous is None or not previous.holder.held:
+        return {}
+    held = dict(previous.holder.held)  # a copy: another thread may be adding to it
+    wanted = {
+        (path, asset.sha256)
+        for asset in manifest.assets.values()
+        for path in (asset.path, *map(asset.variant_path, asset.encodings))
     }
-    return Snapshot(
-        manifest=manifest,
-        resources=MappingProxyType(resources),
-        urls=MappingProxyType(urls),
-        signature=signature,
-        held=MappingProxyType(holder.held),
-    )
+    return {key: data for key, data in held.items() if key in wanted}
 
 
 def _url_key(options: ServeOptions, path: str) -> bytes:
@@ -395,6 +456,9 @@ class _Holder:
         if size > self._limit or size > self._budget:
             return _file(self._root, relative, size)
         key = (relative, sha256)
+        data = self.held.get(key)  # the logical and the hashed URL of a file share its bytes
+        if data is not None:
+            return data
         data = self._previous.get(key)
         if data is None:
             data = self._read(relative, size)

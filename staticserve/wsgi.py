@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import lru_cache
 from time import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import quote
 
 from .catalog import MEMORY_LIMIT, MEMORY_TOTAL, OUTPUT_DIR, MiddlewareBase, open_slice
-from .core.plan import not_found, plan_response
-from .core.request import REQUEST_FIELDS, Request
-from .core.response import STATUS_LINES, FileSlice, Header, ResponsePlan
+from .core.plan import NOT_FOUND, plan_request
+from .core.request import REQUEST_FIELDS
+from .core.response import STATUS_LINES, FileSlice, ResponsePlan
 
 if TYPE_CHECKING:
     from .build.config import BuildConfig
@@ -35,6 +34,8 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 CHUNK_SIZE = 64 * 1024
 log = logging.getLogger("staticserve")
+_QUESTION_MARK = ord("?")  # an int: `in` on bytes is then a memchr, five times cheaper
+_STATUS_LINES = dict(STATUS_LINES)  # a plain dict: a third cheaper to index than the proxy
 # The CGI names of the request fields the core reads.
 _ENVIRON_KEYS = tuple(
     (name, "HTTP_" + name.decode("ascii").upper().replace("-", "_")) for name in REQUEST_FIELDS
@@ -82,20 +83,25 @@ class StaticServeWSGI(MiddlewareBase):
         self.app = app
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO", "").startswith(self.mount):
-            plan = plan_response(_request(environ), self.lookup)
-            if plan is None and not self.fall_through:
-                plan = not_found()
-            if plan is not None:
-                return _send_plan(plan, start_response, environ)
-        return self.app(environ, start_response)
-
-
-def _request(environ: Environ) -> Request:
-    headers = {
-        name: environ[key].encode("latin-1") for name, key in _ENVIRON_KEYS if key in environ
-    }
-    return Request(environ["REQUEST_METHOD"], _raw_path(environ), headers, int(time()))
+        # The hot path, kept flat: every call and allocation here is paid on each request.
+        if not environ.get("PATH_INFO", "").startswith(self.mount):
+            return self.app(environ, start_response)
+        headers = {}
+        for name, key in _ENVIRON_KEYS:
+            if key in environ:
+                headers[name] = environ[key].encode("latin-1")
+        plan = plan_request(
+            environ["REQUEST_METHOD"], _raw_path(environ), headers, int(time()), self.lookup
+        )
+        if plan is None:
+            if self.fall_through:
+                return self.app(environ, start_response)
+            plan = NOT_FOUND
+        body = plan.body
+        if isinstance(body, bytes):
+            start_response(_STATUS_LINES[plan.status], _native(plan))
+            return [body]
+        return _send_file(plan, body, start_response, environ)
 
 
 def _raw_path(environ: Environ) -> bytes:
@@ -106,53 +112,40 @@ def _raw_path(environ: Environ) -> bytes:
     """
     raw: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw and raw.startswith("/") and not environ.get("SCRIPT_NAME"):
-        return raw.encode("latin-1").partition(b"?")[0]
+        path = raw.encode("latin-1")
+        return path.partition(b"?")[0] if _QUESTION_MARK in path else path
     return quote(environ["PATH_INFO"].encode("latin-1"), safe="/").encode("ascii")
 
 
-def _send_plan(
-    plan: ResponsePlan, start_response: StartResponse, environ: Environ
+def _send_file(
+    plan: ResponsePlan, body: FileSlice, start_response: StartResponse, environ: Environ
 ) -> Iterable[bytes]:
-    body = plan.body
-    if isinstance(body, bytes):
-        start_response(STATUS_LINES[plan.status], _native(plan.headers))
-        return [body]
     try:
         file = open_slice(body)
     except OSError as exc:  # a file the manifest names is gone: a broken or pruned deploy
         log.error("cannot open %s: %s", body.path, exc)
-        return _send_plan(not_found(), start_response, environ)
-    start_response(STATUS_LINES[plan.status], _native(plan.headers))
+        start_response(_STATUS_LINES[NOT_FOUND.status], _native(NOT_FOUND))
+        return [NOT_FOUND.body]  # type: ignore[list-item]
+    start_response(_STATUS_LINES[plan.status], _native(plan))
     wrapper = environ.get("wsgi.file_wrapper")
     if wrapper is not None and body.to_end:  # a wrapper sends up to the end of the file
         return wrapper(file, CHUNK_SIZE)  # type: ignore[no-any-return]
     return FileChunks(file, body)
 
 
-# Fields at the end of a plan that change from request to request (a 206's range) or from
-# second to second (the Expires of hashed files): decoded each time, never cached.
-_CHANGING = frozenset({b"expires", b"content-range", b"content-length"})
-
-
-def _native(headers: tuple[Header, ...]) -> list[tuple[str, str]]:
+def _native(plan: ResponsePlan) -> list[tuple[str, str]]:
     """Header fields as native strings, in a fresh list the server may change.
 
-    The prepared part of a plan is decoded once and cached; caching the changing tail too would
-    fill the cache with copies never asked for again (~2 KB each, up to its size).
+    Decoded once per plan and kept on it, so the cache lives exactly as long as the plan: for
+    ever for prepared plans, a second for dated ones, one request for a 206.
     """
-    cut = len(headers)
-    while cut and headers[cut - 1][0] in _CHANGING:
-        cut -= 1
-    if cut == len(headers):
-        return list(_decoded(headers))
-    return [*_decoded(headers[:cut]), *_decode(headers[cut:])]
-
-
-def _decode(headers: tuple[Header, ...]) -> tuple[tuple[str, str], ...]:
-    return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
-
-
-_decoded = lru_cache(maxsize=4096)(_decode)  # prepared plans repeat their header tuples
+    fields = plan.adapter_cache
+    if fields is None:
+        fields = tuple(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in plan.headers
+        )
+        object.__setattr__(plan, "adapter_cache", fields)
+    return list(fields)
 
 
 class FileChunks:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from pathlib import Path
 from typing import Any
 
 from staticserve.asgi import CHUNK_SIZE, PATHSEND, StaticServe
 
-from .conftest import Build
+from .conftest import Build, write_build
 
 Message = dict[str, Any]
 
@@ -62,6 +64,28 @@ def test_without_pathsend_a_large_file_is_sent_in_chunks(static_build: Build) ->
     assert all(len(m["body"]) <= CHUNK_SIZE for m in bodies)
     assert b"".join(m["body"] for m in bodies) == static_build.contents["media/clip.mp4"]
     assert [m.get("more_body") for m in bodies][-1] is False
+
+
+def test_without_pathsend_a_file_up_to_the_chunk_size_is_one_body_message(
+    static_build: Build,
+) -> None:
+    app = StaticServe(Recorder(), static_build.root)
+    asset = static_build.asset("media/clip.mp4")
+    assert asset.size <= CHUNK_SIZE
+    sent = call(app, static_build.hashed("media/clip.mp4"))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[1]["body"] == static_build.contents["media/clip.mp4"]
+    assert sent[1].get("more_body", False) is False
+
+
+def test_a_file_of_several_chunks_arrives_whole_and_in_order(tmp_path: Path) -> None:
+    content = random.Random(7).randbytes(CHUNK_SIZE * 2 + CHUNK_SIZE // 3)
+    build = write_build(tmp_path / "out", {"media/big.bin": (content, ())})
+    sent = call(StaticServe(Recorder(), build.root), build.hashed("media/big.bin"))
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert len(bodies) == 3
+    assert [m.get("more_body", False) for m in bodies] == [True, True, False]
+    assert b"".join(m["body"] for m in bodies) == content
 
 
 def test_a_range_is_streamed_even_when_pathsend_is_offered(static_build: Build) -> None:

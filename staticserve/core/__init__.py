@@ -6,7 +6,7 @@ the I/O and the catalog supplies prepared resources.
 
 from __future__ import annotations
 
-from .plan import Lookup, not_found, plan_response
+from .plan import Lookup, not_found, plan_request, plan_response
 from .request import REQUEST_FIELDS, Request
 from .resource import (
     IMMUTABLE,
@@ -32,5 +32,6 @@ __all__ = [
     "VariantSource",
     "build_resource",
     "not_found",
+    "plan_request",
     "plan_response",
 ]

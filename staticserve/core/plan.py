@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from .conditional import if_range_allows, is_not_modified
@@ -20,6 +21,7 @@ __all__ = [
     "Lookup",
     "ResponsePlan",
     "not_found",
+    "plan_request",
     "plan_response",
 ]
 
@@ -50,28 +52,48 @@ class Lookup(Protocol):
 
 def plan_response(request: Request, lookup: Lookup) -> ResponsePlan | None:
     """Plan the answer to ``request``, or None when the path is not a served file."""
-    resource = lookup.find(request.path)
+    return plan_request(*request, lookup)
+
+
+def plan_request(
+    method: str, path: bytes, headers: Mapping[bytes, bytes], now: int, lookup: Lookup
+) -> ResponsePlan | None:
+    """:func:`plan_response` for a request given as its fields (see :class:`Request`).
+
+    What the adapters call: a request costs no allocation of its own on the hot path, which is
+    a handful of dictionary lookups ending at a prepared plan.
+    """
+    resource = lookup.find(path)
     if resource is None:
-        resource = _find_equivalent(request.path, lookup)
+        resource = _find_equivalent(path, lookup)
         if resource is None:
             return None
-    method = request.method
     if method not in _READ_METHODS:
         return NOT_ALLOWED
-    headers, now = request.headers, request.now
-    selected = _negotiate(resource, headers.get(b"accept-encoding"))
-    if is_not_modified(headers, selected.etag, resource.last_modified, now):
-        headers_304 = _dated(selected.not_modified_headers, resource, now)
-        return ResponsePlan(304, headers_304, b"")
+    selected = resource.identity
+    if resource.negotiable:
+        field = headers.get(b"accept-encoding")
+        if field is not None:
+            selected = resource.choices.get(field) or _negotiate(resource, field)
+    after = resource.expires_after
+    if after is None:
+        plans = selected.plans
+    else:
+        dated = selected.dated.value
+        plans = dated if dated is not None and dated.now == now else selected.dated.at(now, after)
+    if (b"if-none-match" in headers or b"if-modified-since" in headers) and is_not_modified(
+        headers, selected.etag, resource.last_modified, now
+    ):
+        return plans.not_modified
     if method == "HEAD":
-        return _complete(selected, resource, now, head=True)
+        return plans.head
     # RFC 9110 §14.2: Range is defined for GET only; other methods ignore it.
     field = headers.get(b"range")
     if field is not None:
         partial = _plan_range(resource, field, headers.get(b"if-range"), now)
         if partial is not None:
             return partial
-    return _complete(selected, resource, now, head=False)
+    return plans.ok
 
 
 def not_found() -> ResponsePlan:
@@ -87,28 +109,13 @@ def _find_equivalent(path: bytes, lookup: Lookup) -> Resource | None:
     return lookup.find(canonical)
 
 
-def _negotiate(resource: Resource, field: bytes | None) -> Representation:
+def _negotiate(resource: Resource, field: bytes) -> Representation:
     """The representation for this Accept-Encoding value, remembered per resource."""
-    if field is None or len(resource.representations) == 1:
-        return resource.identity
     choices = resource.choices
-    selected = choices.get(field)
-    if selected is None:
-        if len(choices) >= _CHOICES_PER_RESOURCE:
-            choices.clear()  # bounded: a client inventing values cannot grow it
-        selected = choices[field] = choose(resource.representations, field, resource.identity)
+    if len(choices) >= _CHOICES_PER_RESOURCE:
+        choices.clear()  # bounded: a client inventing values cannot grow it
+    selected = choices[field] = choose(resource.representations, field, resource.identity)
     return selected
-
-
-def _complete(
-    selected: Representation, resource: Resource, now: int, *, head: bool
-) -> ResponsePlan:
-    """The full 200: prepared once, or once a second when it carries Expires."""
-    after = resource.expires_after
-    if after is None:
-        return selected.head if head else selected.ok
-    _, ok, head_plan = selected.dated.at(now, after)
-    return head_plan if head else ok
 
 
 def _dated(headers: tuple[Header, ...], resource: Resource, now: int) -> tuple[Header, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .headers import format_http_date
 from .response import Body, FileSlice, Header, ResponsePlan
@@ -22,6 +23,7 @@ __all__ = [
     "DatedPlans",
     "FileSlice",
     "Header",
+    "Plans",
     "Representation",
     "Resource",
     "VariantSource",
@@ -67,26 +69,44 @@ class VariantSource:
             raise ValueError(f"{self.coding} body has {actual} bytes, expected {self.length}")
 
 
+class Plans(NamedTuple):
+    """The prepared answers of one representation at one second (``now``; 0 when undated)."""
+
+    now: int
+    ok: ResponsePlan  # the 200 to a GET
+    head: ResponsePlan  # the 200 to a HEAD
+    not_modified: ResponsePlan  # the 304
+
+
 class DatedPlans:
-    """The 200 plans of a representation with an Expires field, remade once a second.
+    """The plans of a representation with an Expires field, remade once a second.
 
     The only mutable state in the core: a cache whose value is swapped whole, so a reader in
     another thread sees either the previous second's plans or the new ones.
     """
 
-    __slots__ = ("_body", "_headers", "value")
+    __slots__ = ("_body", "_headers", "_not_modified", "value")
 
-    def __init__(self, headers: tuple[Header, ...], body: Body) -> None:
+    def __init__(
+        self, headers: tuple[Header, ...], not_modified: tuple[Header, ...], body: Body
+    ) -> None:
         self._headers = headers
+        self._not_modified = not_modified
         self._body = body
-        self.value: tuple[int, ResponsePlan, ResponsePlan] | None = None
+        self.value: Plans | None = None
 
-    def at(self, now: int, expires_after: int) -> tuple[int, ResponsePlan, ResponsePlan]:
-        """``(now, GET plan, HEAD plan)`` with ``Expires: now + expires_after``."""
+    def at(self, now: int, expires_after: int) -> Plans:
+        """The plans with ``Expires: now + expires_after``."""
         value = self.value
-        if value is None or value[0] != now:
-            headers = (*self._headers, (b"expires", format_http_date(now + expires_after)))
-            value = (now, ResponsePlan(200, headers, self._body), ResponsePlan(200, headers, b""))
+        if value is None or value.now != now:
+            expires = (b"expires", format_http_date(now + expires_after))
+            headers = (*self._headers, expires)
+            value = Plans(
+                now,
+                ResponsePlan(200, headers, self._body),
+                ResponsePlan(200, headers, b""),
+                ResponsePlan(304, (*self._not_modified, expires), b""),
+            )
             self.value = value
         return value
 
@@ -95,7 +115,7 @@ class DatedPlans:
 class Representation:
     """A variant ready to send: its strong ETag, header blocks and prepared plans.
 
-    ``ok`` and ``head`` are the complete 200 answers when the resource sends no Expires;
+    ``plans`` holds the complete 200 and 304 answers when the resource sends no Expires;
     otherwise ``dated`` makes them once a second.
     """
 
@@ -105,14 +125,30 @@ class Representation:
     body: Body
     headers: tuple[Header, ...]
     not_modified_headers: tuple[Header, ...]
-    ok: ResponsePlan = field(init=False, repr=False, compare=False)
-    head: ResponsePlan = field(init=False, repr=False, compare=False)
+    plans: Plans = field(init=False, repr=False, compare=False)
     dated: DatedPlans = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ok", ResponsePlan(200, self.headers, self.body))
-        object.__setattr__(self, "head", ResponsePlan(200, self.headers, b""))
-        object.__setattr__(self, "dated", DatedPlans(self.headers, self.body))
+        plans = Plans(
+            0,
+            ResponsePlan(200, self.headers, self.body),
+            ResponsePlan(200, self.headers, b""),
+            ResponsePlan(304, self.not_modified_headers, b""),
+        )
+        object.__setattr__(self, "plans", plans)
+        object.__setattr__(
+            self, "dated", DatedPlans(self.headers, self.not_modified_headers, self.body)
+        )
+
+    @property
+    def ok(self) -> ResponsePlan:
+        """The 200 to a GET when the resource sends no Expires."""
+        return self.plans.ok
+
+    @property
+    def head(self) -> ResponsePlan:
+        """The 200 to a HEAD when the resource sends no Expires."""
+        return self.plans.head
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,10 +167,12 @@ class Resource:
     partial_headers: tuple[Header, ...]
     unsatisfiable_headers: tuple[Header, ...]
     choices: dict[bytes, Representation] = field(default_factory=dict, repr=False, compare=False)
+    negotiable: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.identity not in self.representations:
             raise ValueError("the identity representation must be one of the representations")
+        object.__setattr__(self, "negotiable", len(self.representations) > 1)
 
 
 def build_resource(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 __all__ = ["STATUS_LINES", "Body", "FileSlice", "Header", "ResponsePlan"]
 
@@ -60,6 +61,9 @@ class ResponsePlan:
     status: int
     headers: tuple[Header, ...]
     body: Body
+    # A slot an adapter may fill with its own rendering of ``headers`` (e.g. native strings),
+    # so that the work is done once per plan and forgotten with it.
+    adapter_cache: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.status not in STATUS_LINES:
