@@ -23,7 +23,7 @@ from typing import Any
 import brotli
 import pytest
 
-from staticserve.manifest import MANIFEST_NAME, Asset, Manifest
+from staticserve.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
 
 try:  # Python 3.14+, else the backport the zstd extra installs
     from compression import zstd  # type: ignore[import-not-found]
@@ -38,6 +38,11 @@ COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     "zstd": lambda data: zstd.compress(data, 19),
 }
 SUFFIXES = {"br": ".br", "gzip": ".gz", "zstd": ".zst"}
+DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "br": brotli.decompress,
+    "gzip": gzip.decompress,
+    "zstd": zstd.decompress,
+}
 
 CSS = b"/* site styles */\n" + b"".join(
     b".rule-%d { color: #%06x; margin: %dpx; }\n" % (i, i * 977 % 0xFFFFFF, i % 40)
@@ -376,3 +381,16 @@ def server_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+def check_live_build(out: Path) -> Manifest:
+    """Every file the live manifest names exists with the bytes its record promises."""
+    manifest = Manifest.load(out)
+    for asset in (*manifest.assets.values(), *manifest.retained.values()):
+        data = (out / asset.path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == asset.sha256, asset.path
+        for encoding, size in asset.encodings.items():
+            packed = (out / (asset.path + ENCODING_SUFFIXES[encoding])).read_bytes()
+            assert len(packed) == size, asset.variant_path(encoding)
+            assert DECODERS[encoding](packed) == data, asset.variant_path(encoding)
+    return manifest

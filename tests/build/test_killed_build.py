@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
 import random
 import signal
@@ -12,15 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-import brotli
 import pytest
 
 from staticserve.build.publish import STATE_DIR
 from staticserve.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest
 
+from ..conftest import check_live_build
 from .conftest import write_tree
-
-DECOMPRESS = {"br": brotli.decompress, "gzip": gzip.decompress}
 
 
 def make_corpus(root: Path, version: int, count: int = 60) -> None:
@@ -35,19 +31,6 @@ def make_corpus(root: Path, version: int, count: int = 60) -> None:
 
 def build_command(tmp_path: Path) -> list[str]:
     return [sys.executable, "-m", "staticserve", "build", "--source", "assets", "--output", "out", "--quiet"]  # fmt: skip
-
-
-def assert_live_build_is_complete(out: Path) -> Manifest:
-    """Every file the live manifest names exists with the bytes its record promises."""
-    manifest = Manifest.load(out)
-    for asset in (*manifest.assets.values(), *manifest.retained.values()):
-        data = (out / asset.path).read_bytes()
-        assert hashlib.sha256(data).hexdigest() == asset.sha256, asset.path
-        for encoding, size in asset.encodings.items():
-            packed = (out / (asset.path + ENCODING_SUFFIXES[encoding])).read_bytes()
-            assert len(packed) == size
-            assert DECOMPRESS[encoding](packed) == data
-    return manifest
 
 
 def leftovers(out: Path, manifest: Manifest) -> list[str]:
@@ -78,10 +61,10 @@ def test_sigkill_at_a_random_moment_leaves_the_previous_build_servable(
     process.wait()
     assert time.monotonic() - started < 60
 
-    live = assert_live_build_is_complete(tmp_path / "out")
+    live = check_live_build(tmp_path / "out")
     assert live.generation in (first.generation, first.generation + 1)
 
     subprocess.run(build_command(tmp_path), cwd=tmp_path, env=env, check=True)
-    final = assert_live_build_is_complete(tmp_path / "out")
+    final = check_live_build(tmp_path / "out")
     assert leftovers(tmp_path / "out", final) == []
     assert not list((tmp_path / "out").rglob("*staticserve-tmp"))

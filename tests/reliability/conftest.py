@@ -10,7 +10,6 @@ and printed at the end of the run.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import random
@@ -25,23 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import brotli
 import pytest
 
 from staticserve.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest
 
-try:  # Python 3.14+, else the backport the zstd extra installs
-    from compression import zstd  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the interpreter
-    from backports import zstd
+from ..conftest import DECODERS, check_live_build
+
+__all__ = ["DECODERS", "check_live_build"]  # shared with the root conftest, used from here too
 
 PROJECT = Path(__file__).resolve().parents[2]
 APP_404 = b"app 404\n"
-DECODERS: dict[str, Callable[[bytes], bytes]] = {
-    "br": brotli.decompress,
-    "gzip": gzip.decompress,
-    "zstd": zstd.decompress,
-}
 
 # -- figures for the README's "Reliability" section ------------------------------------------
 
@@ -293,19 +285,6 @@ def served_hashes(out: Path) -> set[str]:
     """sha256 of every identity body the build in ``out`` may serve (current and retained)."""
     manifest = Manifest.load(out)
     return {a.sha256 for a in (*manifest.assets.values(), *manifest.retained.values())}
-
-
-def check_live_build(out: Path) -> Manifest:
-    """Every file the live manifest names exists with the bytes its record promises."""
-    manifest = Manifest.load(out)
-    for asset in (*manifest.assets.values(), *manifest.retained.values()):
-        data = (out / asset.path).read_bytes()
-        assert hashlib.sha256(data).hexdigest() == asset.sha256, asset.path
-        for encoding, size in asset.encodings.items():
-            packed = (out / (asset.path + ENCODING_SUFFIXES[encoding])).read_bytes()
-            assert len(packed) == size, asset.variant_path(encoding)
-            assert DECODERS[encoding](packed) == data, asset.variant_path(encoding)
-    return manifest
 
 
 def leftovers(out: Path) -> list[str]:
