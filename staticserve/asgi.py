@@ -9,7 +9,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from time import time
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .catalog import MEMORY_LIMIT, MEMORY_TOTAL, OUTPUT_DIR, MiddlewareBase, open_slice
+from .catalog import (
+    MEMORY_LIMIT,
+    MEMORY_TOTAL,
+    OUTPUT_DIR,
+    MiddlewareBase,
+    open_slice,
+    pinned_builds,
+)
 from .core.paths import url_path
 from .core.plan import NOT_FOUND, plan_request
 from .core.response import FileSlice, ResponsePlan
@@ -76,8 +83,15 @@ class StaticServe(MiddlewareBase):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path, kept flat: every call and allocation here is paid on each request.
-        if scope["type"] != "http" or not scope["path"].startswith(self.mount):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if not scope["path"].startswith(self.mount):
+            pins = pinned_builds.set({})
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                pinned_builds.reset(pins)
             return
         raw = scope.get("raw_path") or url_path(scope["path"])
         if _QUESTION_MARK in raw:  # some servers leave the query on raw_path
@@ -91,7 +105,11 @@ class StaticServe(MiddlewareBase):
         plan = plan_request(scope["method"], raw, headers, int(time()), self.lookup)
         if plan is None:
             if self.fall_through:
-                await self.app(scope, receive, send)
+                pins = pinned_builds.set({})
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    pinned_builds.reset(pins)
                 return
             plan = NOT_FOUND
         body = plan.body

@@ -7,6 +7,10 @@ new build publishes a new manifest the catalog notices (one ``stat`` at most eve
 ``reload_interval`` seconds), indexes the new build in a background thread and swaps it in with
 a single attribute assignment; the bytes of unchanged files are carried over. The manifest lists
 the earlier builds' retained files, so their hashed URLs keep working after the swap.
+
+While the wrapped app handles a request, ``static_url`` and ``integrity`` answer from the build
+that was current at the first of them in that request, so a page never pairs the URL of one
+build with the integrity value of the next when a deploy lands mid-render.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
@@ -139,6 +144,14 @@ def matching_headers(rules: HeaderRules, logical: str) -> list[Header]:
     return [pair for pattern, fields in rules if fnmatchcase(logical, pattern) for pair in fields]
 
 
+# The builds that ``static_url``/``integrity`` pinned during the current request, by catalog.
+# The adapters give every request the wrapped app handles a fresh dict (set and reset around
+# the call, ~0.1 µs); outside a request it is None and the helpers answer from the newest build.
+pinned_builds: ContextVar[dict[Catalog, Snapshot] | None] = ContextVar(
+    "staticserve_pinned_builds", default=None
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """One loaded build: URL path -> resource (prepared on first use), logical path -> URL."""
@@ -192,6 +205,15 @@ class Catalog:
         return self._current().manifest.integrity(path)
 
     def _current(self) -> Snapshot:
+        pins = pinned_builds.get()
+        if pins is None:
+            return self._latest()
+        snapshot = pins.get(self)
+        if snapshot is None:
+            snapshot = pins[self] = self._latest()
+        return snapshot
+
+    def _latest(self) -> Snapshot:
         # Pages ask for URLs too, not only static requests: browsers and CDNs keep hashed files
         # for a year, so after a deploy no static request may ever arrive to trigger the poll.
         if self._interval and monotonic() >= self._next_check:

@@ -10,7 +10,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import quote
 
-from .catalog import MEMORY_LIMIT, MEMORY_TOTAL, OUTPUT_DIR, MiddlewareBase, open_slice
+from .catalog import (
+    MEMORY_LIMIT,
+    MEMORY_TOTAL,
+    OUTPUT_DIR,
+    MiddlewareBase,
+    open_slice,
+    pinned_builds,
+)
 from .core.plan import NOT_FOUND, plan_request
 from .core.request import REQUEST_FIELDS
 from .core.response import STATUS_LINES, FileSlice, ResponsePlan
@@ -85,7 +92,11 @@ class StaticServeWSGI(MiddlewareBase):
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         # The hot path, kept flat: every call and allocation here is paid on each request.
         if not environ.get("PATH_INFO", "").startswith(self.mount):
-            return self.app(environ, start_response)
+            pins = pinned_builds.set({})
+            try:  # a body rendered lazily while the server iterates is not pinned
+                return self.app(environ, start_response)
+            finally:
+                pinned_builds.reset(pins)
         headers = {}
         for name, key in _ENVIRON_KEYS:
             if key in environ:
@@ -95,7 +106,11 @@ class StaticServeWSGI(MiddlewareBase):
         )
         if plan is None:
             if self.fall_through:
-                return self.app(environ, start_response)
+                pins = pinned_builds.set({})
+                try:
+                    return self.app(environ, start_response)
+                finally:
+                    pinned_builds.reset(pins)
             plan = NOT_FOUND
         body = plan.body
         if isinstance(body, bytes):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from staticserve import StaticServe, StaticServeWSGI
 from staticserve.catalog import Catalog, ServeOptions
 from staticserve.core.response import FileSlice
 
@@ -83,3 +88,73 @@ def test_a_reload_keeps_the_bytes_of_unchanged_files_without_reading_them_again(
     assert after is not before
     assert after.identity.body is before.identity.body
     assert reads == []
+
+
+# -- a deploy landing while a page renders -----------------------------------------------------
+
+NEXT_CSS = b"/* the next build */\n" + CSS
+
+
+def page_app(adapter: str, render: Callable[[], bytes]) -> Any:
+    """A bare app whose every page is ``render()``; the adapter's middleware wraps it."""
+    if adapter == "asgi":
+
+        async def asgi_page(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            body = render()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": body})
+
+        return asgi_page
+
+    def wsgi_page(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = render()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [body]
+
+    return wsgi_page
+
+
+def fetch_page(adapter: str, app: Any, path: str = "/page") -> bytes:
+    if adapter == "asgi":
+
+        async def fetch() -> bytes:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return (await client.get(path)).content
+
+        return asyncio.run(fetch())
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://t") as client:
+        return client.get(path).content
+
+
+@pytest.mark.parametrize("adapter", ["asgi", "wsgi"])
+def test_a_page_never_pairs_the_url_of_one_build_with_the_integrity_of_the_next(
+    fresh_static_build: Build, adapter: str
+) -> None:
+    previous = fresh_static_build.asset("css/app.css")
+    deploys: list[Build] = []
+
+    def render() -> bytes:
+        url = middleware.static_url("css/app.css")
+        if not deploys:  # the deploy lands between the two helper calls of the first page
+            deploys.append(
+                write_build(
+                    fresh_static_build.root,
+                    {"css/app.css": (NEXT_CSS, ("br", "gzip"))},
+                    retained={previous.path: previous},
+                    generation=3,
+                )
+            )
+            assert middleware.reload() is True
+        return f"{url} {middleware.integrity('css/app.css')}".encode()
+
+    wrap = StaticServe if adapter == "asgi" else StaticServeWSGI
+    middleware = wrap(page_app(adapter, render), root=fresh_static_build.root, reload_interval=0)
+
+    first = fetch_page(adapter, middleware).decode().split()
+    assert first == [fresh_static_build.hashed("css/app.css"), previous.integrity]
+    (new,) = deploys
+    second = fetch_page(adapter, middleware).decode().split()
+    assert second == [new.hashed("css/app.css"), new.asset("css/app.css").integrity]
+    # Outside a request the helpers answer from the newest build.
+    assert middleware.integrity("css/app.css") == new.asset("css/app.css").integrity

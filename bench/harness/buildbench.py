@@ -120,6 +120,53 @@ def _size_or_none(path: Path) -> int | None:
     return path.stat().st_size if path.exists() else None
 
 
+def _client_bytes(path: Path) -> tuple[int, int]:
+    """What a ``br, gzip`` client and a ``gzip`` client download for ``path``."""
+    size = path.stat().st_size
+    br = _size_or_none(path.with_name(path.name + ".br")) or size
+    gz = _size_or_none(path.with_name(path.name + ".gz")) or size
+    return min(size, br, gz), min(size, gz)
+
+
+def same_content_sizes(ours: Path, theirs: Path) -> dict[str, int]:
+    """Compressed sizes over the files both tools left with identical bytes.
+
+    Totals alone mix two things: how well each tool compresses, and what it wrote before
+    compressing (staticserve also rewrites JS module imports to hashed names, so those files
+    are a few bytes longer). Here only the first is compared, file by file.
+    """
+    our_paths = {
+        k: a["path"]
+        for k, a in json.loads((ours / "staticserve.json").read_text())["assets"].items()
+    }
+    their_paths = json.loads((theirs / "staticfiles.json").read_text())["paths"]
+    totals = dict.fromkeys(
+        (
+            "files",
+            "differing_files",
+            "ours_br_client",
+            "theirs_br_client",
+            "ours_gzip_client",
+            "theirs_gzip_client",
+        ),
+        0,
+    )
+    for logical, mine in our_paths.items():
+        if logical not in their_paths:
+            continue
+        a, b = ours / mine, theirs / their_paths[logical]
+        if a.read_bytes() != b.read_bytes():
+            totals["differing_files"] += 1
+            continue
+        totals["files"] += 1
+        (our_br, our_gz), (their_br, their_gz) = _client_bytes(a), _client_bytes(b)
+        totals["ours_br_client"] += our_br
+        totals["theirs_br_client"] += their_br
+        totals["ours_gzip_client"] += our_gz
+        totals["theirs_gzip_client"] += their_gz
+    return totals
+
+
 def staticserve_sizes(output: Path) -> OutputSize:
     manifest = json.loads((output / "staticserve.json").read_text())
     return _sizes(output, [a["path"] for a in manifest["assets"].values()])
@@ -232,6 +279,7 @@ def run(work: Path, quick: bool) -> dict[str, Any]:
                 source, root, keep_only_hashed=keep_only_hashed, rebuilds=rebuilds
             )
             results[key] = _tool_result(runs, busy, django_sizes(root), None)
+            results[key]["same_content"] = same_content_sizes(output, root)
         except RuntimeError as error:
             results[key] = _tool_result(None, None, None, str(error))
         print(

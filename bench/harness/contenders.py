@@ -13,6 +13,8 @@ from harness.procs import HOST, SERVER_CPU, pinned
 CEILING = "ceiling"  # bare app on the same server: the most any middleware there can reach
 REFERENCE = "reference"  # nginx: the practical limit
 PEER = "peer"
+# A bare app sending staticserve's header fields: what the server itself charges for them.
+DIAGNOSTIC = "diagnostic"
 OURS = "staticserve"
 
 SERVERS = ("uvicorn", "granian", "gunicorn-sync", "gunicorn-gthread", "nginx")
@@ -35,12 +37,18 @@ class Contender:
     def label(self) -> str:
         return f"{self.name} · {self.server}"
 
+    @property
+    def constant_body(self) -> bool:
+        """A bare app: the same 2 KB body from memory for every path but the ping."""
+        return self.role in (CEILING, DIAGNOSTIC)
+
 
 def all_contenders() -> list[Contender]:
     """Every contender, references first on each server."""
     return [
         Contender("nginx", "nginx", None, REFERENCE),
         Contender("bare ASGI", "uvicorn", "apps.bare_asgi", CEILING),
+        Contender("bare ASGI + asset headers", "uvicorn", "apps.bare_asgi_headers", DIAGNOSTIC),
         Contender("staticserve ASGI", "uvicorn", "apps.staticserve_asgi", OURS),
         Contender("ServeStatic ASGI", "uvicorn", "apps.servestatic_asgi", PEER),
         Contender("Starlette StaticFiles", "uvicorn", "apps.starlette_static", PEER),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 from dataclasses import dataclass, field
 
-from harness.contenders import CEILING, Contender
+from harness.contenders import Contender
 from harness.corpus import ServedFile
 from harness.procs import HOST
 
@@ -104,7 +104,7 @@ def _expected_body(
     """None when the body is right for what the headers say, else what is wrong."""
     if scenario.fallthrough:
         return None if answer.body == PING_BODY else f"body {answer.body[:40]!r} is not the app's"
-    if contender.role == CEILING:
+    if contender.constant_body:
         return None if len(answer.body) == CEILING_SIZE else f"body of {len(answer.body)} B"
     assert file is not None
     if answer.encoding not in scenario.accepted():
@@ -126,7 +126,7 @@ def check(
     result = Check(path=path, request_headers=_request_headers(scenario))
     try:
         expect_status = 200
-        if scenario.conditional and contender.role != CEILING:
+        if scenario.conditional and not contender.constant_body:
             first = fetch(port, path, {})
             etag = first.headers.get("etag")
             if etag is None:
