@@ -23,9 +23,11 @@ from harness import bootstrap
 from harness.paths import RESULTS_DIR, RESULTS_JSON, RESULTS_MD, WORK_DIR
 
 CAVEATS = [
-    "- The machine is shared: other people's builds and tests may run at the same time. The busy "
-    "cores are sampled before each contender (waiting up to 20 s for quiet) and a contender started "
-    "on a busy machine is run again at the end; expect a few percent of noise between runs.",
+    "- The machine is shared and its speed drifts by tens of percent over minutes (other virtual "
+    "machines on the same host). Every server runs for the whole benchmark; each scenario is timed "
+    "in rounds of one second per contender, interleaved (every other round in reverse order), so a "
+    "slow spell hits all contenders alike; the best round counts and every round is recorded in "
+    "results.json. Ratios within one run are trustworthy; absolute figures move between runs.",
     "- Server and load generator each get one of the two cores (`taskset`), so a server that needs "
     "helper threads (granian's runtime, gunicorn's arbiter) shares its core with them.",
     "- wrk runs are short; ratios taken within one run are more trustworthy than absolute figures "
@@ -48,13 +50,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="~2-minute smoke run: 1 s per wrk run, smaller build corpus",
     )
+    parser.add_argument("--duration", type=int, help="seconds per wrk run (default 1)")
     parser.add_argument(
-        "--duration", type=int, help="seconds per wrk run (default 4; 1 with --quick)"
-    )
-    parser.add_argument(
-        "--warmup", type=int, help="seconds of warm-up per wrk run (default 1; 0 with --quick)"
+        "--warmup",
+        type=int,
+        help="seconds of warm-up before a contender's first round (default 1; 0 with --quick)",
     )
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="interleaved timing rounds per scenario, the best counts (default 3; 1 with --quick)",
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -80,15 +87,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def _settings(args: argparse.Namespace) -> Any:
     from harness.wrk import WrkSettings
 
-    duration = args.duration or (1 if args.quick else 4)
+    duration = args.duration or 1
     warmup = args.warmup if args.warmup is not None else (0 if args.quick else 1)
+    if args.rounds is None:
+        args.rounds = 1 if args.quick else 3
     return WrkSettings(duration_s=duration, warmup_s=warmup, connections=args.connections)
 
 
 def run_serving(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     from harness import corpus, serving
     from harness.contenders import all_contenders
-    from harness.machine import QUIET_CORES, wait_for_quiet
 
     print("serving benchmark", flush=True)
     root, served = corpus.prepare(WORK_DIR)
@@ -97,42 +105,12 @@ def run_serving(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
         for c in all_contenders()
         if not args.only or any(o.lower() in c.label.lower() for o in args.only)
     ]
-    runs = [serving.run_contender(c, root, served, settings, WORK_DIR / "runs") for c in chosen]
-    for index, run in enumerate(runs):
-        if (
-            run.quietness is not None
-            and run.quietness.noisy
-            and wait_for_quiet(30).busy_cores <= QUIET_CORES
-        ):
-            print(
-                f"  re-running {run.contender.label}: the machine was busy the first time",
-                flush=True,
-            )
-            again = serving.run_contender(run.contender, root, served, settings, WORK_DIR / "runs")
-            if (
-                again.quietness is not None
-                and again.quietness.busy_cores < run.quietness.busy_cores
-            ):
-                runs[index] = again
-    _remeasure_close_calls(runs, root, served, settings)
+    runs = serving.run_all(chosen, root, served, settings, WORK_DIR / "runs", args.rounds)
     files = {
         k: {"url": f.url_path, "size": f.size, "encodings": f.encoded_sizes}
         for k, f in served.items()
     }
     return {"files": files, "contenders": [r.to_json() for r in runs]}
-
-
-def _remeasure_close_calls(runs: list[Any], root: Path, served: Any, settings: Any) -> None:
-    """Serving targets missed by less than noise explains get two more rounds each side."""
-    from harness import serving, targets
-
-    verdicts = targets.serving_targets({"contenders": [r.to_json() for r in runs]})
-    close = [t for t in verdicts if t.close_call]
-    if not close:
-        return
-    print("  close calls, measured twice more: " + "; ".join(t.text for t in close), flush=True)
-    figures = {figure for t in close for figure in t.involves}
-    serving.remeasure(runs, figures, root, served, settings, WORK_DIR / "runs")
 
 
 def run_build(args: argparse.Namespace) -> dict[str, Any]:
@@ -191,6 +169,7 @@ def main(argv: list[str]) -> int:
             "warmup_s": settings.warmup_s,
             "connections": settings.connections,
             "threads": settings.threads,
+            "rounds": args.rounds,
         },
         "caveats": CAVEATS,
     }

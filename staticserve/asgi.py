@@ -87,11 +87,10 @@ class StaticServe(MiddlewareBase):
             await self.app(scope, receive, send)
             return
         if not scope["path"].startswith(self.mount):
-            pins = pinned_builds.set({})
-            try:
+            if self.pinning:
+                await self._pinned_app(scope, receive, send)
+            else:
                 await self.app(scope, receive, send)
-            finally:
-                pinned_builds.reset(pins)
             return
         raw = scope.get("raw_path") or url_path(scope["path"])
         if _QUESTION_MARK in raw:  # some servers leave the query on raw_path
@@ -105,11 +104,7 @@ class StaticServe(MiddlewareBase):
         plan = plan_request(scope["method"], raw, headers, int(time()), self.lookup)
         if plan is None:
             if self.fall_through:
-                pins = pinned_builds.set({})
-                try:
-                    await self.app(scope, receive, send)
-                finally:
-                    pinned_builds.reset(pins)
+                await self._pinned_app(scope, receive, send)
                 return
             plan = NOT_FOUND
         body = plan.body
@@ -135,6 +130,14 @@ class StaticServe(MiddlewareBase):
             await send({"type": PATHSEND, "path": body.path})
         else:
             await _stream(plan, body, send)
+
+    async def _pinned_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, with one build pinned for the helpers it calls while it handles the request."""
+        pins = pinned_builds.set({})
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            pinned_builds.reset(pins)
 
 
 def _combined(fields: Iterable[Sequence[bytes]]) -> dict[bytes, bytes]:

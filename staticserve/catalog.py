@@ -8,9 +8,9 @@ new build publishes a new manifest the catalog notices (one ``stat`` at most eve
 a single attribute assignment; the bytes of unchanged files are carried over. The manifest lists
 the earlier builds' retained files, so their hashed URLs keep working after the swap.
 
-While the wrapped app handles a request, ``static_url`` and ``integrity`` answer from the build
-that was current at the first of them in that request, so a page never pairs the URL of one
-build with the integrity value of the next when a deploy lands mid-render.
+While the wrapped app handles a request, the middleware's ``static_url`` and ``integrity`` answer
+from the build that was current at the first of them in that request, so a page never pairs the
+URL of one build with the integrity value of the next when a deploy lands mid-render.
 """
 
 from __future__ import annotations
@@ -146,7 +146,8 @@ def matching_headers(rules: HeaderRules, logical: str) -> list[Header]:
 
 # The builds that ``static_url``/``integrity`` pinned during the current request, by catalog.
 # The adapters give every request the wrapped app handles a fresh dict (set and reset around
-# the call, ~0.1 µs); outside a request it is None and the helpers answer from the newest build.
+# the call) once the helpers have been used; outside a request it is None and the helpers
+# answer from the newest build.
 pinned_builds: ContextVar[dict[Catalog, Snapshot] | None] = ContextVar(
     "staticserve_pinned_builds", default=None
 )
@@ -562,14 +563,19 @@ class MiddlewareBase:
         self.lookup: Lookup = self.catalog
         self.fall_through = fall_through
         self.mount = options.mount
+        # Pin one build per request for the helpers, once the app has shown it uses them:
+        # apps that never call them pay nothing for it on their requests.
+        self.pinning = False
 
     def static_url(self, path: str) -> str:
         """The URL of a logical path: hashed (``/static/css/app.3f2a9c1d7e4b.css``) in production,
         the plain ``/static/css/app.css`` in development mode."""
+        self.pinning = True
         return self.catalog.static_url(path)
 
     def integrity(self, path: str) -> str:
         """The Subresource Integrity value (``sha384-…``) of a logical path."""
+        self.pinning = True
         return self.catalog.integrity(path)
 
     def reload(self) -> bool:

@@ -92,11 +92,9 @@ class StaticServeWSGI(MiddlewareBase):
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         # The hot path, kept flat: every call and allocation here is paid on each request.
         if not environ.get("PATH_INFO", "").startswith(self.mount):
-            pins = pinned_builds.set({})
-            try:  # a body rendered lazily while the server iterates is not pinned
-                return self.app(environ, start_response)
-            finally:
-                pinned_builds.reset(pins)
+            if self.pinning:
+                return self._pinned_app(environ, start_response)
+            return self.app(environ, start_response)
         headers = {}
         for name, key in _ENVIRON_KEYS:
             if key in environ:
@@ -106,17 +104,24 @@ class StaticServeWSGI(MiddlewareBase):
         )
         if plan is None:
             if self.fall_through:
-                pins = pinned_builds.set({})
-                try:
-                    return self.app(environ, start_response)
-                finally:
-                    pinned_builds.reset(pins)
+                return self._pinned_app(environ, start_response)
             plan = NOT_FOUND
         body = plan.body
         if isinstance(body, bytes):
             start_response(_STATUS_LINES[plan.status], _native(plan))
             return [body]
         return _send_file(plan, body, start_response, environ)
+
+    def _pinned_app(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """The app, with one build pinned for the helpers it calls while it handles the request.
+
+        A body the app renders lazily, while the server iterates it, is not pinned.
+        """
+        pins = pinned_builds.set({})
+        try:
+            return self.app(environ, start_response)
+        finally:
+            pinned_builds.reset(pins)
 
 
 def _raw_path(environ: Environ) -> bytes:

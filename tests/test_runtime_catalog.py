@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jinja2
 import pytest
 
 from staticserve import StaticServe, StaticServeWSGI
 from staticserve.catalog import Catalog, ServeOptions
 from staticserve.core.response import FileSlice
+from staticserve.integrations.jinja2 import install
 
 from .conftest import CSS, JS, Build, write_build
 
@@ -93,28 +95,29 @@ def test_a_reload_keeps_the_bytes_of_unchanged_files_without_reading_them_again(
 # -- a deploy landing while a page renders -----------------------------------------------------
 
 NEXT_CSS = b"/* the next build */\n" + CSS
+PAGE = "{{ static_url('css/app.css') }}{{ deploy() }} {{ integrity('css/app.css') }}"
 
 
-def page_app(adapter: str, render: Callable[[], bytes]) -> Any:
+def page_app(adapter: str, render: Callable[[], str]) -> Any:
     """A bare app whose every page is ``render()``; the adapter's middleware wraps it."""
     if adapter == "asgi":
 
         async def asgi_page(scope: dict[str, Any], receive: Any, send: Any) -> None:
-            body = render()
+            body = render().encode()
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": body})
 
         return asgi_page
 
     def wsgi_page(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        body = render()
+        body = render().encode()
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [body]
 
     return wsgi_page
 
 
-def fetch_page(adapter: str, app: Any, path: str = "/page") -> bytes:
+def fetch_page(adapter: str, app: Any, path: str = "/page") -> list[str]:
     if adapter == "asgi":
 
         async def fetch() -> bytes:
@@ -122,9 +125,9 @@ def fetch_page(adapter: str, app: Any, path: str = "/page") -> bytes:
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
                 return (await client.get(path)).content
 
-        return asyncio.run(fetch())
+        return asyncio.run(fetch()).decode().split()
     with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://t") as client:
-        return client.get(path).content
+        return client.get(path).content.decode().split()
 
 
 @pytest.mark.parametrize("adapter", ["asgi", "wsgi"])
@@ -134,9 +137,9 @@ def test_a_page_never_pairs_the_url_of_one_build_with_the_integrity_of_the_next(
     previous = fresh_static_build.asset("css/app.css")
     deploys: list[Build] = []
 
-    def render() -> bytes:
-        url = middleware.static_url("css/app.css")
-        if not deploys:  # the deploy lands between the two helper calls of the first page
+    def deploy() -> str:
+        """The first page's deploy lands between its two helper calls."""
+        if not deploys:
             deploys.append(
                 write_build(
                     fresh_static_build.root,
@@ -146,15 +149,22 @@ def test_a_page_never_pairs_the_url_of_one_build_with_the_integrity_of_the_next(
                 )
             )
             assert middleware.reload() is True
-        return f"{url} {middleware.integrity('css/app.css')}".encode()
+        return ""
 
+    templates = jinja2.Environment(autoescape=True)
+    page = templates.from_string(PAGE)
     wrap = StaticServe if adapter == "asgi" else StaticServeWSGI
-    middleware = wrap(page_app(adapter, render), root=fresh_static_build.root, reload_interval=0)
+    middleware = wrap(
+        page_app(adapter, lambda: page.render(deploy=deploy)),
+        root=fresh_static_build.root,
+        reload_interval=0,
+    )
+    install(templates, middleware)
 
-    first = fetch_page(adapter, middleware).decode().split()
+    first = fetch_page(adapter, middleware)
     assert first == [fresh_static_build.hashed("css/app.css"), previous.integrity]
     (new,) = deploys
-    second = fetch_page(adapter, middleware).decode().split()
+    second = fetch_page(adapter, middleware)
     assert second == [new.hashed("css/app.css"), new.asset("css/app.css").integrity]
     # Outside a request the helpers answer from the newest build.
     assert middleware.integrity("css/app.css") == new.asset("css/app.css").integrity

@@ -82,8 +82,6 @@ def _scenario_rows(scenario: str, runs: list[dict[str, Any]]) -> list[list[str]]
             extra = f"overhead {1 - rps / base:+.1%}" if base else ""
         if run["role"] in BARE_ROLES and scenario != "fallthrough":
             extra = "constant 2 KB body"
-        if len(result.get("rounds", [])) > 1:
-            extra += " best of " + " / ".join(f"{r:,}" for r in result["rounds"])
         if timing["non_2xx_3xx"]:
             extra += f" {timing['non_2xx_3xx']} non-2xx/3xx"
         rows.append(
@@ -343,8 +341,9 @@ def _header(results: dict[str, Any]) -> list[str]:
         "",
         f"- Machine: {machine['nproc']} x {machine['cpu_model']}, Linux {machine['kernel']}; "
         f"load average before the run {load}; {machine['busy_cores_before']} cores busy with other work.",
-        f"- Load: `wrk -t{wrk['threads']} -c{wrk['connections']} -d{wrk['duration_s']}s --latency` after a "
-        f"{wrk['warmup_s']} s warm-up, wrk pinned to CPU 0, the server (one worker) to CPU 1.",
+        f"- Load: `wrk -t{wrk['threads']} -c{wrk['connections']} -d{wrk['duration_s']}s --latency`, "
+        f"{wrk.get('rounds', 1)} interleaved rounds per scenario (the best counts) after a "
+        f"{wrk['warmup_s']} s warm-up, wrk pinned to CPU 0, the servers (one worker each) to CPU 1.",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "",
     ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +29,6 @@ class ScenarioResult:
     timing: wrk.WrkResult | None = None  # the best round
     rounds: list[float] = field(default_factory=list)  # req/s of every round timed
 
-    def merge(self, again: ScenarioResult) -> None:
-        """Fold in another round: every round is kept, the fastest one counts."""
-        self.rounds += again.rounds
-        if again.timing is not None and (
-            self.timing is None or again.timing.requests_per_s > self.timing.requests_per_s
-        ):
-            self.timing, self.check = again.timing, again.check
-
     @property
     def wrong(self) -> bool:
         return not self.check.ok
@@ -56,7 +48,6 @@ class ContenderRun:
     state: str
     reason: str | None = None
     quietness: Quietness | None = None
-    seconds: float = 0.0
     results: dict[str, ScenarioResult] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -69,7 +60,6 @@ class ContenderRun:
             "reason": self.reason,
             "busy_cores_before": self.quietness.busy_cores if self.quietness else None,
             "waited_for_quiet_s": self.quietness.waited_s if self.quietness else None,
-            "seconds": round(self.seconds, 1),
             "results": {k: r.to_json() for k, r in self.results.items()},
         }
 
@@ -85,109 +75,101 @@ def _app_env(root: Path) -> dict[str, str]:
     return env
 
 
-def _measure(
-    contender: Contender,
-    port: int,
-    served: dict[str, ServedFile],
-    settings: wrk.WrkSettings,
-    scenarios: tuple[Scenario, ...],
-) -> dict[str, ScenarioResult]:
-    results: dict[str, ScenarioResult] = {}
-    for scenario in scenarios:
-        verdict = check(contender, scenario, served, port)
-        result = ScenarioResult(scenario.key, verdict)
-        if verdict.ok:
-            url = f"http://127.0.0.1:{port}{verdict.path}"
-            try:
-                result.timing = wrk.run(url, verdict.request_headers, settings)
-                result.rounds.append(result.timing.requests_per_s)
-            except (ValueError, subprocess.TimeoutExpired) as error:
-                verdict.problem = f"wrk could not measure it: {str(error)[:200]}"
-        results[scenario.key] = result
-        print(f"    {scenario.key:12} {_line(result)}", flush=True)
-    return results
-
-
 def _line(result: ScenarioResult) -> str:
     if result.timing is None:
         return f"WRONG: {result.check.problem}"
     t = result.timing
+    rounds = " / ".join(f"{rps:,.0f}" for rps in result.rounds)
     return (
         f"{t.requests_per_s:>10,.0f} req/s  p50 {t.p50_ms or 0:6.2f} ms  p99 {t.p99_ms or 0:6.2f} ms"
-        f"  {result.check.status} {result.check.encoding}"
+        f"  {result.check.status} {result.check.encoding}  (rounds {rounds})"
     )
 
 
-def run_contender(
-    contender: Contender,
-    root: Path,
-    served: dict[str, ServedFile],
-    settings: wrk.WrkSettings,
-    workdir: Path,
-    scenarios: tuple[Scenario, ...] = SCENARIOS,
-) -> ContenderRun:
-    """Start the contender's server, check and time every scenario, stop it."""
+def _start(
+    contender: Contender, root: Path, workdir: Path, stack: ExitStack
+) -> tuple[ContenderRun, int]:
+    """Start the contender's server inside ``stack``; the run says whether it came up."""
     env = _app_env(root)
     if contender.module is not None:
         reason = probe_import(contender.module, env)
         if reason is not None:
             state = UNAVAILABLE if "ImportError" in reason or "ModuleNotFound" in reason else FAILED
-            return ContenderRun(contender, state, reason=reason)
-    quiet = wait_for_quiet()
+            return ContenderRun(contender, state, reason=reason), 0
     port = free_port()
     rundir = workdir / contender.key.replace("@", "-")
     rundir.mkdir(parents=True, exist_ok=True)
     if contender.server == "nginx":
         write_nginx_config(root, port, rundir)
-    started = time.monotonic()
     command = server_command(contender, port, rundir)
-    print(f"  {contender.label}  (busy cores before: {quiet.busy_cores})", flush=True)
     try:
-        with running(
-            command,
-            port=port,
-            env=env,
-            cwd=BENCH_DIR,
-            log_path=rundir / "server.log",
-            ready_path=PING_PATH,
-        ):
-            results = _measure(contender, port, served, settings, scenarios)
+        stack.enter_context(
+            running(
+                command,
+                port=port,
+                env=env,
+                cwd=BENCH_DIR,
+                log_path=rundir / "server.log",
+                ready_path=PING_PATH,
+            )
+        )
     except ServerFailed as error:
-        return ContenderRun(contender, FAILED, reason=str(error), quietness=quiet)
-    return ContenderRun(
-        contender, MEASURED, quietness=quiet, seconds=time.monotonic() - started, results=results
-    )
+        return ContenderRun(contender, FAILED, reason=str(error)), 0
+    return ContenderRun(contender, MEASURED), port
 
 
-Figure = tuple[str, str, str]  # (contender name, server, scenario)
-
-
-def remeasure(
-    runs: list[ContenderRun],
-    figures: set[Figure],
+def run_all(
+    contenders: list[Contender],
     root: Path,
     served: dict[str, ServedFile],
     settings: wrk.WrkSettings,
     workdir: Path,
-    rounds: int = 2,
-) -> None:
-    """Time ``figures`` ``rounds`` more times, contenders interleaved; the best round counts.
+    rounds: int,
+    scenarios: tuple[Scenario, ...] = SCENARIOS,
+) -> list[ContenderRun]:
+    """Every contender's server up at once; each scenario timed in interleaved rounds.
 
-    For the close calls: both sides of a comparison get the same number of rounds, so
-    best-of-N favours neither while taking out a moment of someone else's load.
+    The machines are shared and their speed drifts by tens of percent over minutes. Timing
+    every contender for a second, round after round (in reverse order every other round), puts
+    a slow spell on all of them alike; the best round of each counts.
     """
-    wanted = {(c.contender.name, c.contender.server): c for c in runs if c.state == MEASURED}
-    plan: dict[tuple[str, str], list[Scenario]] = {}
-    for name, server, key in sorted(figures):
-        if (name, server) in wanted:
-            plan.setdefault((name, server), []).append(_scenario(key))
-    for _ in range(rounds):
-        for who, scenarios in plan.items():
-            run = wanted[who]
-            again = run_contender(run.contender, root, served, settings, workdir, tuple(scenarios))
-            for key, result in again.results.items():
-                run.results[key].merge(result)
+    with ExitStack() as stack:
+        started = [_start(c, root, workdir, stack) for c in contenders]
+        live = [(run, port) for run, port in started if run.state == MEASURED]
+        for run, _ in started:
+            if run.state != MEASURED:
+                print(f"  {run.contender.label}: {run.state} ({run.reason})", flush=True)
+        for run, port in live:
+            for scenario in scenarios:
+                run.results[scenario.key] = ScenarioResult(
+                    scenario.key, check(run.contender, scenario, served, port)
+                )
+        for scenario in scenarios:
+            _time_scenario(scenario.key, live, settings, rounds)
+    return [run for run, _ in started]
 
 
-def _scenario(key: str) -> Scenario:
-    return next(s for s in SCENARIOS if s.key == key)
+def _time_scenario(
+    key: str, live: list[tuple[ContenderRun, int]], settings: wrk.WrkSettings, rounds: int
+) -> None:
+    quiet = wait_for_quiet()
+    print(f"  {key}  (busy cores before: {quiet.busy_cores})", flush=True)
+    for number in range(rounds):
+        order = live if number % 2 == 0 else live[::-1]
+        this_round = settings if number == 0 else replace(settings, warmup_s=0)
+        for run, port in order:
+            result = run.results[key]
+            if not result.check.ok:
+                continue
+            run.quietness = run.quietness or quiet
+            url = f"http://127.0.0.1:{port}{result.check.path}"
+            try:
+                timing = wrk.run(url, result.check.request_headers, this_round)
+            except (ValueError, subprocess.TimeoutExpired) as error:
+                result.check.problem = f"wrk could not measure it: {str(error)[:200]}"
+                continue
+            result.rounds.append(timing.requests_per_s)
+            if result.timing is None or timing.requests_per_s > result.timing.requests_per_s:
+                result.timing = timing
+    for run, _ in live:
+        print(f"    {run.contender.label:44} {_line(run.results[key])}", flush=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..catalog import MiddlewareBase
 from . import AssetUrls
 
 if TYPE_CHECKING:
@@ -17,6 +18,12 @@ __all__ = ["install"]
 
 
 def install(environment: Environment, assets: AssetUrls) -> None:
-    """Add ``static_url`` and ``integrity`` to the environment's globals."""
+    """Add ``static_url`` and ``integrity`` to the environment's globals.
+
+    With a middleware, every page then takes both from one build, even when a deploy lands
+    while it renders.
+    """
+    if isinstance(assets, MiddlewareBase):
+        assets.pinning = True
     environment.globals["static_url"] = assets.static_url
     environment.globals["integrity"] = assets.integrity

@@ -25,6 +25,7 @@ from ...errors import ConfigError
 if TYPE_CHECKING:
     from ...asgi import ASGIApp, StaticServe
     from ...wsgi import StaticServeWSGI, WSGIApp
+    from ...catalog import MiddlewareBase
     from .. import AssetUrls
 
 __all__ = ["assets", "settings_options", "wrap_asgi", "wrap_wsgi"]
@@ -45,7 +46,7 @@ _OPTIONS = frozenset(
         "config",
     }
 )
-M = TypeVar("M", bound="AssetUrls")
+M = TypeVar("M", bound="MiddlewareBase")
 _lock = threading.Lock()
 _assets: AssetUrls | None = None
 
@@ -93,6 +94,7 @@ def assets() -> AssetUrls:
 def _register(middleware: M) -> M:
     global _assets
     _assets = middleware
+    middleware.pinning = True  # the template tags ask it: one build per rendered page
     return middleware
 
 
