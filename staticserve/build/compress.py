@@ -29,8 +29,12 @@ MAX_RATIO = 0.95
 # run at quality 11. Measured on such data (random bytes, woff/woff2, jpeg, gzip files), quality
 # 11 saved at most 0.1 % more than quality 5: when quality 5 cannot save 2 %, quality 11 cannot
 # reach the 5 % that MAX_RATIO asks for. Cost of the probe: about 1/20 of quality 11.
+# Below PROBE_MIN_SIZE neither shortcut holds (gzip's 18 bytes of framing outweigh what it
+# saves, and quality 11 beats quality 5 by a few bytes, which is 5 % of a tiny file), while
+# quality 11 costs next to nothing: small inputs always get the real codecs.
 GZIP_HOPELESS_RATIO = 0.99
 PROBE_HOPELESS_RATIO = 0.98
+PROBE_MIN_SIZE = 4096
 
 # Formats that are compressed already: another pass costs CPU and saves nothing.
 INCOMPRESSIBLE_SUFFIXES = frozenset(
@@ -138,7 +142,7 @@ def compress_variants(data: bytes, encodings: tuple[str, ...]) -> dict[str, byte
 
 def _hopeless(data: bytes, gzip_size: int) -> bool:
     """True when no codec can save MAX_RATIO's 5 % on ``data`` (see GZIP_HOPELESS_RATIO)."""
-    if gzip_size <= len(data) * GZIP_HOPELESS_RATIO:
+    if len(data) < PROBE_MIN_SIZE or gzip_size <= len(data) * GZIP_HOPELESS_RATIO:
         return False
     import brotli
 

@@ -75,6 +75,14 @@ def test_tiny_files_are_compressed_when_it_pays(project: Project, tmp_path: Path
     assert manifest.assets["tiny.css"].encodings == {}  # brotli's 7 bytes beat nothing here
 
 
+def test_a_tiny_file_gets_brotli_even_where_gzip_framing_makes_it_grow() -> None:
+    data = b".clearfix {\n  @include clearfix();\n}\n"  # 37 bytes: gzip 51, brotli 11 32
+    variants = compress_variants(data, ("br", "gzip"))
+    assert variants["gzip"] is None
+    assert variants["br"] is not None
+    assert brotli.decompress(variants["br"]) == data
+
+
 def test_a_compressor_failure_is_a_clear_error_and_nothing_is_published(
     project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
