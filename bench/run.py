@@ -54,13 +54,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--warmup",
         type=int,
-        help="seconds of warm-up before a contender's first round (default 1; 0 with --quick)",
+        help="seconds of warm-up before a contender's first round (default 0: the check request "
+        "before timing has warmed it, and the best round counts)",
     )
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument(
         "--rounds",
         type=int,
-        help="interleaved timing rounds per scenario, the best counts (default 3; 1 with --quick)",
+        help="interleaved timing rounds per scenario, the best counts (default 4; 1 with --quick)",
     )
     parser.add_argument(
         "--only",
@@ -88,9 +89,9 @@ def _settings(args: argparse.Namespace) -> Any:
     from harness.wrk import WrkSettings
 
     duration = args.duration or 1
-    warmup = args.warmup if args.warmup is not None else (0 if args.quick else 1)
+    warmup = args.warmup if args.warmup is not None else 0
     if args.rounds is None:
-        args.rounds = 1 if args.quick else 3
+        args.rounds = 1 if args.quick else 4
     return WrkSettings(duration_s=duration, warmup_s=warmup, connections=args.connections)
 
 

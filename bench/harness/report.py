@@ -342,8 +342,9 @@ def _header(results: dict[str, Any]) -> list[str]:
         f"- Machine: {machine['nproc']} x {machine['cpu_model']}, Linux {machine['kernel']}; "
         f"load average before the run {load}; {machine['busy_cores_before']} cores busy with other work.",
         f"- Load: `wrk -t{wrk['threads']} -c{wrk['connections']} -d{wrk['duration_s']}s --latency`, "
-        f"{wrk.get('rounds', 1)} interleaved rounds per scenario (the best counts) after a "
-        f"{wrk['warmup_s']} s warm-up, wrk pinned to CPU 0, the servers (one worker each) to CPU 1.",
+        f"{wrk.get('rounds', 1)} interleaved rounds per scenario (the best counts)"
+        + (f" after a {wrk['warmup_s']} s warm-up" if wrk["warmup_s"] else "")
+        + ", wrk pinned to CPU 0, the servers (one worker each) to CPU 1.",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "",
     ]
