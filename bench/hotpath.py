@@ -38,6 +38,7 @@ os.environ.setdefault("BENCH_PREFIX", "/static")
 
 STACKS = ("asgi", "uvicorn", "wsgi")
 SCENARIOS = ("small", "large-br", "304", "fallthrough")
+BARE = ("bare", "bare+headers")
 Case = tuple[str, str, list[tuple[bytes, bytes]]]  # (app, path, request headers)
 
 
@@ -57,6 +58,7 @@ def _cases() -> dict[str, Case]:
         "304": ("ours", small, [(b"if-none-match", etag)]),
         "fallthrough": ("ours", PING_PATH, []),
         "bare": ("bare", small, []),
+        "bare+headers": ("headers", small, []),  # the bare app with an asset's ten fields
     }
 
 
@@ -206,11 +208,14 @@ def _runner(stack: str, scenario: str) -> Callable[[int], float]:
         from apps.bare_wsgi import app as bare_wsgi
         from apps.staticserve_wsgi import app as ours_wsgi
 
+        if case[0] == "headers":
+            raise ValueError("bare+headers is an ASGI app")
         return _wsgi_runner(ours_wsgi if case[0] == "ours" else bare_wsgi, case)
     from apps.bare_asgi import app as bare_asgi
+    from apps.bare_asgi_headers import app as headers_asgi
     from apps.staticserve_asgi import app as ours_asgi
 
-    app = ours_asgi if case[0] == "ours" else bare_asgi
+    app = {"ours": ours_asgi, "bare": bare_asgi, "headers": headers_asgi}[case[0]]
     return (_asgi_runner if stack == "asgi" else _uvicorn_runner)(app, case)
 
 
@@ -249,7 +254,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--instructions", action="store_true", help="count with callgrind")
     parser.add_argument("--stack", action="append", choices=STACKS, help="(repeatable)")
-    parser.add_argument("--scenario", action="append", choices=(*SCENARIOS, "bare"))
+    parser.add_argument("--scenario", action="append", choices=(*SCENARIOS, *BARE))
     parser.add_argument("-n", type=int, help="requests per round")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -260,12 +265,15 @@ def main(argv: list[str]) -> int:
         run(int(count))
         return 0
     stacks = args.stack or list(STACKS)
-    scenarios = args.scenario or [*SCENARIOS, "bare"]
+    scenarios = args.scenario or [*SCENARIOS, *BARE]
     unit = "instr/req" if args.instructions else "ns/req"
     print(f"{'':12}" + "".join(f"{s:>14}" for s in stacks) + f"   ({unit})")
     for scenario in scenarios:
         cells = []
         for stack in stacks:
+            if scenario == "bare+headers" and stack == "wsgi":
+                cells.append(f"{'—':>14}")
+                continue
             if args.instructions:
                 value = _instructions(stack, scenario, args.n or 2000)
             else:
