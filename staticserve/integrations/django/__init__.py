@@ -24,8 +24,8 @@ from ...errors import ConfigError
 
 if TYPE_CHECKING:
     from ...asgi import ASGIApp, StaticServe
-    from ...wsgi import StaticServeWSGI, WSGIApp
     from ...catalog import MiddlewareBase
+    from ...wsgi import StaticServeWSGI, WSGIApp
     from .. import AssetUrls
 
 __all__ = ["assets", "settings_options", "wrap_asgi", "wrap_wsgi"]
