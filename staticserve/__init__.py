@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from .asgi import StaticServe
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .build import BuildConfig, BuildReport, build
 from .errors import BrokenReference, BuildError, ConfigError, ManifestError, StaticServeError
 from .manifest import Asset, Manifest
-from .wsgi import StaticServeWSGI
+
+if TYPE_CHECKING:
+    from .asgi import StaticServe
+    from .wsgi import StaticServeWSGI
 
 __version__ = "0.1.0"
 
@@ -25,3 +30,16 @@ __all__ = [
     "__version__",
     "build",
 ]
+
+# The middlewares are imported on first use, so the ``staticserve`` command (a build, often a
+# no-op one in a deploy script) does not pay for asyncio and the serving code at every start.
+_MIDDLEWARES = {"StaticServe": ".asgi", "StaticServeWSGI": ".wsgi"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MIDDLEWARES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
