@@ -102,15 +102,13 @@ def _disk_bytes(folder: Path) -> int:
 def _sizes(output: Path, hashed_paths: list[str]) -> OutputSize:
     identity = br = gz = br_client = gz_client = 0
     for rel in hashed_paths:
-        path = output / rel
-        size = path.stat().st_size
-        br_size = _size_or_none(path.with_name(path.name + ".br"))
-        gz_size = _size_or_none(path.with_name(path.name + ".gz"))
+        size, br_size, gz_size = _variant_sizes(output / rel)
         identity += size
         br += br_size or 0
         gz += gz_size or 0
-        br_client += min(size, br_size or size, gz_size or size)
-        gz_client += min(size, gz_size or size)
+        for_br, for_gzip = _client_bytes(size, br_size, gz_size)
+        br_client += for_br
+        gz_client += for_gzip
     return OutputSize(
         len(hashed_paths), identity, br, gz, br_client, gz_client, _disk_bytes(output)
     )
@@ -120,12 +118,30 @@ def _size_or_none(path: Path) -> int | None:
     return path.stat().st_size if path.exists() else None
 
 
-def _client_bytes(path: Path) -> tuple[int, int]:
-    """What a ``br, gzip`` client and a ``gzip`` client download for ``path``."""
-    size = path.stat().st_size
-    br = _size_or_none(path.with_name(path.name + ".br")) or size
-    gz = _size_or_none(path.with_name(path.name + ".gz")) or size
-    return min(size, br, gz), min(size, gz)
+def _variant_sizes(path: Path) -> tuple[int, int | None, int | None]:
+    """Sizes of ``path`` and of its ``.br`` and ``.gz`` variants (None: no such variant)."""
+    return (
+        path.stat().st_size,
+        _size_or_none(path.with_name(path.name + ".br")),
+        _size_or_none(path.with_name(path.name + ".gz")),
+    )
+
+
+def _client_bytes(size: int, br: int | None, gz: int | None) -> tuple[int, int]:
+    """What a ``br, gzip`` client and a ``gzip`` client download: the smallest they accept."""
+    return min(size, br or size, gz or size), min(size, gz or size)
+
+
+def _staticserve_paths(output: Path) -> dict[str, str]:
+    """Logical path -> hashed file, from staticserve's manifest."""
+    assets = json.loads((output / "staticserve.json").read_text())["assets"]
+    return {logical: asset["path"] for logical, asset in assets.items()}
+
+
+def _django_paths(static_root: Path) -> dict[str, str]:
+    """Logical path -> hashed file, from Django's manifest."""
+    paths: dict[str, str] = json.loads((static_root / "staticfiles.json").read_text())["paths"]
+    return paths
 
 
 def same_content_sizes(ours: Path, theirs: Path) -> dict[str, int]:
@@ -135,11 +151,7 @@ def same_content_sizes(ours: Path, theirs: Path) -> dict[str, int]:
     compressing (staticserve also rewrites JS module imports to hashed names, so those files
     are a few bytes longer). Here only the first is compared, file by file.
     """
-    our_paths = {
-        k: a["path"]
-        for k, a in json.loads((ours / "staticserve.json").read_text())["assets"].items()
-    }
-    their_paths = json.loads((theirs / "staticfiles.json").read_text())["paths"]
+    their_paths = _django_paths(theirs)
     totals = dict.fromkeys(
         (
             "files",
@@ -151,7 +163,7 @@ def same_content_sizes(ours: Path, theirs: Path) -> dict[str, int]:
         ),
         0,
     )
-    for logical, mine in our_paths.items():
+    for logical, mine in _staticserve_paths(ours).items():
         if logical not in their_paths:
             continue
         a, b = ours / mine, theirs / their_paths[logical]
@@ -159,7 +171,8 @@ def same_content_sizes(ours: Path, theirs: Path) -> dict[str, int]:
             totals["differing_files"] += 1
             continue
         totals["files"] += 1
-        (our_br, our_gz), (their_br, their_gz) = _client_bytes(a), _client_bytes(b)
+        our_br, our_gz = _client_bytes(*_variant_sizes(a))
+        their_br, their_gz = _client_bytes(*_variant_sizes(b))
         totals["ours_br_client"] += our_br
         totals["theirs_br_client"] += their_br
         totals["ours_gzip_client"] += our_gz
@@ -168,13 +181,11 @@ def same_content_sizes(ours: Path, theirs: Path) -> dict[str, int]:
 
 
 def staticserve_sizes(output: Path) -> OutputSize:
-    manifest = json.loads((output / "staticserve.json").read_text())
-    return _sizes(output, [a["path"] for a in manifest["assets"].values()])
+    return _sizes(output, list(_staticserve_paths(output).values()))
 
 
 def django_sizes(static_root: Path) -> OutputSize:
-    manifest = json.loads((static_root / "staticfiles.json").read_text())
-    return _sizes(static_root, list(manifest["paths"].values()))
+    return _sizes(static_root, list(_django_paths(static_root).values()))
 
 
 def collectstatic(source: Path, static_root: Path, *, keep_only_hashed: bool) -> BuildRun:

@@ -198,27 +198,19 @@ def _size_targets(ours: dict[str, Any], peer: dict[str, Any]) -> list[Target]:
     same = peer.get("same_content")
     targets = []
     for client, key in (("br", "br_client_bytes"), ("gzip", "gzip_client_bytes")):
-        total = f"all files {ours['sizes'][key]:,} B vs {peer['sizes'][key]:,} B ({ours['sizes'][key] / peer['sizes'][key] - 1:+.2%})"
-        if not same:
-            mine, theirs = ours["sizes"][key], peer["sizes"][key]
-            targets.append(
-                Target(
-                    f"compressed output no larger than WhiteNoise's ({client} client)",
-                    mine <= theirs,
-                    total,
-                )
-            )
-            continue
-        mine, theirs = same[f"ours_{client}_client"], same[f"theirs_{client}_client"]
-        targets.append(
-            Target(
-                f"compressed output no larger than WhiteNoise's ({client} client, same bytes in)",
-                mine <= theirs,
+        mine, theirs = ours["sizes"][key], peer["sizes"][key]
+        text = f"compressed output no larger than WhiteNoise's ({client} client"
+        detail = f"all files {mine:,} B vs {theirs:,} B ({mine / theirs - 1:+.2%})"
+        if same:
+            mine, theirs = same[f"ours_{client}_client"], same[f"theirs_{client}_client"]
+            text += ", same bytes in"
+            detail = (
                 f"{same['files']:,} files with identical content: {mine:,} B vs {theirs:,} B "
-                f"({mine / theirs - 1:+.2%}); {total}, where {same['differing_files']} files differ "
-                "before compression (JS module imports rewritten to hashed names, the changed file)",
+                f"({mine / theirs - 1:+.2%}); {detail}, where {same['differing_files']} files "
+                "differ before compression (JS module imports rewritten to hashed names, the "
+                "changed file)"
             )
-        )
+        targets.append(Target(text + ")", mine <= theirs, detail))
     return targets
 
 
