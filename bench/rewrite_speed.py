@@ -33,7 +33,7 @@ def corpus() -> list[tuple[str, str, str]]:
 
 def load(module_path: str | None) -> ModuleType:
     if module_path is None:
-        from staticserve.build import rewrite
+        from staticserve.pipeline import rewrite
 
         return rewrite
     spec = importlib.util.spec_from_file_location("rewrite_under_test", module_path)

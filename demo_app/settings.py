@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from staticserve.build import BuildConfig, BuildReport, build, load_config
+from staticserve.pipeline import BuildConfig, BuildReport, build, load_config
 
 HERE = Path(__file__).resolve().parent
 CONFIG_FILE = HERE / "staticserve.toml"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .build import BuildConfig, BuildReport, build
 from .errors import BrokenReference, BuildError, ConfigError, ManifestError, StaticServeError
 from .manifest import Asset, Manifest
+from .pipeline import BuildConfig, BuildReport, build
 
 if TYPE_CHECKING:
     from .asgi import StaticServe

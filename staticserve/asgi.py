@@ -22,7 +22,7 @@ from .core.plan import NOT_FOUND, plan_request
 from .core.response import FileSlice, ResponsePlan
 
 if TYPE_CHECKING:
-    from .build.config import BuildConfig
+    from .pipeline.config import BuildConfig
 
 __all__ = ["CHUNK_SIZE", "PATHSEND", "StaticServe"]
 

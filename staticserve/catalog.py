@@ -38,8 +38,8 @@ from .errors import ConfigError, ManifestError
 from .manifest import MANIFEST_NAME, Asset, Manifest
 
 if TYPE_CHECKING:
-    from .build.config import BuildConfig
     from .dev import DevFinder
+    from .pipeline.config import BuildConfig
 
 __all__ = [
     "MEMORY_LIMIT",

@@ -12,9 +12,9 @@ from typing import Any
 import click
 
 from . import __version__
-from .build import BuildReport, build
-from .build.config import DEFAULT_IGNORE, BuildConfig, load_config, parse_source
 from .errors import ConfigError, StaticServeError
+from .pipeline import BuildReport, build
+from .pipeline.config import DEFAULT_IGNORE, BuildConfig, load_config, parse_source
 
 __all__ = ["main"]
 

@@ -23,7 +23,7 @@ from .core.request import REQUEST_FIELDS
 from .core.response import STATUS_LINES, FileSlice, ResponsePlan
 
 if TYPE_CHECKING:
-    from .build.config import BuildConfig
+    from .pipeline.config import BuildConfig
 
 __all__ = ["CHUNK_SIZE", "FileChunks", "StaticServeWSGI"]
 

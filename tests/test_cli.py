@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from staticserve.cli import main
 from staticserve.manifest import Manifest
 
-from .build.conftest import compressible, write_tree
+from .pipeline.conftest import compressible, write_tree
 
 
 def run(tmp_path: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> Result:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 import staticserve
-from staticserve.build import load_config
+from staticserve.pipeline import load_config
 
 from .conftest import free_port, server_process
 

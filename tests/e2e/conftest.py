@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from staticserve.build import build, load_config
 from staticserve.manifest import Manifest
+from staticserve.pipeline import build, load_config
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Playwright

@@ -381,11 +381,11 @@ def test_a_failure_after_the_switch_says_the_new_build_is_live(
     import errno
     import importlib
 
-    from staticserve.build import build, load_config
     from staticserve.errors import BuildError
+    from staticserve.pipeline import build, load_config
 
     site = built_site
-    publish_stage = importlib.import_module("staticserve.build.publish")
+    publish_stage = importlib.import_module("staticserve.pipeline.publish")
     old_manifest = (site.out / MANIFEST_NAME).read_bytes()
     write_file = publish_stage._write_file
 

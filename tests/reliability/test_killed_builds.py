@@ -203,9 +203,9 @@ def test_a_build_killed_after_the_switch_but_before_pruning_leaks_nothing(
     no later build removed them."""
     import importlib
 
-    from staticserve.build import build, load_config
+    from staticserve.pipeline import build, load_config
 
-    publish_stage = importlib.import_module("staticserve.build.publish")
+    publish_stage = importlib.import_module("staticserve.pipeline.publish")
 
     site = make_site(tmp_path / "project", stray=False)
     for version in (2, 3):  # generation 3 still retains generation 1's files (keep = 3)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from staticserve.build.rewrite import Reference, Syntax, find_references, is_local, rewrite
+from staticserve.pipeline.rewrite import Reference, Syntax, find_references, is_local, rewrite
 
 HASH = "3f2a9c1d7e4b"
 

@@ -4,8 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from staticserve.build.config import DEFAULT_IGNORE, BuildConfig, Source, load_config, parse_source
 from staticserve.errors import ConfigError
+from staticserve.pipeline.config import (
+    DEFAULT_IGNORE,
+    BuildConfig,
+    Source,
+    load_config,
+    parse_source,
+)
 
 
 def write_pyproject(tmp_path: Path, table: str) -> Path:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from staticserve.build import BuildConfig, BuildReport, Source, build
 from staticserve.manifest import Manifest
+from staticserve.pipeline import BuildConfig, BuildReport, Source, build
 
 Tree = Mapping[str, "str | bytes"]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import brotli
 import pytest
 
-from staticserve.build import BuildConfig, BuildReport, Source, build
-from staticserve.build.publish import STATE_DIR
 from staticserve.errors import BrokenReference, BuildError, ConfigError
 from staticserve.manifest import MANIFEST_NAME, Manifest
+from staticserve.pipeline import BuildConfig, BuildReport, Source, build
+from staticserve.pipeline.publish import STATE_DIR
 
 from .conftest import compressible, write_tree
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from staticserve.build.fingerprint import (
+from staticserve.pipeline.fingerprint import (
     Fingerprinted,
     Problem,
     final_as_read,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from staticserve.build.collect import collect, resolve_sources
-from staticserve.build.config import BuildConfig, Source
 from staticserve.errors import BuildError, ConfigError
+from staticserve.pipeline.collect import collect, resolve_sources
+from staticserve.pipeline.config import BuildConfig, Source
 
 from .conftest import write_tree
 

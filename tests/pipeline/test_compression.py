@@ -13,17 +13,17 @@ from pathlib import Path
 import brotli
 import pytest
 
-from staticserve.build import BuildReport
-from staticserve.build.compress import MAX_RATIO, compress_variants
-from staticserve.build.publish import STATE_DIR
 from staticserve.errors import BrokenReference, BuildError, ConfigError
 from staticserve.manifest import Manifest
+from staticserve.pipeline import BuildReport
+from staticserve.pipeline.compress import MAX_RATIO, compress_variants
+from staticserve.pipeline.publish import STATE_DIR
 
 from .conftest import compressible, write_tree
 
 Project = Callable[..., BuildReport]
 # the module itself (staticserve.build is also the name of a function in staticserve)
-compress = importlib.import_module("staticserve.build.compress")
+compress = importlib.import_module("staticserve.pipeline.compress")
 
 
 def files_on_disk(out: Path) -> dict[str, bytes]:

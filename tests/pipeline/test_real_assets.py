@@ -9,10 +9,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from staticserve.build import BuildConfig, build
-from staticserve.build.fingerprint import HASH_LENGTH, syntax_of
-from staticserve.build.rewrite import find_references
 from staticserve.manifest import Manifest
+from staticserve.pipeline import BuildConfig, build
+from staticserve.pipeline.fingerprint import HASH_LENGTH, syntax_of
+from staticserve.pipeline.rewrite import find_references
 
 pytest.importorskip("django", reason="django is a test dependency: pip install -e '.[test]'")
 
