@@ -8,9 +8,10 @@ new build publishes a new manifest the catalog notices (one ``stat`` at most eve
 a single attribute assignment; the bytes of unchanged files are carried over. The manifest lists
 the earlier builds' retained files, so their hashed URLs keep working after the swap.
 
-While the wrapped app handles a request, the middleware's ``static_url`` and ``integrity`` answer
-from the build that was current at the first of them in that request, so a page never pairs the
-URL of one build with the integrity value of the next when a deploy lands mid-render.
+While the wrapped app handles a request, ``static_url`` and ``integrity`` answer from the build
+that was current at the first of them in that request (kept in ``pinned_builds``, which the
+adapters set around the app), so a page never pairs the URL of one build with the integrity
+value of the next when a deploy lands mid-render.
 """
 
 from __future__ import annotations
@@ -22,126 +23,24 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from fnmatch import fnmatchcase
 from pathlib import Path
 from time import monotonic
-from typing import TYPE_CHECKING, BinaryIO
 
 from .core.content_types import content_type_for
 from .core.paths import url_path
-from .core.plan import Lookup
 from .core.resource import IDENTITY, IMMUTABLE, CachePolicy, Resource, VariantSource, build_resource
-from .core.response import Body, FileSlice, Header
-from .errors import ConfigError, ManifestError
+from .core.response import Body, FileSlice
+from .errors import ManifestError
 from .manifest import MANIFEST_NAME, Asset, Manifest
+from .options import HeaderRules, ServeOptions, header_rules, matching_headers
 
-if TYPE_CHECKING:
-    from .dev import DevFinder
-    from .pipeline.config import BuildConfig
-
-__all__ = [
-    "MEMORY_LIMIT",
-    "MEMORY_TOTAL",
-    "OUTPUT_DIR",
-    "Catalog",
-    "MiddlewareBase",
-    "ServeOptions",
-    "Snapshot",
-    "open_slice",
-]
+__all__ = ["Catalog", "Resources", "Snapshot", "pinned_builds"]
 
 log = logging.getLogger("staticserve")
 
-OUTPUT_DIR = "static_build"  # the build's default output folder
-MEMORY_LIMIT = 64 * 1024  # files up to this size are served from memory ...
-MEMORY_TOTAL = 32 * 1024 * 1024  # ... until this many bytes are held
-_URL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/")
-_FIELD_NAME = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
-
 Signature = tuple[int, int, int]  # (st_mtime_ns, st_size, st_ino) of the manifest file
-HeaderRules = tuple[tuple[str, tuple[Header, ...]], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ServeOptions:
-    """How the middleware serves a build; validated on construction (``ConfigError``).
-
-    ``prefix`` is normalised to ``/static`` form (``""`` for the site root). ``headers`` maps a
-    glob over logical paths (``fonts/*``, ``*.woff2``; a bare ``.woff2`` means ``*.woff2``) to
-    extra response fields, which replace defaults of the same name.
-    """
-
-    prefix: str = "/static"
-    max_age: int = 60
-    allow_origin: str | None = "*"
-    headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    memory_limit: int = MEMORY_LIMIT
-    memory_total: int = MEMORY_TOTAL
-    index_file: str | None = None
-    reload_interval: float = 1.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "prefix", _normalise_prefix(self.prefix))
-        for name in ("max_age", "memory_limit", "memory_total"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"{name} must be a whole number >= 0, not {value!r}")
-        if not isinstance(self.reload_interval, (int, float)) or self.reload_interval < 0:
-            raise ConfigError(
-                f"reload_interval must be >= 0 seconds (0 disables reloading), "
-                f"not {self.reload_interval!r}"
-            )
-        if self.index_file is not None and not _is_file_name(self.index_file):
-            raise ConfigError(f"index_file must be a plain file name, not {self.index_file!r}")
-        if self.allow_origin is not None:
-            _check_field("Access-Control-Allow-Origin", self.allow_origin)
-        for fields in self.headers.values():
-            for name, value in fields.items():
-                _check_field(name, value)
-
-    @property
-    def mount(self) -> str:
-        """Every served URL path starts with this (``/static/``)."""
-        return self.prefix + "/"
-
-
-def _normalise_prefix(prefix: str) -> str:
-    cleaned = "/" + prefix.strip("/") if prefix.strip("/") else ""
-    if not set(cleaned) <= _URL_SAFE or "//" in cleaned or "/." in cleaned:
-        raise ConfigError(
-            f"prefix {prefix!r} must be a plain URL path such as '/static' "
-            "(letters, digits, '-', '.', '_', '~' and '/')"
-        )
-    return cleaned
-
-
-def _is_file_name(name: str) -> bool:
-    return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".")
-
-
-def _check_field(name: str, value: str) -> None:
-    if not name or not set(name.lower()) <= _FIELD_NAME:
-        raise ConfigError(f"{name!r} is not a valid HTTP header name")
-    if any(c in value for c in "\r\n\0") or not value.isprintable() or not value.isascii():
-        raise ConfigError(f"the value of header {name!r} must be printable ASCII: {value!r}")
-
-
-def header_rules(option: Mapping[str, Mapping[str, str]]) -> HeaderRules:
-    """The ``headers`` option as (glob, encoded fields) pairs."""
-    return tuple(
-        (
-            "*" + pattern if pattern.startswith(".") and "/" not in pattern else pattern,
-            tuple((k.lower().encode("ascii"), v.encode("ascii")) for k, v in fields.items()),
-        )
-        for pattern, fields in option.items()
-    )
-
-
-def matching_headers(rules: HeaderRules, logical: str) -> list[Header]:
-    """The extra fields for a logical path: those of every rule whose glob matches it."""
-    return [pair for pattern, fields in rules if fnmatchcase(logical, pattern) for pair in fields]
 
 
 # The builds that ``static_url``/``integrity`` pinned during the current request, by catalog.
@@ -505,79 +404,3 @@ class _Holder:
                 size,
             )
         return data
-
-
-def open_slice(part: FileSlice) -> BinaryIO:
-    """Open the file of ``part`` positioned at its offset (the caller closes it)."""
-    file = open(part.path, "rb")  # noqa: SIM115 -- handed to the caller, who closes it
-    try:
-        if part.offset:
-            file.seek(part.offset)
-    except BaseException:
-        file.close()
-        raise
-    return file
-
-
-class MiddlewareBase:
-    """What both middlewares share: options, the catalog, and the template helpers.
-
-    ``lookup`` is what requests are answered from: the build's catalog, or in development mode
-    (``dev=True``) a finder over the configured source folders (anything with ``find(path)``).
-    """
-
-    def __init__(
-        self,
-        root: str | os.PathLike[str],
-        prefix: str,
-        *,
-        max_age: int,
-        allow_origin: str | None,
-        headers: Mapping[str, Mapping[str, str]] | None,
-        fall_through: bool,
-        memory_limit: int,
-        memory_total: int,
-        index_file: str | None,
-        reload_interval: float,
-        dev: bool = False,
-        config: BuildConfig | str | os.PathLike[str] | None = None,
-    ) -> None:
-        options = ServeOptions(
-            prefix=prefix,
-            max_age=max_age,
-            allow_origin=allow_origin,
-            headers=dict(headers or {}),
-            memory_limit=memory_limit,
-            memory_total=memory_total,
-            index_file=index_file,
-            reload_interval=reload_interval,
-        )
-        self.dev = dev
-        self.catalog: Catalog | DevFinder
-        if dev:
-            from .dev import DevFinder  # the build's config and collect code, in dev only
-
-            self.catalog = DevFinder(config, options)
-        else:  # config= is for development mode; settings may pass it whatever dev is
-            self.catalog = Catalog(root, options)
-        self.lookup: Lookup = self.catalog
-        self.fall_through = fall_through
-        self.mount = options.mount
-        # Pin one build per request for the helpers, once the app has shown it uses them:
-        # apps that never call them pay nothing for it on their requests.
-        self.pinning = False
-
-    def static_url(self, path: str) -> str:
-        """The URL of a logical path: hashed (``/static/css/app.3f2a9c1d7e4b.css``) in production,
-        the plain ``/static/css/app.css`` in development mode."""
-        self.pinning = True
-        return self.catalog.static_url(path)
-
-    def integrity(self, path: str) -> str:
-        """The Subresource Integrity value (``sha384-…``) of a logical path."""
-        self.pinning = True
-        return self.catalog.integrity(path)
-
-    def reload(self) -> bool:
-        """Pick up a newly published build now (True when one was swapped in)."""
-        return self.catalog.reload()

@@ -19,12 +19,12 @@ from base64 import b64encode
 from pathlib import Path
 from urllib.parse import unquote
 
-from .catalog import ServeOptions, header_rules, matching_headers
 from .core.content_types import content_type_for
 from .core.paths import canonical_path, url_path
 from .core.resource import IDENTITY, CachePolicy, Resource, VariantSource, build_resource
 from .core.response import Body, FileSlice
 from .manifest import MANIFEST_NAME
+from .options import ServeOptions, header_rules, matching_headers
 from .pipeline.collect import is_ignored, resolve_sources
 from .pipeline.config import BuildConfig, load_config
 

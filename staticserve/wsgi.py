@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from time import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import quote
 
-from .catalog import (
-    MEMORY_LIMIT,
-    MEMORY_TOTAL,
-    OUTPUT_DIR,
-    MiddlewareBase,
-    open_slice,
-    pinned_builds,
-)
 from .core.plan import NOT_FOUND, plan_request
 from .core.request import REQUEST_FIELDS
 from .core.response import STATUS_LINES, FileSlice, ResponsePlan
+from .middleware import MiddlewareBase, open_slice, pinned_builds
+from .options import OUTPUT_DIR, PREFIX, ServeKeywords
 
 if TYPE_CHECKING:
-    from .pipeline.config import BuildConfig
+    from typing_extensions import Unpack
 
 __all__ = ["CHUNK_SIZE", "FileChunks", "StaticServeWSGI"]
 
@@ -60,33 +54,10 @@ class StaticServeWSGI(MiddlewareBase):
         self,
         app: WSGIApp,
         root: str | os.PathLike[str] = OUTPUT_DIR,
-        prefix: str = "/static",
-        *,
-        max_age: int = 60,
-        allow_origin: str | None = "*",
-        headers: Mapping[str, Mapping[str, str]] | None = None,
-        fall_through: bool = True,
-        memory_limit: int = MEMORY_LIMIT,
-        memory_total: int = MEMORY_TOTAL,
-        index_file: str | None = None,
-        reload_interval: float = 1.0,
-        dev: bool = False,
-        config: BuildConfig | str | os.PathLike[str] | None = None,
+        prefix: str = PREFIX,
+        **options: Unpack[ServeKeywords],
     ) -> None:
-        super().__init__(
-            root,
-            prefix,
-            max_age=max_age,
-            allow_origin=allow_origin,
-            headers=headers,
-            fall_through=fall_through,
-            memory_limit=memory_limit,
-            memory_total=memory_total,
-            index_file=index_file,
-            reload_interval=reload_interval,
-            dev=dev,
-            config=config,
-        )
+        super().__init__(root, prefix, **options)
         self.app = app
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

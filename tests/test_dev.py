@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from staticserve import StaticServe, StaticServeWSGI
-from staticserve.catalog import ServeOptions
 from staticserve.dev import DevFinder
 from staticserve.errors import ConfigError
+from staticserve.options import ServeOptions
 
 from .conftest import Build, LiveServer
 from .test_http import Site

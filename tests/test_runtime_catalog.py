@@ -12,9 +12,10 @@ import jinja2
 import pytest
 
 from staticserve import StaticServe, StaticServeWSGI
-from staticserve.catalog import Catalog, ServeOptions
+from staticserve.catalog import Catalog
 from staticserve.core.response import FileSlice
 from staticserve.integrations.jinja2 import install
+from staticserve.options import ServeOptions
 
 from .conftest import CSS, JS, Build, write_build
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..catalog import MiddlewareBase
+from ..middleware import MiddlewareBase
 from . import AssetUrls
 
 if TYPE_CHECKING:

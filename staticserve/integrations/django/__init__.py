@@ -21,31 +21,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import ConfigError
+from ...options import KEYWORDS
 
 if TYPE_CHECKING:
     from ...asgi import ASGIApp, StaticServe
-    from ...catalog import MiddlewareBase
+    from ...middleware import MiddlewareBase
     from ...wsgi import StaticServeWSGI, WSGIApp
     from .. import AssetUrls
 
 __all__ = ["assets", "settings_options", "wrap_asgi", "wrap_wsgi"]
 
-_OPTIONS = frozenset(
-    {
-        "root",
-        "prefix",
-        "max_age",
-        "allow_origin",
-        "headers",
-        "fall_through",
-        "memory_limit",
-        "memory_total",
-        "index_file",
-        "reload_interval",
-        "dev",
-        "config",
-    }
-)
+_OPTIONS = frozenset({"root", "prefix"}) | KEYWORDS  # what the middlewares take
 M = TypeVar("M", bound="MiddlewareBase")
 _lock = threading.Lock()
 _assets: AssetUrls | None = None

@@ -1,0 +1,85 @@
+"""What the ASGI and WSGI middlewares share: options, the lookup, template helpers, file opening.
+
+:class:`MiddlewareBase` validates the options, picks what requests are answered from (the
+build's :class:`~staticserve.catalog.Catalog`, or in development mode the
+:class:`~staticserve.dev.DevFinder` over the source folders) and answers ``static_url`` and
+``integrity``. Once the app has used those helpers, the adapters pin one build per request in
+``pinned_builds`` while the app handles it, so a page never pairs the URL of one build with
+the integrity value of the next when a deploy lands mid-render.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, BinaryIO
+
+from .catalog import Catalog, pinned_builds
+from .core.plan import Lookup
+from .core.response import FileSlice
+from .options import KEYWORDS, ServeKeywords, ServeOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .dev import DevFinder
+
+__all__ = ["MiddlewareBase", "open_slice", "pinned_builds"]
+
+
+class MiddlewareBase:
+    """What both middlewares share: options, the catalog, and the template helpers.
+
+    ``lookup`` is what requests are answered from: the build's catalog, or in development mode
+    (``dev=True``) a finder over the configured source folders (anything with ``find(path)``).
+    """
+
+    def __init__(
+        self, root: str | os.PathLike[str], prefix: str, **keywords: Unpack[ServeKeywords]
+    ) -> None:
+        for name in keywords:
+            if name not in KEYWORDS:  # as Python words it for a named parameter
+                called = type(self).__init__.__qualname__
+                raise TypeError(f"{called}() got an unexpected keyword argument {name!r}")
+        options = ServeOptions(prefix=prefix, **keywords)
+        self.options = options
+        self.dev = options.dev
+        self.catalog: Catalog | DevFinder
+        if options.dev:
+            from .dev import DevFinder  # the build's config and collect code, in dev only
+
+            self.catalog = DevFinder(options.config, options)
+        else:  # config= is for development mode; settings may pass it whatever dev is
+            self.catalog = Catalog(root, options)
+        self.lookup: Lookup = self.catalog
+        self.fall_through = options.fall_through
+        self.mount = options.mount
+        # Pin one build per request for the helpers, once the app has shown it uses them:
+        # apps that never call them pay nothing for it on their requests.
+        self.pinning = False
+
+    def static_url(self, path: str) -> str:
+        """The URL of a logical path: hashed (``/static/css/app.3f2a9c1d7e4b.css``) in production,
+        the plain ``/static/css/app.css`` in development mode."""
+        self.pinning = True
+        return self.catalog.static_url(path)
+
+    def integrity(self, path: str) -> str:
+        """The Subresource Integrity value (``sha384-…``) of a logical path."""
+        self.pinning = True
+        return self.catalog.integrity(path)
+
+    def reload(self) -> bool:
+        """Pick up a newly published build now (True when one was swapped in)."""
+        return self.catalog.reload()
+
+
+def open_slice(part: FileSlice) -> BinaryIO:
+    """Open the file of ``part`` positioned at its offset (the caller closes it)."""
+    file = open(part.path, "rb")  # noqa: SIM115 -- handed to the caller, who closes it
+    try:
+        if part.offset:
+            file.seek(part.offset)
+    except BaseException:
+        file.close()
+        raise
+    return file
