@@ -3,7 +3,8 @@
     python bench/rewrite_speed.py [--repeat N] [--module PATH]
 
 Prints throughput (MB/s, best of N runs) and the number of references found. ``--module`` times
-another copy of the rewriter (a file path), e.g. an older version saved outside the repository.
+another copy of the scanners, e.g. an older version saved outside the repository: a copy of the
+``staticserve/pipeline/scan`` folder, or a single module such as the older ``rewrite.py``.
 """
 
 from __future__ import annotations
@@ -33,10 +34,17 @@ def corpus() -> list[tuple[str, str, str]]:
 
 def load(module_path: str | None) -> ModuleType:
     if module_path is None:
-        from staticserve.pipeline import rewrite
+        from staticserve.pipeline import scan
 
-        return rewrite
-    spec = importlib.util.spec_from_file_location("rewrite_under_test", module_path)
+        return scan
+    path = pathlib.Path(module_path)
+    # A folder is a package whose modules import each other relatively: load its __init__.py
+    # as a package so that those imports resolve inside the folder.
+    package = [str(path)] if path.is_dir() else None
+    location = path / "__init__.py" if path.is_dir() else path
+    spec = importlib.util.spec_from_file_location(
+        "scan_under_test", location, submodule_search_locations=package
+    )
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -48,7 +56,9 @@ def load(module_path: str | None) -> ModuleType:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--module", help="path of a rewrite.py to time instead of the package's")
+    parser.add_argument(
+        "--module", help="a scan package folder or a rewrite.py to time instead of the package's"
+    )
     args = parser.parse_args()
     rw = load(args.module)
     files = corpus()

@@ -1,7 +1,8 @@
 """The build: collect -> fingerprint (rewriting references) -> compress -> publish.
 
 ``build(config)`` runs the stages in order and returns a :class:`BuildReport`; only ``collect``
-reads source files and only ``publish`` writes.
+reads source files and only the publish stage writes (publish.py with its helpers atomic.py,
+journal.py and cache.py, and the build lock of output_dir.py).
 """
 
 from __future__ import annotations
@@ -17,21 +18,13 @@ from typing import Any
 
 from ..errors import BrokenReference, BuildError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset
+from .cache import load_cache, reusable_variant, store_cache
 from .collect import Duplicate, collect, resolve_sources
 from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
 from .fingerprint import Fingerprinted, final_as_read, fingerprint
-from .publish import (
-    Published,
-    Stager,
-    build_lock,
-    check_output_dir,
-    load_cache,
-    load_previous,
-    publish,
-    reusable_variant,
-    store_cache,
-)
+from .output_dir import build_lock, check_output_dir
+from .publish import Published, Stager, load_previous, publish
 
 __all__ = ["BuildConfig", "BuildReport", "EncodingStats", "Source", "build", "load_config"]
 

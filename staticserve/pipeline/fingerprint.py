@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from ..fingerprinted import is_fingerprinted
-from .rewrite import Reference, Syntax, find_references, rewrite
+from .scan import Reference, Syntax, find_references, rewrite
 
 __all__ = ["Fingerprinted", "Problem", "final_as_read", "fingerprint", "hashed_name"]
 

@@ -16,7 +16,7 @@ import pytest
 from staticserve.errors import BrokenReference, BuildError, ConfigError
 from staticserve.manifest import MANIFEST_NAME, Manifest
 from staticserve.pipeline import BuildConfig, BuildReport, Source, build
-from staticserve.pipeline.publish import STATE_DIR
+from staticserve.pipeline.output_dir import STATE_DIR
 
 from .conftest import compressible, write_tree
 

@@ -17,7 +17,7 @@ from staticserve.errors import BrokenReference, BuildError, ConfigError
 from staticserve.manifest import Manifest
 from staticserve.pipeline import BuildReport
 from staticserve.pipeline.compress import MAX_RATIO, compress_variants
-from staticserve.pipeline.publish import STATE_DIR
+from staticserve.pipeline.output_dir import STATE_DIR
 
 from .conftest import compressible, write_tree
 

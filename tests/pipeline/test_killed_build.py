@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from staticserve.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest
-from staticserve.pipeline.publish import STATE_DIR
+from staticserve.pipeline.output_dir import STATE_DIR
 
 from ..conftest import check_live_build
 from .conftest import write_tree

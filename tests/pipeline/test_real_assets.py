@@ -12,7 +12,7 @@ import pytest
 from staticserve.manifest import Manifest
 from staticserve.pipeline import BuildConfig, build
 from staticserve.pipeline.fingerprint import HASH_LENGTH, syntax_of
-from staticserve.pipeline.rewrite import find_references
+from staticserve.pipeline.scan import find_references
 
 pytest.importorskip("django", reason="django is a test dependency: pip install -e '.[test]'")
 

@@ -385,9 +385,10 @@ def test_a_failure_after_the_switch_says_the_new_build_is_live(
     from staticserve.pipeline import build, load_config
 
     site = built_site
-    publish_stage = importlib.import_module("staticserve.pipeline.publish")
+    # Every file the publish stage writes goes through this module, the unhashed copies too.
+    atomic = importlib.import_module("staticserve.pipeline.atomic")
     old_manifest = (site.out / MANIFEST_NAME).read_bytes()
-    write_file = publish_stage._write_file
+    write_file = atomic.write_file
 
     def no_hard_links(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EPERM, "no hard links on this filesystem")
@@ -398,8 +399,8 @@ def test_a_failure_after_the_switch_says_the_new_build_is_live(
         write_file(path, data)
 
     site.write_sources(2)
-    monkeypatch.setattr(publish_stage.os, "link", no_hard_links)
-    monkeypatch.setattr(publish_stage, "_write_file", full_after_the_switch)
+    monkeypatch.setattr(atomic.os, "link", no_hard_links)
+    monkeypatch.setattr(atomic, "write_file", full_after_the_switch)
     with pytest.raises(BuildError) as error:
         build(load_config(site.config))
     monkeypatch.undo()

@@ -1,4 +1,5 @@
-"""Reference finding and rewriting in CSS and JavaScript: case tables first, then properties."""
+"""Finding and rewriting references through the scan front, both syntaxes: case tables first,
+then properties. What each scanner finds is in test_scan_css.py and test_scan_js.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from staticserve.pipeline.rewrite import Reference, Syntax, find_references, is_local, rewrite
+from staticserve.pipeline.scan import Reference, Syntax, find_references, is_local, rewrite
 
 HASH = "3f2a9c1d7e4b"
 
@@ -28,187 +29,6 @@ def hashed(path: str) -> str:
 
 def hashed_once(ref: Reference) -> str:
     return ref.path if HASH in ref.path else hashed(ref.path)
-
-
-# --- CSS: what is found ---------------------------------------------------------------------
-
-CSS_FOUND = [
-    ("unquoted url", "a{background:url(img/x.png)}", [("url", "img/x.png")]),
-    ("double-quoted url", 'a{background:url("x.png")}', [("url", "x.png")]),
-    ("single-quoted url", "a{background:url('x.png')}", [("url", "x.png")]),
-    ("upper-case URL", "a{background:URL(x.png)}", [("url", "x.png")]),
-    ("mixed-case Url", "a{background:Url('x.png')}", [("url", "x.png")]),
-    ("spaces around an unquoted value", "a{b:url(  x.png  )}", [("url", "x.png")]),
-    ("spaces around a quoted value", 'a{b:url(  "x.png"  )}', [("url", "x.png")]),
-    ("newlines inside the parens", "a{b:url(\n  x.png\n)}", [("url", "x.png")]),
-    ("query and fragment", "a{src:url(../fonts/fa.eot?v=4.7.0#iefix)}",
-     [("url", "../fonts/fa.eot?v=4.7.0#iefix")]),
-    ("the old-IE ?#iefix hack", "a{src:url(fa.eot?#iefix&v=4.7.0)}",
-     [("url", "fa.eot?#iefix&v=4.7.0")]),
-    ("several urls in one declaration", "a{src:url(a.woff2) format('woff2'),url(\"b.woff\")}",
-     [("url", "a.woff2"), ("url", "b.woff")]),
-    ("an absolute path", "a{b:url(/static/x.png)}", [("url", "/static/x.png")]),
-    ("an escaped space in an unquoted url", r"a{b:url(a\ b.png)}", [("url", "a b.png")]),
-    ("an escaped quote in a quoted url", r'a{b:url("a\"b.png")}', [("url", 'a"b.png')]),
-    ("a hex escape", r"a{b:url(\61 .png)}", [("url", "a.png")]),
-    ("a url cut off by the end of the text", "a{b:url(x.png", [("url", "x.png")]),
-    ("@import with a double-quoted string", '@import "x.css";', [("import", "x.css")]),
-    ("@import with a single-quoted string and media", "@import 'x.css' screen;",
-     [("import", "x.css")]),
-    ("@import url() with layer, supports and media",
-     "@import url(x.css) layer(base) supports(display:grid) screen and (min-width:1px);",
-     [("import", "x.css")]),
-    ("@import with a quoted url()", '@import url("x.css");', [("import", "x.css")]),
-    ("upper-case @IMPORT", '@IMPORT "x.css";', [("import", "x.css")]),
-    ("minified @import", '@import"x.css";a{b:url(y.png)}', [("import", "x.css"), ("url", "y.png")]),
-    ("@import with a comment before its string", '@import /* c */ "x.css";',
-     [("import", "x.css")]),
-    ("image-set strings and urls", 'a{b:image-set("a.png" 1x, url(b.png) 2x)}',
-     [("url", "a.png"), ("url", "b.png")]),
-    ("-webkit-image-set strings", "a{b:-webkit-image-set('a.png' 1x,'b.png' 2x)}",
-     [("url", "a.png"), ("url", "b.png")]),
-    ("image-set with a type() hint", 'a{b:image-set("a.avif" type("image/avif"))}',
-     [("url", "a.avif")]),
-    ("a /*# sourceMappingURL */ comment", "a{}\n/*# sourceMappingURL=app.css.map */",
-     [("sourcemap", "app.css.map")]),
-    ("the older /*@ sourceMappingURL */ form", "/*@ sourceMappingURL=app.css.map*/",
-     [("sourcemap", "app.css.map")]),
-    ("a url after an unterminated-string line", 'a{content:"oops\n}b{c:url(x.png)}',
-     [("url", "x.png")]),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("css", "expected"), [c[1:] for c in CSS_FOUND], ids=[c[0] for c in CSS_FOUND]
-)
-def test_css_reference_is_found(css: str, expected: list[tuple[str, str]]) -> None:
-    assert found(css, "css") == expected
-
-
-CSS_IGNORED = [
-    ("url() in a comment", "/* a{b:url(x.png)} */"),
-    ("@import in a comment", '/* @import "x.css"; */'),
-    ("a url() inside a string", 'a{content:"url(x.png)"}'),
-    ("image-url()", "a{b:image-url(x.png)}"),
-    ("myurl()", "a{b:myurl(x.png)}"),
-    ("a custom --url() name", "a{b:--url(x.png)}"),
-    ("a dimension ending in url", "a{b:5url(x.png)}"),
-    ("a quoted data URI with a nested url(%23id)",
-     "a{b:url(\"data:image/svg+xml;utf8,<svg><rect fill='url(%23g)'/></svg>\")}"),
-    ("an unquoted data URI with nested parens",
-     "a{b:url(data:image/svg+xml;utf8,<svg><rect fill='url(%23g)'/>"
-     "<image href='url(x.png)'/></svg>)}"),
-    ("an upper-case DATA: URI", "a{b:url(DATA:image/png;base64,iVBORw0K)}"),
-    ("http:", "a{b:url(http://example.com/x.png)}"),
-    ("https: in quotes", 'a{b:url("https://example.com/x.png")}'),
-    ("a protocol-relative url", "a{b:url(//cdn.example.com/x.png)}"),
-    ("a fragment-only url", "a{mask:url(#m)}"),
-    ("a percent-encoded fragment-only url", "a{mask:url(%23m)}"),
-    ("an empty url()", "a{b:url()}"),
-    ("an empty quoted url()", 'a{b:url("")}'),
-    ("a whitespace-only url()", "a{b:url('  ')}"),
-    ("a bare ?query", "a{b:url(?v=1)}"),
-    ("a format() string", "a{src:format('woff2')}"),
-    ("a string that is not in url(), @import or image-set", 'a{font-family:"x.woff"}'),
-    ("a bad url with inner whitespace", "a{b:url(a b.png)}"),
-    ("an @import string cut by a newline", '@import "x.css\n;'),
-    ("@namespace with an http url", "@namespace svg url(http://www.w3.org/2000/svg);"),
-    ("a comment that mentions sourceMappingURL midway", "/* see sourceMappingURL=x.map */"),
-    ("a data: source map", "/*# sourceMappingURL=data:application/json;base64,e30= */"),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("css", [c[1] for c in CSS_IGNORED], ids=[c[0] for c in CSS_IGNORED])
-def test_css_non_reference_is_ignored_and_left_alone(css: str) -> None:
-    assert find_references(css, "css") == []
-    assert rewrite(css, "css", lambda ref: "CHANGED") == css
-
-
-# --- JS: what is found ----------------------------------------------------------------------
-
-JS_FOUND = [
-    ("a default import", 'import x from "./a.js"', ["./a.js"]),
-    ("named imports", "import {a, b as c} from './b.js';", ["./b.js"]),
-    ("a namespace import", 'import * as ns from "../c.mjs"', ["../c.mjs"]),
-    ("a default and named import", 'import x, {y} from "./a.js"', ["./a.js"]),
-    ("a side-effect import", 'import "./side.js";', ["./side.js"]),
-    ("export from", 'export {x} from "./d.js"', ["./d.js"]),
-    ("export star from", 'export * from "./e.js"', ["./e.js"]),
-    ("export star as from", 'export * as y from "./f.js"', ["./f.js"]),
-    ("export with a string name", 'export {"a-b" as ab} from "./g.js"', ["./g.js"]),
-    ("dynamic import with double quotes", 'const m = import("./g.js")', ["./g.js"]),
-    ("dynamic import with single quotes", "const m = await import('./g.js');", ["./g.js"]),
-    ("dynamic import with attributes", 'import("./d.json", { with: { type: "json" } })',
-     ["./d.json"]),
-    ("an absolute specifier", 'import x from "/static/x.js"', ["/static/x.js"]),
-    ("an import across line breaks", 'import {\n  a,\n  b\n} from\n  "./x.js"\n', ["./x.js"]),
-    ("imports without semicolons", 'import a from "./a.js"\nimport b from "./b.js"\nrun()',
-     ["./a.js", "./b.js"]),
-    ("minified code on one line",
-     'import{a as b}from"./x.js";export*from"./y.js";import("./z.js").then(f)',
-     ["./x.js", "./y.js", "./z.js"]),
-    ("an escaped specifier", r'import "./a\u002ejs"', ["./a.js"]),
-    ("an import after a regex holding a quote", "const q = /[\"']/g\nimport './a.js'",
-     ["./a.js"]),
-    ("an import after a division", "const h = w / 2; import './a.js'", ["./a.js"]),
-    ("an import inside a template substitution", "t = `${await import('./a.js')}`",
-     ["./a.js"]),
-    ("a query and fragment", 'import "./a.js?v=1#x"', ["./a.js?v=1#x"]),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("js", "expected"), [c[1:] for c in JS_FOUND], ids=[c[0] for c in JS_FOUND]
-)
-def test_js_module_specifier_is_found(js: str, expected: list[str]) -> None:
-    assert found(js, "js") == [("module", url) for url in expected]
-
-
-JS_SOURCEMAPS = [
-    ("a //# comment on the last line", "run();\n//# sourceMappingURL=app.js.map"),
-    ("a //# comment followed by a newline", "run();\n//# sourceMappingURL=app.js.map\n"),
-    ("the older //@ form", "run();\n//@ sourceMappingURL=app.js.map"),
-    ("an indented comment", "run();\n  //# sourceMappingURL=app.js.map"),
-    ("a /*# */ comment", "run();\n/*# sourceMappingURL=app.js.map */"),
-    ("CRLF line ends", "run();\r\n//# sourceMappingURL=app.js.map\r\n"),
-]
-
-
-@pytest.mark.parametrize("js", [c[1] for c in JS_SOURCEMAPS], ids=[c[0] for c in JS_SOURCEMAPS])
-def test_js_source_map_comment_is_found(js: str) -> None:
-    assert found(js, "js") == [("sourcemap", "app.js.map")]
-
-
-JS_IGNORED = [
-    ("a bare specifier", 'import Vue from "vue"'),
-    ("a bare specifier with a path", 'import fp from "lodash/fp"'),
-    ("a scoped package", 'import x from "@scope/pkg"'),
-    ("an https specifier", 'import "https://cdn.example.com/x.js"'),
-    ("import.meta.url", "const u = new URL('./x.png', import.meta.url)"),
-    ("a method named import", 'foo.import("./x.js")'),
-    ("an optional-chained import method", 'foo?.import("./x.js")'),
-    ("a method named from", 'obj.from("./x.js")'),
-    ("a string mentioning import", "const s = \"import './x.js'\""),
-    ("a line comment", '// import "./x.js"'),
-    ("a block comment", '/* import x from "./x.js" */'),
-    ("a template literal", 'const t = `import "./x.js"`'),
-    ("dynamic import of a template", "import(`./x${n}.js`)"),
-    ("dynamic import of a variable", "import(name)"),
-    ("dynamic import of an expression", 'import("./x" + ".js")'),
-    ("a regex literal", 'const r = /import "\\.\\/x.js"/g'),
-    ("an object key named import", 'const o = { import: "./x.js" }'),
-    ("a private field named import", 'class A { #import = "./x.js" }'),
-    ("export of a variable named from", 'export const from = "./x.js"'),
-    ("a source map comment after code", 'run(); //# sourceMappingURL=x.js.map'),
-    ("a data: source map", "//# sourceMappingURL=data:application/json;base64,e30="),
-    ("an unterminated specifier", 'import "./x.js\nrun()'),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("js", [c[1] for c in JS_IGNORED], ids=[c[0] for c in JS_IGNORED])
-def test_js_non_reference_is_ignored_and_left_alone(js: str) -> None:
-    assert find_references(js, "js") == []
-    assert rewrite(js, "js", lambda ref: "CHANGED") == js
 
 
 # --- rewriting ------------------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""Write one file so that no reader, and no build killed midway, ever sees a part of it.
+
+The bytes go to a temporary name beside the target, are fsynced, then renamed over it: the
+rename is atomic, so the name holds either the old bytes or the new ones. A failed write
+becomes a one-line :class:`~staticserve.errors.BuildError` that says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+from pathlib import Path
+
+from ..errors import BuildError
+
+__all__ = [
+    "ensure_dir",
+    "fsync_dir",
+    "has_size",
+    "place_copy",
+    "reason",
+    "temporary",
+    "write_atomic",
+    "write_error",
+    "write_file",
+    "write_json",
+]
+
+_TEMP_SUFFIX = ".staticserve-tmp"
+
+
+def temporary(target: Path) -> Path:
+    """The name ``target`` is written under before the rename: hidden, beside it."""
+    return target.with_name(f".{target.name}{_TEMP_SUFFIX}")
+
+
+def has_size(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except OSError:
+        return False
+
+
+def write_atomic(target: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = temporary(target)
+    write_file(temp, data)
+    os.replace(temp, target)
+    if sync_dir:
+        fsync_dir(target.parent)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot fsync a directory; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, data: object) -> None:
+    try:
+        write_atomic(path, json.dumps(data, sort_keys=True).encode())
+    except OSError as exc:
+        raise write_error(path, exc) from None
+
+
+def place_copy(source: Path, target: Path) -> None:
+    """Give ``target`` the bytes of ``source``: a hard link where the filesystem has them, else
+    a copy. Either way the name appears complete, replacing an earlier file of that name."""
+    try:
+        os.link(source, target)  # a new name appears complete, atomically
+        return
+    except FileExistsError:
+        pass  # an earlier build's copy: replace it below
+    except OSError:
+        pass  # no hard links here: copied below
+    with contextlib.suppress(OSError):
+        if os.path.samefile(source, target):
+            return
+    temp = temporary(target)
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()
+    try:
+        os.link(source, temp)
+    except OSError:  # no hard links here (another filesystem type): copy
+        write_file(temp, source.read_bytes())
+    os.replace(temp, target)
+
+
+def ensure_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    return path
+
+
+def reason(exc: OSError) -> str:
+    """Why a write failed, in words a user acts on."""
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return exc.strerror or str(exc)
+
+
+def write_error(path: Path, exc: OSError) -> BuildError:
+    """The error for a write that failed before the new build went live."""
+    where = exc.filename or path
+    return BuildError(
+        f"cannot write {where}: {reason(exc)}; nothing was published, "
+        "the previous build is untouched"
+    )

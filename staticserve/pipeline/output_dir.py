@@ -1,0 +1,69 @@
+"""Claim the output folder for one build: refuse a folder unsafe to build into, then hold an
+exclusive lock on it while the build writes.
+
+staticserve keeps its own state inside the output, in :data:`STATE_DIR`: this lock, the journal
+(journal.py) and the compression cache (cache.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import BuildError, ConfigError
+from ..manifest import MANIFEST_NAME
+from .atomic import ensure_dir, write_error
+
+__all__ = ["STATE_DIR", "build_lock", "check_output_dir"]
+
+STATE_DIR = ".staticserve"  # inside the output: lock, journal and compression cache
+_LOCK = "lock"
+
+
+def check_output_dir(output: Path, sources: list[Path]) -> None:
+    """Refuse outputs that could destroy or recursively collect user files."""
+    out = output.resolve()
+    home = Path.home().resolve()
+    if out == Path(out.anchor) or out == home:
+        raise ConfigError(
+            f"output {output}: refusing to build into {out} (choose a dedicated folder)"
+        )
+    for source in sources:
+        src = source.resolve()
+        if out == src or out.is_relative_to(src) or src.is_relative_to(out):
+            raise ConfigError(
+                f"output {output} overlaps source {source}: the output must be a separate folder "
+                "that neither contains nor sits inside a source"
+            )
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output {output} exists and is not a folder")
+    if (
+        out.is_dir()
+        and not (out / MANIFEST_NAME).exists()
+        and any(entry.name != STATE_DIR for entry in out.iterdir())
+    ):
+        raise ConfigError(
+            f"output {output} is not empty and holds no {MANIFEST_NAME}: staticserve only "
+            "builds into an empty folder or one it built before"
+        )
+
+
+@contextlib.contextmanager
+def build_lock(output: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the output folder for the whole build."""
+    import fcntl
+
+    state = ensure_dir(output / STATE_DIR)
+    try:
+        handle = open(state / _LOCK, "a+b")  # noqa: SIM115 -- closed by the with below
+    except OSError as exc:
+        raise write_error(state / _LOCK, exc) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(
+                f"another build is writing to {output}; wait for it to finish"
+            ) from None
+        yield
