@@ -6,6 +6,7 @@ reads source files and only ``publish`` writes.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -19,7 +20,7 @@ from ..errors import BrokenReference, BuildError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset
 from .collect import Duplicate, collect, resolve_sources
 from .compress import check_available, compress_variants, worth_compressing
-from .config import BuildConfig, Source, load_config
+from .config import BuildConfig, Source, apply_keywords, load_config
 from .fingerprint import Fingerprinted, final_as_read, fingerprint
 from .publish import (
     Published,
@@ -108,19 +109,24 @@ class BuildReport:
 
 
 def build(
-    config: BuildConfig | None = None,
+    config: BuildConfig | str | os.PathLike[str] | None = None,
     *,
     progress: Progress | None = None,
     dry_run: bool = False,
     clear: bool = False,
-    **overrides: Any,
+    **settings: Any,
 ) -> BuildReport:
-    """Build ``config`` (default: ``[tool.staticserve]`` of ./pyproject.toml) into its output.
+    """Build ``config`` (default: ``[tool.staticserve]`` of ./pyproject.toml; a path names
+    another TOML file) into its output.
 
-    Keyword ``overrides`` replace settings, e.g. ``build(output="dist/static", strict=True)``.
+    Keyword ``settings`` replace those of the configuration, e.g.
+    ``build(output="dist/static", strict=True)``: the keys of ``[tool.staticserve]``, with the
+    same types and checks; relative paths are relative to the current folder.
     Raises :class:`~staticserve.errors.BuildError` (nothing published) or ``ConfigError``.
     """
-    config = (config or load_config()).with_overrides(**overrides)
+    if not isinstance(config, BuildConfig):
+        config = load_config(config)
+    config = apply_keywords(config, settings)
     report_progress = progress or _no_progress
     timings: dict[str, float] = {}
     sources = resolve_sources(config)
