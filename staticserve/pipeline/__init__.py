@@ -7,6 +7,7 @@ journal.py and cache.py, and the build lock of output_dir.py).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -21,7 +22,7 @@ from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset
 from .cache import load_cache, reusable_variant, store_cache
 from .collect import Duplicate, collect, resolve_sources
 from .compress import check_available, compress_variants, worth_compressing
-from .config import BuildConfig, Source, load_config
+from .config import BuildConfig, Source, apply_keywords, load_config
 from .fingerprint import Fingerprinted, final_as_read, fingerprint
 from .output_dir import build_lock, check_output_dir
 from .publish import Published, Stager, load_previous, publish
@@ -101,19 +102,24 @@ class BuildReport:
 
 
 def build(
-    config: BuildConfig | None = None,
+    config: BuildConfig | str | os.PathLike[str] | None = None,
     *,
     progress: Progress | None = None,
     dry_run: bool = False,
     clear: bool = False,
-    **overrides: Any,
+    **settings: Any,
 ) -> BuildReport:
-    """Build ``config`` (default: ``[tool.staticserve]`` of ./pyproject.toml) into its output.
+    """Build ``config`` (default: ``[tool.staticserve]`` of ./pyproject.toml; a path names
+    another TOML file) into its output.
 
-    Keyword ``overrides`` replace settings, e.g. ``build(output="dist/static", strict=True)``.
+    Keyword ``settings`` replace those of the configuration, e.g.
+    ``build(output="dist/static", strict=True)``: the keys of ``[tool.staticserve]``, with the
+    same types and checks; relative paths are relative to the current folder.
     Raises :class:`~staticserve.errors.BuildError` (nothing published) or ``ConfigError``.
     """
-    config = (config or load_config()).with_overrides(**overrides)
+    if not isinstance(config, BuildConfig):
+        config = load_config(config)
+    config = apply_keywords(config, settings)
     report_progress = progress or _no_progress
     timings: dict[str, float] = {}
     sources = resolve_sources(config)

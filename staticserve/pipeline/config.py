@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DEFAULT_IGNORE", "BuildConfig", "Source", "load_config"]
+__all__ = ["DEFAULT_IGNORE", "BuildConfig", "Source", "apply_keywords", "load_config"]
 
 # Never worth publishing: dotfiles (which also covers .git, .DS_Store), editor backups, caches.
 DEFAULT_IGNORE: tuple[str, ...] = (".*", "*~", "#*#", "__pycache__", "*.pyc", "*.pyo", "*.swp")
@@ -30,6 +30,10 @@ class Source:
     path: Path
     prefix: str = ""
     package: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, Path):  # a str or os.PathLike from a caller
+            object.__setattr__(self, "path", Path(self.path))
 
     @property
     def label(self) -> str:
@@ -54,6 +58,7 @@ class BuildConfig:
     base_dir: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
+        self._coerce()
         bad = [e for e in self.encodings if e not in ENCODING_SUFFIXES]
         if bad:
             known = ", ".join(ENCODING_SUFFIXES)
@@ -68,6 +73,22 @@ class BuildConfig:
             raise ConfigError(f"prefix: must be a URL path such as '/static/', got {self.prefix!r}")
         if not self.prefix.endswith("/"):
             object.__setattr__(self, "prefix", self.prefix + "/")
+
+    def _coerce(self) -> None:
+        """Paths as Path (a str or os.PathLike is accepted), sequences as tuples, and a clear
+        error for a number or flag of the wrong type (rather than a TypeError further on)."""
+        for name in ("output", "base_dir"):
+            if not isinstance(getattr(self, name), Path):
+                object.__setattr__(self, name, Path(getattr(self, name)))
+        sources = tuple(s if isinstance(s, Source) else Source(Path(s)) for s in self.sources)
+        object.__setattr__(self, "sources", sources)
+        for name in ("packages", "ignore", "encodings"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("keep", "jobs", "min_size", "strict", "rewrite_js"):
+            value = getattr(self, name)
+            wanted = bool if name in ("strict", "rewrite_js") else int
+            if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+                raise ConfigError(f"{name}: must be {_KEYS[name][1]}, got {value!r}")
 
     @property
     def output_dir(self) -> Path:
@@ -89,18 +110,21 @@ def _absolute(base: Path, path: Path) -> Path:
 
 # -- loading ----------------------------------------------------------------------------------
 
-# key -> (expected Python type(s), human description)
+# key -> (expected Python type(s), human description). The same table checks the keys of
+# [tool.staticserve] and the keywords of staticserve.build(); TOML never yields a tuple or an
+# os.PathLike, Python callers often pass them.
+_LIST = (list, tuple)
 _KEYS: Mapping[str, tuple[tuple[type, ...], str]] = {
-    "sources": ((list,), "a list of folder paths or {path, prefix} tables"),
-    "packages": ((list,), "a list of importable package names"),
-    "output": ((str,), "a folder path"),
+    "sources": (_LIST, "a list of folder paths or {path, prefix} tables"),
+    "packages": (_LIST, "a list of importable package names"),
+    "output": ((str, os.PathLike), "a folder path"),
     "prefix": ((str,), "a URL path such as '/static/'"),
-    "ignore": ((list,), "a list of glob patterns"),
+    "ignore": (_LIST, "a list of glob patterns"),
     "ignore_defaults": ((bool,), "true or false"),
-    "encodings": ((list,), "a list of encodings (br, gzip, zstd)"),
+    "encodings": (_LIST, "a list of encodings (br, gzip, zstd)"),
     "keep": ((int,), "a whole number of builds"),
     "strict": ((bool,), "true or false"),
-    "jobs": ((int,), "a whole number of processes (0: all cores)"),
+    "jobs": ((int,), "a whole number of threads (0: all cores)"),
     "rewrite_js": ((bool,), "true or false"),
     "min_size": ((int,), "a size in bytes"),
 }
@@ -138,34 +162,68 @@ def config_from_table(
     """Validate a ``[tool.staticserve]`` table into a BuildConfig."""
     if not isinstance(table, Mapping):
         raise ConfigError(f"{origin}: [tool.staticserve] must be a table")
+    _check_types(table, origin, "tool.staticserve.")
+    settings = _settings(table, origin)
+    extra_ignore = settings.pop("ignore", ())
+    defaults = DEFAULT_IGNORE if table.get("ignore_defaults", True) else ()
+    settings["ignore"] = defaults + extra_ignore
+    try:
+        return BuildConfig(base_dir=base_dir, **settings)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: tool.staticserve.{exc}") from None
+
+
+def apply_keywords(
+    config: BuildConfig, keywords: Mapping[str, Any], *, origin: str = "staticserve.build()"
+) -> BuildConfig:
+    """``config`` with settings given as keywords, each read as the same key of
+    ``[tool.staticserve]`` is (``ignore`` adds to the default patterns), and checked with the
+    same messages. ``None`` means "not given". Relative paths are relative to the current
+    folder, as on the command line.
+    """
+    given = {key: value for key, value in keywords.items() if value is not None}
+    _check_types(given, origin, "")
+    settings = _settings(given, origin)
+    here = Path.cwd()
+    if "output" in settings:
+        settings["output"] = here / settings["output"]
+    if "sources" in settings:
+        settings["sources"] = tuple(replace(s, path=here / s.path) for s in settings["sources"])
+    if "ignore" in given or "ignore_defaults" in given:
+        had_defaults = config.ignore[: len(DEFAULT_IGNORE)] == DEFAULT_IGNORE
+        extra = config.ignore[len(DEFAULT_IGNORE) :] if had_defaults else config.ignore
+        defaults = DEFAULT_IGNORE if given.get("ignore_defaults", had_defaults) else ()
+        settings["ignore"] = defaults + settings.get("ignore", extra)
+    try:
+        return replace(config, **settings)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+
+
+def _check_types(table: Mapping[str, Any], origin: str, qualifier: str) -> None:
     for key, value in table.items():
         if key not in _KEYS:
             known = ", ".join(sorted(_KEYS))
-            raise ConfigError(f"{origin}: unknown key tool.staticserve.{key} (known keys: {known})")
+            raise ConfigError(f"{origin}: unknown key {qualifier}{key} (known keys: {known})")
         types, description = _KEYS[key]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise ConfigError(
-                f"{origin}: tool.staticserve.{key} must be {description}, got {value!r}"
-            )
-    settings: dict[str, Any] = {"base_dir": base_dir}
+            raise ConfigError(f"{origin}: {qualifier}{key} must be {description}, got {value!r}")
+
+
+def _settings(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """BuildConfig fields from checked keys; ``ignore`` holds only the listed patterns."""
+    settings: dict[str, Any] = {}
     if "sources" in table:
         settings["sources"] = tuple(_source(item, origin) for item in table["sources"])
-    for key in ("packages", "encodings"):
+    for key in ("packages", "encodings", "ignore"):
         if key in table:
             settings[key] = tuple(_strings(table[key], key, origin))
-    extra_ignore = tuple(_strings(table.get("ignore", []), "ignore", origin))
-    defaults = DEFAULT_IGNORE if table.get("ignore_defaults", True) else ()
-    settings["ignore"] = defaults + extra_ignore
     if "output" in table:
         settings["output"] = Path(table["output"])
     for key in ("prefix", "keep", "strict", "jobs", "rewrite_js", "min_size"):
         if key in table:
             settings[key] = table[key]
-    names = {f.name for f in fields(BuildConfig)}
-    try:
-        return BuildConfig(**{k: v for k, v in settings.items() if k in names})
-    except ConfigError as exc:
-        raise ConfigError(f"{origin}: tool.staticserve.{exc}") from None
+    return settings
 
 
 def parse_source(spec: str) -> Source:
@@ -177,9 +235,11 @@ def parse_source(spec: str) -> Source:
 
 
 def _source(item: object, origin: str) -> Source:
-    if isinstance(item, str):
+    if isinstance(item, Source):  # from Python only
+        return item
+    if isinstance(item, (str, os.PathLike)):
         return Source(Path(item))
-    if isinstance(item, Mapping) and isinstance(item.get("path"), str):
+    if isinstance(item, Mapping) and isinstance(item.get("path"), (str, os.PathLike)):
         unknown = set(item) - {"path", "prefix"}
         if unknown:
             raise ConfigError(f"{origin}: unknown key {sorted(unknown)[0]!r} in a source table")

@@ -123,3 +123,70 @@ def test_a_cli_source_may_carry_a_prefix(spec: str, expected: Source) -> None:
 def test_overrides_replace_settings_and_ignore_none() -> None:
     config = BuildConfig(keep=3).with_overrides(keep=7, strict=None)
     assert (config.keep, config.strict) == (7, False)
+
+
+# -- settings given to staticserve.build() as keywords (README "Python API") --------------------
+
+
+def assets_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "assets/css").mkdir(parents=True)
+    (tmp_path / "assets/css/app.css").write_text("body { color: red; }\n", encoding="utf-8")
+    (tmp_path / "assets/css/app.scss").write_text("$c: red;\n", encoding="utf-8")
+    write_pyproject(tmp_path, 'sources = ["assets"]\n')
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_build_keywords_take_paths_as_str_or_pathlike_relative_to_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import staticserve
+
+    root = assets_project(tmp_path, monkeypatch)
+    report = staticserve.build(output="dist/static", strict=True)
+    assert report.output == root / "dist/static"
+    assert (root / "dist/static/staticserve.json").is_file()
+    report = staticserve.build(sources=["assets"], output=Path("out"), ignore=["*.scss"])
+    assert report.output == root / "out"
+    assert report.files == 1  # app.css; the .scss is ignored, on top of the defaults
+    report = staticserve.build(
+        "pyproject.toml", sources=[{"path": root / "assets", "prefix": "x"}], output="o"
+    )
+    assert (root / "o/x/css/app.css").is_file()
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        ({"keep": "3"}, "keep must be a whole number of builds, got '3'"),
+        ({"jobs": True}, "jobs must be a whole number"),
+        ({"strict": 1}, "strict must be true or false"),
+        ({"sources": "assets"}, "sources must be a list"),
+        ({"sources": [3]}, "sources entries must be a path or a table"),
+        ({"encodings": "br"}, "encodings must be a list"),
+        ({"encodings": ["lzma"]}, "unknown encoding 'lzma'"),
+        ({"output": 3}, "output must be a folder path"),
+        ({"keep": 0}, "keep: must be at least 1"),
+        ({"prefix": "static"}, "prefix: must be a URL path"),
+        ({"outptu": "x"}, "unknown key outptu"),
+    ],
+    ids=lambda value: ",".join(value) if isinstance(value, dict) else None,
+)
+def test_a_bad_build_keyword_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keywords: dict[str, object], message: str
+) -> None:
+    import staticserve
+
+    assets_project(tmp_path, monkeypatch)
+    with pytest.raises(ConfigError, match=r"^staticserve\.build\(\): ") as info:
+        staticserve.build(**keywords)
+    assert message in str(info.value)
+    assert not (tmp_path / "static_build").exists()
+
+
+def test_build_config_accepts_str_paths_and_checks_numbers(tmp_path: Path) -> None:
+    config = BuildConfig(sources=["assets"], output="out", base_dir=str(tmp_path))  # type: ignore[arg-type]
+    assert config.sources == (Source(Path("assets")),)
+    assert config.output_dir == tmp_path / "out"
+    with pytest.raises(ConfigError, match="keep: must be a whole number of builds"):
+        BuildConfig(keep="3")  # type: ignore[arg-type]
