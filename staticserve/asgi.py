@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Seque
 from time import time
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .core.paths import url_path
+from .core.paths import path_below, raw_below, url_path
 from .core.plan import NOT_FOUND, plan_request
 from .core.response import FileSlice, ResponsePlan
 from .middleware import MiddlewareBase, open_slice, pinned_builds
@@ -57,8 +57,10 @@ class StaticServe(MiddlewareBase):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not scope["path"].startswith(self.mount):
-            if self.pinning:
+        root: str = scope.get("root_path") or ""  # mounted under a sub-path: matched below it
+        path = path_below(root, scope["path"]) if root else scope["path"]
+        if not path.startswith(self.mount):
+            if self.pinning or root:
                 await self._pinned_app(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
@@ -66,6 +68,8 @@ class StaticServe(MiddlewareBase):
         raw = scope.get("raw_path") or url_path(scope["path"])
         if _QUESTION_MARK in raw:  # some servers leave the query on raw_path
             raw = raw.partition(b"?")[0]
+        if len(path) < len(scope["path"]):  # the mount point was taken off
+            raw = _raw_below(raw, root, path)
         fields = scope["headers"]
         if not isinstance(fields, (list, tuple)):  # ASGI allows any iterable
             fields = list(fields)
@@ -103,12 +107,27 @@ class StaticServe(MiddlewareBase):
             await _stream(plan, body, send)
 
     async def _pinned_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The app, with one build pinned for the helpers it calls while it handles the request."""
+        """The app, with one build pinned for the helpers it calls while it handles the request,
+        and its mount point (``root_path``) put before the URLs they give."""
         pins = pinned_builds.set({})
+        root = self.request_root.set(_url_root(scope.get("root_path")))
         try:
             await self.app(scope, receive, send)
         finally:
+            self.request_root.reset(root)
             pinned_builds.reset(pins)
+
+
+def _url_root(root_path: str | None) -> str:
+    """The ASGI ``root_path`` as the start of a URL path ("" at the site root)."""
+    return url_path(root_path.rstrip("/")).decode("ascii") if root_path else ""
+
+
+def _raw_below(raw: bytes, root: str, path: str) -> bytes:
+    """The raw path below the mount point ``root``; ``path`` (decoded) re-encoded when the
+    client spelled the mount point another way."""
+    below = raw_below(raw, root.encode("utf-8"))
+    return url_path(path) if below is None else below
 
 
 def _combined(fields: Iterable[Sequence[bytes]]) -> dict[bytes, bytes]:

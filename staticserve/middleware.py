@@ -11,6 +11,7 @@ the integrity value of the next when a deploy lands mid-render.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, BinaryIO
 
 from .catalog import Catalog, pinned_builds
@@ -56,12 +57,17 @@ class MiddlewareBase:
         # Pin one build per request for the helpers, once the app has shown it uses them:
         # apps that never call them pay nothing for it on their requests.
         self.pinning = False
+        # Where the app is mounted in the request being handled (ASGI root_path, WSGI
+        # SCRIPT_NAME), percent-encoded: static_url puts it first, so that its URLs work from
+        # the site root. The adapters set it around the wrapped app's call.
+        self.request_root: ContextVar[str] = ContextVar("staticserve_request_root", default="")
 
     def static_url(self, path: str) -> str:
         """The URL of a logical path: hashed (``/static/css/app.3f2a9c1d7e4b.css``) in production,
-        the plain ``/static/css/app.css`` in development mode."""
+        the plain ``/static/css/app.css`` in development mode; during a request to an app mounted
+        under a sub-path, with that path first (``/app/static/…``)."""
         self.pinning = True
-        return self.catalog.static_url(path)
+        return self.request_root.get() + self.catalog.static_url(path)
 
     def integrity(self, path: str) -> str:
         """The Subresource Integrity value (``sha384-…``) of a logical path."""

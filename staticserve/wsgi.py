@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable, Iterator
 from time import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
+from .core.paths import raw_below
 from .core.plan import NOT_FOUND, plan_request
 from .core.request import REQUEST_FIELDS
 from .core.response import STATUS_LINES, FileSlice, ResponsePlan
@@ -63,7 +64,7 @@ class StaticServeWSGI(MiddlewareBase):
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         # The hot path, kept flat: every call and allocation here is paid on each request.
         if not environ.get("PATH_INFO", "").startswith(self.mount):
-            if self.pinning:
+            if self.pinning or environ.get("SCRIPT_NAME"):
                 return self._pinned_app(environ, start_response)
             return self.app(environ, start_response)
         headers = {}
@@ -84,28 +85,55 @@ class StaticServeWSGI(MiddlewareBase):
         return _send_file(plan, body, start_response, environ)
 
     def _pinned_app(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        """The app, with one build pinned for the helpers it calls while it handles the request.
+        """The app, with one build pinned for the helpers it calls while it handles the request,
+        and its mount point (``SCRIPT_NAME``) put before the URLs they give.
 
         A body the app renders lazily, while the server iterates it, is not pinned.
         """
         pins = pinned_builds.set({})
+        root = self.request_root.set(_url_root(environ.get("SCRIPT_NAME")))
         try:
             return self.app(environ, start_response)
         finally:
+            self.request_root.reset(root)
             pinned_builds.reset(pins)
 
 
+def _url_root(script_name: str | None) -> str:
+    """``SCRIPT_NAME`` (bytes as latin-1) as the start of a URL path ("" at the site root)."""
+    if not script_name:
+        return ""
+    return quote(script_name.rstrip("/").encode("latin-1"), safe="/")
+
+
 def _raw_path(environ: Environ) -> bytes:
-    """The path as the client sent it when the server tells (gunicorn, uWSGI, mod_wsgi).
+    """The path below ``SCRIPT_NAME`` as the client sent it, when the server tells (gunicorn,
+    uWSGI, waitress, mod_wsgi).
 
     Otherwise PATH_INFO re-encoded: the server already decoded it, so an encoded slash can no
     longer be told from a real one (it then names an ordinary catalog entry or nothing).
     """
     raw: str | None = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw and raw.startswith("/") and not environ.get("SCRIPT_NAME"):
+    if raw and raw.startswith("/"):
         path = raw.encode("latin-1")
-        return path.partition(b"?")[0] if _QUESTION_MARK in path else path
+        if _QUESTION_MARK in path:
+            path = path.partition(b"?")[0]
+        script = environ.get("SCRIPT_NAME")
+        if not script:
+            return path
+        below = _raw_below(path, script, environ["PATH_INFO"])
+        if below is not None:
+            return below
     return quote(environ["PATH_INFO"].encode("latin-1"), safe="/").encode("ascii")
+
+
+def _raw_below(raw: bytes, script_name: str, path_info: str) -> bytes | None:
+    """The part of the raw target that names PATH_INFO: after SCRIPT_NAME, or all of it when a
+    proxy took the mount point off before the request reached the server."""
+    below = raw_below(raw, script_name.encode("latin-1"))
+    if below is None and unquote_to_bytes(raw) == path_info.encode("latin-1"):
+        return raw
+    return below
 
 
 def _send_file(
@@ -119,7 +147,9 @@ def _send_file(
         return [NOT_FOUND.body]  # type: ignore[list-item]
     start_response(_STATUS_LINES[plan.status], _native(plan))
     wrapper = environ.get("wsgi.file_wrapper")
-    if wrapper is not None and body.to_end:  # a wrapper sends up to the end of the file
+    # Only for a whole file: a wrapper sends up to the end of the file, and uWSGI's sends
+    # from its start, whatever the position PEP 3333 says to begin at.
+    if wrapper is not None and body.whole:
         return wrapper(file, CHUNK_SIZE)  # type: ignore[no-any-return]
     return FileChunks(file, body)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, unquote_to_bytes
 
-__all__ = ["MAX_PATH", "canonical_path", "url_path"]
+__all__ = ["MAX_PATH", "canonical_path", "path_below", "raw_below", "url_path"]
 
 MAX_PATH = 1024
 # Encoded "/", "\" and NUL would let a client smuggle a separator or terminator past a check.
@@ -47,3 +47,31 @@ def canonical_path(raw: bytes) -> bytes | None:
     if segments[-1].startswith("."):
         return None
     return url_path(text)
+
+
+# -- mount points: the part of the URL a server or framework routed to the app ----------------
+
+
+def path_below(mount_point: str, path: str) -> str:
+    """``path`` without the leading ``mount_point``; unchanged when it does not start with it.
+
+    Starlette's routing rule (``get_route_path``): since ASGI 3 the ``path`` includes the
+    ``root_path`` (uvicorn >= 0.26 prepends it, Starlette's ``Mount`` keeps it), but a server
+    that was told its root path may still be sent paths without it (behind a proxy that strips it).
+    """
+    mount_point = mount_point.rstrip("/")
+    if path.startswith(mount_point) and path[len(mount_point) : len(mount_point) + 1] == "/":
+        return path[len(mount_point) :]
+    return path
+
+
+def raw_below(raw: bytes, mount_point: bytes) -> bytes | None:
+    """The raw target ``raw`` without the (decoded) ``mount_point``; None when it was sent
+    spelled another way, so that it cannot be split exactly.
+
+    Kept raw, the rest still shows an encoded slash or a dot segment as the client sent it.
+    """
+    head = quote(mount_point.rstrip(b"/"), safe="/").encode("ascii")
+    if raw.startswith(head) and raw[len(head) : len(head) + 1] == b"/":
+        return raw[len(head) :]
+    return None

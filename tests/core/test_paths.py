@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from staticserve.core.paths import MAX_PATH, canonical_path
+from staticserve.core.paths import MAX_PATH, canonical_path, path_below, raw_below
 
 CANONICAL = [
     ("an ordinary path stays as it is", b"/static/css/app.css", b"/static/css/app.css"),
@@ -82,3 +82,42 @@ def test_canonical_paths_never_contain_traversal(raw: bytes) -> None:
 def test_generated_traversal_attempts_never_canonicalise_to_a_climb(parts: list[str]) -> None:
     canonical = canonical_path(("/static/" + "/".join(parts) + "/secret").encode())
     assert canonical is None or b".." not in canonical
+
+
+# -- mount points ------------------------------------------------------------------------------
+
+PATH_BELOW = [
+    ("the mount point comes off", "/app", "/app/static/a.css", "/static/a.css"),
+    ("a trailing slash on the mount point", "/app/", "/app/static/a.css", "/static/a.css"),
+    ("a path without it stays whole", "/app", "/static/a.css", "/static/a.css"),
+    ("a longer segment is not the mount point", "/app", "/application/a.css", "/application/a.css"),
+    ("the mount point itself stays whole", "/app", "/app", "/app"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mount_point", "path", "expected"),
+    [c[1:] for c in PATH_BELOW],
+    ids=[c[0] for c in PATH_BELOW],
+)
+def test_the_path_below_a_mount_point(mount_point: str, path: str, expected: str) -> None:
+    assert path_below(mount_point, path) == expected
+
+
+RAW_BELOW = [
+    ("an encoded slash is kept", b"/app/static/css%2fa.css", b"/app", b"/static/css%2fa.css"),
+    ("a dot segment is kept", b"/app/static/../a.css", b"/app", b"/static/../a.css"),
+    ("a mount point that needs quoting", b"/my%20app/static/a.css", b"/my app", b"/static/a.css"),
+    ("a mount point spelled another way", b"/%61pp/static/a.css", b"/app", None),
+    ("a target without it", b"/static/a.css", b"/app", None),
+    ("a longer segment", b"/application/a.css", b"/app", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "mount_point", "expected"), [c[1:] for c in RAW_BELOW], ids=[c[0] for c in RAW_BELOW]
+)
+def test_the_raw_target_below_a_mount_point(
+    raw: bytes, mount_point: bytes, expected: bytes | None
+) -> None:
+    assert raw_below(raw, mount_point) == expected
