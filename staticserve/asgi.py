@@ -37,20 +37,22 @@ _QUESTION_MARK = ord("?")  # an int: `in` on bytes is then a memchr, five times 
 class StaticServe(MiddlewareBase):
     """Serve a staticserve build under ``prefix``; everything else goes to ``app`` untouched.
 
-    ``lifespan`` and ``websocket`` scopes pass straight through. With ``dev=True`` it serves
-    the source folders of the build configuration ``config`` (a TOML file; default
-    ``pyproject.toml`` in the working directory) as they are, uncached, and needs no build.
+    ``lifespan`` and ``websocket`` scopes pass straight through. With ``app=None`` it stands
+    alone: any other request gets a plain 404, lifespan events are acknowledged and websocket
+    connections refused. With ``dev=True`` it serves the source folders of the build
+    configuration ``config`` (a TOML file; default ``pyproject.toml`` in the working directory)
+    as they are, uncached, and needs no build.
     """
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: ASGIApp | None,
         root: str | os.PathLike[str] = OUTPUT_DIR,
         prefix: str = PREFIX,
         **options: Unpack[ServeKeywords],
     ) -> None:
         super().__init__(root, prefix, **options)
-        self.app = app
+        self.app: ASGIApp = _no_app if app is None else app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path, kept flat: every call and allocation here is paid on each request.
@@ -76,7 +78,9 @@ class StaticServe(MiddlewareBase):
         headers = dict(fields)
         if len(headers) < len(fields):  # a field sent on several lines: rare, so checked cheaply
             headers = _combined(fields)
-        plan = plan_request(scope["method"], raw, headers, int(time()), self.lookup)
+        plan = plan_request(
+            scope["method"], raw, headers, int(time()), self.lookup, scope.get("query_string", b"")
+        )
         if plan is None:
             if self.fall_through:
                 await self._pinned_app(scope, receive, send)
@@ -128,6 +132,28 @@ def _raw_below(raw: bytes, root: str, path: str) -> bytes:
     client spelled the mount point another way."""
     below = raw_below(raw, root.encode("utf-8"))
     return url_path(path) if below is None else below
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """What stands behind a middleware given no app: a 404 for every request that is not a file.
+
+    It speaks the lifespan protocol so that servers start and stop cleanly (uvicorn with
+    ``--lifespan on`` refuses to start otherwise), and refuses websocket connections (a close
+    before the accept: the server answers 403).
+    """
+    if scope["type"] == "http":
+        await _send_bytes(NOT_FOUND, send)
+    elif scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1000})
+    elif scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
 def _combined(fields: Iterable[Sequence[bytes]]) -> dict[bytes, bytes]:

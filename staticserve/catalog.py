@@ -8,6 +8,12 @@ new build publishes a new manifest the catalog notices (one ``stat`` at most eve
 a single attribute assignment; the bytes of unchanged files are carried over. The manifest lists
 the earlier builds' retained files, so their hashed URLs keep working after the swap.
 
+A request that misses does not wait for that: the new build's URLs are in pages that other
+processes, which noticed it first, are already rendering. So a miss looks for a newly published
+manifest itself (one ``stat``, at most every ``MISS_CHECK_INTERVAL`` seconds however many
+misses arrive) and, when there is one, loads it before answering: a hashed URL of a published
+build is served from the moment ``staticserve build`` returns.
+
 While the wrapped app handles a request, ``static_url`` and ``integrity`` answer from the build
 that was current at the first of them in that request (kept in ``pinned_builds``, which the
 adapters set around the app), so a page never pairs the URL of one build with the integrity
@@ -33,14 +39,18 @@ from .core.paths import url_path
 from .core.resource import IDENTITY, IMMUTABLE, CachePolicy, Resource, VariantSource, build_resource
 from .core.response import Body, FileSlice
 from .errors import ManifestError
-from .manifest import MANIFEST_NAME, Asset, Manifest
+from .manifest import MANIFEST_NAME, Asset, Manifest, split_reference
 from .options import HeaderRules, ServeOptions, header_rules, matching_headers
 
-__all__ = ["Catalog", "Resources", "Snapshot", "pinned_builds"]
+__all__ = ["MISS_CHECK_INTERVAL", "Catalog", "Resources", "Snapshot", "pinned_builds"]
 
 log = logging.getLogger("staticserve")
 
 Signature = tuple[int, int, int]  # (st_mtime_ns, st_size, st_ino) of the manifest file
+
+# The least time between two looks for a new manifest on behalf of requests that missed: a
+# flood of requests for junk URLs costs at most four stats a second.
+MISS_CHECK_INTERVAL = 0.25
 
 
 # The builds that ``static_url``/``integrity`` pinned during the current request, by catalog.
@@ -77,6 +87,8 @@ class Catalog:
         self._next_check = monotonic() + self._interval if self._interval else math.inf
         self._reloading = threading.Lock()
         self._refused: Signature | None = None
+        self._checking = threading.Lock()  # one look on behalf of misses at a time
+        self._next_miss_check = -math.inf
         _warn_on_prefix_mismatch(self._snapshot.manifest, options)
 
     @property
@@ -90,18 +102,44 @@ class Catalog:
             self._poll()
         resource = self._find(path)
         if resource is None:  # not prepared yet, or not in the build
-            return self._snapshot.resources.prepare(path)
+            resource = self._snapshot.resources.prepare(path)
+            if resource is None and self._interval:
+                return self._after_miss(path)
         return resource
 
+    def _after_miss(self, path: bytes) -> Resource | None:
+        """``path`` once more, from a build published since the last look, if there is one.
+
+        One thread looks (a ``stat``) and loads; the others wait for it and use its result.
+        """
+        with self._checking:
+            now = monotonic()
+            if now >= self._next_miss_check:
+                self._next_miss_check = now + MISS_CHECK_INTERVAL
+                signature = _signature(self.manifest_path)
+                if signature not in (None, self._snapshot.signature, self._refused):
+                    self.reload()
+        if self._reloading.locked():  # the poll's background load: wait for it to finish
+            with self._reloading:
+                pass
+        return self._snapshot.resources.prepare(path)
+
     def static_url(self, path: str) -> str:
-        """The hashed URL of a logical path under this middleware's prefix."""
+        """The hashed URL of a logical path under this middleware's prefix.
+
+        A ``?query`` or ``#fragment`` after the path is kept: ``icons.svg#home`` ->
+        ``/static/icons.3f2a9c1d7e4b.svg#home``.
+        """
+        logical, suffix = split_reference(path)
         try:
-            return self._current().resources.url(path.lstrip("/"))
+            return self._current().resources.url(logical) + suffix
         except KeyError:
-            raise KeyError(f"{path!r} is not in the manifest; is it in a source folder?") from None
+            raise KeyError(
+                f"{logical!r} is not in the manifest; is it in a source folder?"
+            ) from None
 
     def integrity(self, path: str) -> str:
-        """The Subresource Integrity value (``sha384-…``) of a logical path."""
+        """The Subresource Integrity value (``sha384-…``) of a logical path (suffix ignored)."""
         return self._current().manifest.integrity(path)
 
     def _current(self) -> Snapshot:

@@ -23,7 +23,7 @@ from .core.content_types import content_type_for
 from .core.paths import canonical_path, url_path
 from .core.resource import IDENTITY, CachePolicy, Resource, VariantSource, build_resource
 from .core.response import Body, FileSlice
-from .manifest import MANIFEST_NAME
+from .manifest import MANIFEST_NAME, split_reference
 from .options import ServeOptions, header_rules, matching_headers
 from .pipeline.collect import is_ignored, resolve_sources
 from .pipeline.config import BuildConfig, load_config
@@ -88,19 +88,25 @@ class DevFinder:
         return resource
 
     def static_url(self, path: str) -> str:
-        """The unhashed URL of a logical path that exists in a source folder now."""
-        logical = path.lstrip("/")
-        if self._locate(logical) is None:
-            raise KeyError(f"{path!r} is in none of the source folders")
-        return self.options.mount + url_path(logical).decode("ascii")
+        """The unhashed URL of a logical path that exists in a source folder now.
+
+        A ``?query`` or ``#fragment`` after the path is kept, as in production.
+        """
+        logical, suffix = split_reference(path)
+        self._found(logical)
+        return self.options.mount + url_path(logical).decode("ascii") + suffix
 
     def integrity(self, path: str) -> str:
-        """The Subresource Integrity value of the source file as it is now."""
-        found = self._locate(path.lstrip("/"))
-        if found is None:
-            raise KeyError(f"{path!r} is in none of the source folders")
-        digest = hashlib.sha384(found[0].read_bytes()).digest()
+        """The Subresource Integrity value of the source file as it is now (suffix ignored)."""
+        file = self._found(split_reference(path)[0])
+        digest = hashlib.sha384(file.read_bytes()).digest()
         return "sha384-" + b64encode(digest).decode("ascii")
+
+    def _found(self, logical: str) -> Path:
+        found = self._locate(logical)
+        if found is None:
+            raise KeyError(f"{logical!r} is in none of the source folders")
+        return found[0]
 
     def reload(self) -> bool:
         """Nothing to reload: every request reads the sources. Always False."""

@@ -18,7 +18,14 @@ from urllib.parse import quote
 from .errors import ManifestError
 from .fingerprinted import is_fingerprinted
 
-__all__ = ["ENCODING_SUFFIXES", "MANIFEST_NAME", "MANIFEST_VERSION", "Asset", "Manifest"]
+__all__ = [
+    "ENCODING_SUFFIXES",
+    "MANIFEST_NAME",
+    "MANIFEST_VERSION",
+    "Asset",
+    "Manifest",
+    "split_reference",
+]
 
 MANIFEST_NAME = "staticserve.json"
 MANIFEST_VERSION = 1
@@ -27,6 +34,21 @@ MANIFEST_VERSION = 1
 ENCODING_SUFFIXES: Mapping[str, str] = MappingProxyType(
     {"br": ".br", "gzip": ".gz", "zstd": ".zst"}
 )
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """A page's reference to a file as its logical path and the ``?query#fragment`` after it.
+
+    ``"/icons.svg#home"`` -> ``("icons.svg", "#home")``. As in any URL (RFC 3986 §3), the first
+    ``?`` or ``#`` ends the path; the suffix is kept as written, as Django's ``{% static %}``
+    keeps it (the ``?#iefix`` of old font CSS included).
+    """
+    end = len(reference)
+    for mark in "?#":
+        found = reference.find(mark, 0, end)
+        if found >= 0:
+            end = found
+    return reference[:end].lstrip("/"), reference[end:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,19 +148,21 @@ class Manifest:
     def static_url(self, logical: str) -> str:
         """The hashed URL of ``logical``, e.g. ``/static/css/app.3f2a9c1d7e4b.css``.
 
-        Characters that need it are percent-encoded (``my logo.png`` -> ``my%20logo.…png``).
+        Characters that need it are percent-encoded (``my logo.png`` -> ``my%20logo.…png``);
+        a ``?query`` or ``#fragment`` after the path is kept (``icons.svg#home``).
         """
-        return self.prefix + quote(self._asset(logical).path)
+        path, suffix = split_reference(logical)
+        return self.prefix + quote(self._asset(path).path) + suffix
 
     url = static_url
 
     def integrity(self, logical: str) -> str:
-        """The Subresource Integrity value (``sha384-…``) of ``logical``."""
-        return self._asset(logical).integrity
+        """The Subresource Integrity value (``sha384-…``) of ``logical`` (a suffix is ignored)."""
+        return self._asset(split_reference(logical)[0]).integrity
 
     def _asset(self, logical: str) -> Asset:
         try:
-            return self.assets[logical.lstrip("/")]
+            return self.assets[logical]
         except KeyError:
             raise KeyError(
                 f"{logical!r} is not in the manifest; is it in a source folder?"

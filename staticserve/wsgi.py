@@ -47,19 +47,20 @@ _ENVIRON_KEYS = tuple(
 class StaticServeWSGI(MiddlewareBase):
     """Serve a staticserve build under ``prefix``; everything else goes to ``app`` untouched.
 
-    With ``dev=True`` it serves the source folders of the build configuration ``config`` (a
-    TOML file; default ``pyproject.toml`` in the working directory) as they are, uncached.
+    With ``app=None`` it stands alone: any other request gets a plain 404. With ``dev=True`` it
+    serves the source folders of the build configuration ``config`` (a TOML file; default
+    ``pyproject.toml`` in the working directory) as they are, uncached.
     """
 
     def __init__(
         self,
-        app: WSGIApp,
+        app: WSGIApp | None,
         root: str | os.PathLike[str] = OUTPUT_DIR,
         prefix: str = PREFIX,
         **options: Unpack[ServeKeywords],
     ) -> None:
         super().__init__(root, prefix, **options)
-        self.app = app
+        self.app: WSGIApp = _no_app if app is None else app
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         # The hot path, kept flat: every call and allocation here is paid on each request.
@@ -72,7 +73,12 @@ class StaticServeWSGI(MiddlewareBase):
             if key in environ:
                 headers[name] = environ[key].encode("latin-1")
         plan = plan_request(
-            environ["REQUEST_METHOD"], _raw_path(environ), headers, int(time()), self.lookup
+            environ["REQUEST_METHOD"],
+            _raw_path(environ),
+            headers,
+            int(time()),
+            self.lookup,
+            environ.get("QUERY_STRING", "").encode("latin-1"),
         )
         if plan is None:
             if self.fall_through:
@@ -104,6 +110,12 @@ def _url_root(script_name: str | None) -> str:
     if not script_name:
         return ""
     return quote(script_name.rstrip("/").encode("latin-1"), safe="/")
+
+
+def _no_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """What stands behind a middleware given no app: a 404 for every request that is not a file."""
+    start_response(_STATUS_LINES[NOT_FOUND.status], _native(NOT_FOUND))
+    return [NOT_FOUND.body]  # type: ignore[list-item]
 
 
 def _raw_path(environ: Environ) -> bytes:

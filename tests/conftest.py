@@ -267,21 +267,28 @@ class LiveServer:
     switch: Any
     port: int
     stop: Callable[[], None]
+    thread: Any = None  # the server's thread: still alive after stop() means it hung
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_uvicorn() -> LiveServer:
+def start_uvicorn(app: Any = None, *, lifespan: str = "off") -> LiveServer:
+    """uvicorn in a thread, serving ``app`` until another is switched in.
+
+    With ``lifespan="on"`` uvicorn runs the app's lifespan protocol and does not start when its
+    startup fails (RuntimeError here).
+    """
     import threading
     import time
 
     import uvicorn
 
     switch = AsgiSwitch()
+    switch.target = app
     config = uvicorn.Config(
-        switch, host="127.0.0.1", port=0, log_level="warning", lifespan="off", access_log=False
+        switch, host="127.0.0.1", port=0, log_level="warning", lifespan=lifespan, access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
@@ -297,7 +304,7 @@ def start_uvicorn() -> LiveServer:
         server.should_exit = True
         thread.join(10)
 
-    return LiveServer(switch, port, stop)
+    return LiveServer(switch, port, stop, thread)
 
 
 def start_wsgiref() -> LiveServer:

@@ -141,6 +141,21 @@ def test_ignored_hidden_and_escaping_paths_are_not_served(dev_site: Site, path: 
     assert SECRET not in reply.body
 
 
+def test_a_folder_without_its_slash_redirects_to_it_as_in_production(
+    dev_site: Site, project: Path
+) -> None:
+    (project / "assets/guide").mkdir()
+    (project / "assets/guide/index.html").write_bytes(b"<title>guide</title>")
+    assert dev_site.get("/static/guide").body.startswith(b"app 404")  # no index_file
+    dev_site.serve(dev=True, config=project / "pyproject.toml", index_file="index.html")
+    reply = dev_site.get("/static/guide?v=2")
+    assert reply.status == 302
+    assert reply.headers["location"] == "guide/?v=2"
+    assert reply.headers["cache-control"] == "no-cache"
+    assert dev_site.get("/static/guide/").body == b"<title>guide</title>"
+    assert dev_site.get("/static/js").body.startswith(b"app 404")  # a folder without index
+
+
 def test_a_symlink_inside_its_source_is_followed(dev_site: Site) -> None:
     assert dev_site.get("/static/alias.css").body == b"body { color: black; }\n"
 
@@ -162,6 +177,10 @@ def test_static_url_is_unhashed_and_integrity_matches_the_source(
     assert served.integrity("css/site.css") == "sha384-" + base64.b64encode(digest).decode()
     with pytest.raises(KeyError, match="none of the source folders"):
         served.static_url("css/missing.css")
+    assert served.static_url("css/site.css?v=1#top") == "/static/css/site.css?v=1#top"
+    assert served.integrity("css/site.css#x") == served.integrity("css/site.css")
+    with pytest.raises(KeyError, match=r"'css/missing\.css' is in none of the source folders"):
+        served.static_url("css/missing.css?v=1")
     assert served.reload() is False
 
 

@@ -11,12 +11,14 @@ import asyncio
 import base64
 import gzip
 import hashlib
+import logging
 import os
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import brotli
 import httpx
@@ -32,6 +34,7 @@ from .conftest import (
     STREAM_CHUNKS,
     Build,
     LiveServer,
+    start_uvicorn,
     wrap,
     write_build,
 )
@@ -454,6 +457,26 @@ def test_the_index_file_serves_directory_paths_when_enabled(site: Site) -> None:
     assert reply.headers["content-type"] == "text/html; charset=utf-8"
 
 
+def test_a_folder_without_its_slash_redirects_to_it_keeping_the_query(site: Site) -> None:
+    site.serve(index_file="index.html")
+    reply = site.get("/static/docs?lang=en&x=%20")
+    assert reply.status == 302
+    # Relative, so that it resolves under whatever path the app is mounted at.
+    assert reply.headers["location"] == "docs/?lang=en&x=%20"
+    assert reply.headers["cache-control"] == "public, max-age=60"
+    assert reply.headers["content-length"] == "0"
+    followed = site.get(urljoin("/static/docs?lang=en", reply.headers["location"]))
+    assert followed.body == site.build.contents["docs/index.html"]
+    assert site.get("/static/docs").headers["location"] == "docs/"
+    assert site.request("HEAD", "/static/docs").status == 302
+
+
+def test_without_an_index_file_a_folder_path_still_reaches_the_app(site: Site) -> None:
+    assert site.get("/static/docs").body == b"app 404: /static/docs"
+    site.serve(index_file="index.html")
+    assert site.get("/static/css").body == b"app 404: /static/css"  # no css/index.html
+
+
 # -- what is and is not served -----------------------------------------------------------------
 
 
@@ -610,6 +633,58 @@ def test_a_corrupt_new_manifest_keeps_the_old_build_in_service(
     assert site.get("/static/css/app.css").body == CSS
 
 
+def test_a_new_builds_urls_are_served_the_moment_it_is_published(
+    site: Site, fresh_static_build: Build
+) -> None:
+    # A page rendered by a process that already reloaded sends the browser to one that has not.
+    site.serve(fresh_static_build.root, reload_interval=3600)
+    assert site.get("/static/css/app.css").body == CSS
+    new = publish_next_build(fresh_static_build)
+    reply = site.get(new.hashed("css/app.css"), accept_encoding="br")
+    assert reply.status == 200
+    assert brotli.decompress(reply.body) == NEW_CSS
+    assert site.get("/static/css/app.css").body == NEW_CSS  # the whole new build is in service
+    assert site.get(fresh_static_build.hashed("css/app.css")).body == CSS  # retained
+
+
+def test_a_miss_after_a_corrupt_new_manifest_keeps_the_old_build(
+    site: Site, fresh_static_build: Build, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.serve(fresh_static_build.root, reload_interval=3600)
+    (fresh_static_build.root / MANIFEST_NAME).write_text("{ not json")
+    assert site.get("/static/css/app.0123456789ab.css").status == 404  # the app's
+    assert "still serving the previous build" in caplog.text
+    assert site.get("/static/css/app.css").body == CSS
+
+
+def test_misses_look_for_a_new_build_at_most_once_per_interval(
+    site: Site, fresh_static_build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from staticserve import catalog
+
+    clock = [1000.0]
+    monkeypatch.setattr(catalog, "monotonic", lambda: clock[0])
+    stats: list[Path] = []
+    signature = catalog._signature
+
+    def counted(path: Path) -> Any:
+        stats.append(path)
+        return signature(path)
+
+    monkeypatch.setattr(catalog, "_signature", counted)
+    site.serve(fresh_static_build.root, reload_interval=3600)
+    junk = [f"/static/junk-{i}.css" for i in range(10)]
+    for path in junk:
+        assert site.get(path).status == 404
+    assert stats == [fresh_static_build.root / MANIFEST_NAME]  # one stat for ten misses
+    clock[0] += 0.25
+    for path in junk:
+        site.get(path)
+    assert len(stats) == 2
+    assert site.get("/static/css/app.css").body == CSS  # hits never stat
+    assert len(stats) == 2
+
+
 @pytest.mark.parametrize("adapter", ["asgi", "wsgi"])
 @pytest.mark.parametrize(
     ("damage", "message"),
@@ -646,6 +721,62 @@ def test_static_url_and_integrity_use_the_middleware_prefix(site: Site) -> None:
     assert site.get("/assets/" + asset.path).body == CSS
     with pytest.raises(KeyError, match="not in the manifest"):
         app.static_url("css/missing.css")
+
+
+@pytest.mark.parametrize("suffix", ["?v=1", "#home", "?v=1#top", "?#iefix"])
+@pytest.mark.parametrize("logical", ["css/app.css", "img/my logo.svg"])
+def test_static_url_keeps_a_query_or_fragment(site: Site, logical: str, suffix: str) -> None:
+    url = site.app.static_url(logical + suffix)
+    assert url == site.build.hashed(logical) + suffix
+    assert site.app.integrity(logical + suffix) == site.build.asset(logical).integrity
+    assert site.get(url.partition("#")[0]).body == site.build.contents[logical]
+
+
+def test_static_url_of_an_unknown_file_with_a_query_names_the_file(site: Site) -> None:
+    with pytest.raises(KeyError, match=r"'css/missing\.css' is not in the manifest"):
+        site.app.static_url("css/missing.css?v=1")
+    with pytest.raises(KeyError, match=r"'css/missing\.css' is not in the manifest"):
+        site.app.integrity("css/missing.css#x")
+
+
+# -- without an app ------------------------------------------------------------------------------
+
+
+def test_without_an_app_everything_else_gets_a_plain_404(site: Site) -> None:
+    site.use(wrap(site.adapter, None, site.build.root))
+    assert site.get(site.build.hashed("css/app.css")).body == CSS
+    for method, path in [("GET", "/"), ("POST", "/api/data"), ("GET", "/static/missing.css")]:
+        reply = site.request(method, path, content=b"x" if method == "POST" else None)
+        assert reply.status == 404
+        assert reply.body == b"Not Found\n"
+        assert reply.headers["content-length"] == str(len(reply.body))
+        assert reply.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+def test_without_an_app_uvicorn_starts_stops_and_refuses_websockets(
+    static_build: Build, caplog: pytest.LogCaptureFixture
+) -> None:
+    from staticserve.asgi import StaticServe
+
+    app = StaticServe(None, root=static_build.root, prefix="/static")
+    server = start_uvicorn(app, lifespan="on")  # RuntimeError when the lifespan startup fails
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    uvicorn_errors.addHandler(caplog.handler)
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            assert client.get("/static/css/app.css").content == CSS
+            assert client.get("/").status_code == 404
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+            raw.sendall(
+                b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            assert raw.recv(1024).startswith(b"HTTP/1.1 403")  # refused, not upgraded
+    finally:
+        server.stop()
+        uvicorn_errors.removeHandler(caplog.handler)
+    assert not server.thread.is_alive(), "uvicorn waited for a lifespan shutdown that never came"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 # -- large files -------------------------------------------------------------------------------

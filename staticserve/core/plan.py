@@ -52,11 +52,17 @@ class Lookup(Protocol):
 
 def plan_response(request: Request, lookup: Lookup) -> ResponsePlan | None:
     """Plan the answer to ``request``, or None when the path is not a served file."""
-    return plan_request(*request, lookup)
+    method, path, headers, now, query = request
+    return plan_request(method, path, headers, now, lookup, query)
 
 
 def plan_request(
-    method: str, path: bytes, headers: Mapping[bytes, bytes], now: int, lookup: Lookup
+    method: str,
+    path: bytes,
+    headers: Mapping[bytes, bytes],
+    now: int,
+    lookup: Lookup,
+    query: bytes = b"",
 ) -> ResponsePlan | None:
     """:func:`plan_response` for a request given as its fields (see :class:`Request`).
 
@@ -67,7 +73,7 @@ def plan_request(
     if resource is None:
         resource = _find_equivalent(path, lookup)
         if resource is None:
-            return None
+            return _folder_redirect(method, path, query, lookup)
     if method not in _READ_METHODS:
         return NOT_ALLOWED
     selected = resource.identity
@@ -107,6 +113,53 @@ def _find_equivalent(path: bytes, lookup: Lookup) -> Resource | None:
     if canonical is None or canonical == path:
         return None
     return lookup.find(canonical)
+
+
+def _folder_redirect(method: str, path: bytes, query: bytes, lookup: Lookup) -> ResponsePlan | None:
+    """A 302 to ``path/`` when that is a folder an index file answers for; else None.
+
+    Only folder URLs end in "/" in a lookup (an index file serves them), so the slash form
+    being found is the whole test. Relative links inside the index page resolve against the
+    folder only once the URL ends in "/", hence the redirect rather than serving it here.
+    """
+    canonical = canonical_path(path)
+    if canonical is None or canonical.endswith(b"/"):
+        return None
+    index = lookup.find(canonical + b"/")
+    if index is None:
+        return None
+    if method not in _READ_METHODS:
+        return NOT_ALLOWED
+    # A relative reference (RFC 3986 §5.2): the last segment plus "/" resolves against the URL
+    # the client asked for, so it stays right under any mount point (root_path, SCRIPT_NAME)
+    # the core never sees. The canonical segment has its ":" percent-encoded, so it cannot be
+    # read as a scheme. The query is kept, as WhiteNoise and ServeStatic keep it.
+    location = canonical.rpartition(b"/")[2] + b"/"
+    if query:
+        location += b"?" + _field_safe(query)
+    # 302, not 301: browsers keep a permanent redirect indefinitely, and the next build may
+    # drop the folder or turn it into a file. The redirect is cached no longer than the index
+    # it leads to, and carries its CORS field (a cross-origin fetch checks every hop).
+    fields = dict(index.identity.headers)
+    headers = [
+        (b"location", location),
+        (b"cache-control", fields.get(b"cache-control", b"no-cache")),
+    ]
+    origin = fields.get(b"access-control-allow-origin")
+    if origin is not None:
+        headers.append((b"access-control-allow-origin", origin))
+    headers.append((b"content-length", b"0"))
+    return ResponsePlan(302, tuple(headers), b"")
+
+
+_FIELD_SAFE = bytes(range(0x21, 0x7F))  # visible ASCII: what a field value carries as it is
+
+
+def _field_safe(query: bytes) -> bytes:
+    """The query with any byte a header field should not carry percent-encoded."""
+    if not query.translate(None, _FIELD_SAFE):
+        return query
+    return b"".join(bytes((b,)) if 0x21 <= b < 0x7F else b"%%%02X" % b for b in query)
 
 
 def _negotiate(resource: Resource, field: bytes) -> Representation:

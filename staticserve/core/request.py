@@ -24,10 +24,12 @@ class Request(NamedTuple):
     ``path`` is the target's path as received: still percent-encoded, without the query.
     ``headers`` maps lower-case field names to raw values (ASGI delivers names lower-cased; other
     fields may be present and are ignored). ``now`` is the arrival time in whole seconds since the
-    epoch, so that the core never reads a clock.
+    epoch, so that the core never reads a clock. ``query`` is the target's query, without the
+    ``?`` (only a redirect uses it).
     """
 
     method: str
     path: bytes
     headers: Mapping[bytes, bytes]
     now: int
+    query: bytes = b""

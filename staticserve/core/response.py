@@ -15,6 +15,7 @@ STATUS_LINES: Mapping[int, str] = MappingProxyType(
     {
         200: "200 OK",
         206: "206 Partial Content",
+        302: "302 Found",
         304: "304 Not Modified",
         404: "404 Not Found",
         405: "405 Method Not Allowed",

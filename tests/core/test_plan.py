@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 import pytest
 from hypothesis import given
@@ -62,6 +63,8 @@ CATALOG = Catalog(
         b"/static/all.css": resource("br", "gzip", "zstd"),
         b"/static/plain.txt": resource(origin=None),
         b"/static/~me.css": resource(),
+        b"/static/docs/": resource(cache=CachePolicy.short(60)),  # a folder's index file
+        b"/static/my%20docs/": resource(cache=CachePolicy(b"no-cache")),
         b"/static/clip.mp4": build_resource(
             [VariantSource("identity", "vid", 1000, VIDEO)],
             content_type=b"video/mp4",
@@ -274,6 +277,49 @@ def test_plans_follow_the_table(
 )
 def test_unknown_paths_are_not_ours(path: str) -> None:
     assert plan(path) is None
+
+
+REDIRECTS = [
+    ("no query", b"/static/docs", b"", b"docs/"),
+    ("the query kept", b"/static/docs", b"a=1&b=%20", b"docs/?a=1&b=%20"),
+    ("an encoded name", b"/static/my%20docs", b"", b"my%20docs/"),
+    ("an odd spelling of it", b"/static/my docs", b"", b"my%20docs/"),
+    ("a query byte a field cannot carry", b"/static/docs", b"q=\xe9\x7f", b"docs/?q=%E9%7F"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "location"), [c[1:] for c in REDIRECTS], ids=[c[0] for c in REDIRECTS]
+)
+def test_a_folder_path_without_its_slash_redirects(
+    path: bytes, query: bytes, location: bytes
+) -> None:
+    result = plan_response(Request("GET", path, {}, NOW, query), CATALOG)
+    assert result is not None
+    assert result.status == 302
+    assert field_of(result, b"location") == location
+    assert field_of(result, b"content-length") == b"0"
+    assert result.body == b""
+
+
+@pytest.mark.parametrize("mount", ["", "/app", "/a/b"])
+def test_the_redirect_resolves_under_any_mount(mount: str) -> None:
+    # The core sees the path below the mount; the browser resolves the relative Location
+    # against the URL it asked for (RFC 3986 §5.2), mount included.
+    result = plan_response(Request("GET", b"/static/docs", {}, NOW, b"x=1"), CATALOG)
+    location = field_of(result, b"location")
+    assert location is not None
+    asked = f"https://example.com{mount}/static/docs?x=1"
+    assert urljoin(asked, location.decode()) == f"https://example.com{mount}/static/docs/?x=1"
+
+
+def test_the_redirect_is_cached_as_briefly_as_the_index_it_leads_to() -> None:
+    assert field_of(plan("/static/docs"), b"cache-control") == b"public, max-age=60"
+    assert field_of(plan("/static/my%20docs"), b"cache-control") == b"no-cache"
+    assert plan("/static/docs", "HEAD").status == 302  # type: ignore[union-attr]
+    assert plan("/static/docs", "POST").status == 405  # type: ignore[union-attr]
+    assert plan("/static/app.css/x") is None
+    assert plan("/static/../static/docs") is None
 
 
 def test_a_405_says_which_methods_are_allowed() -> None:

@@ -4,15 +4,20 @@ Client threads (see :mod:`load`) hammer the server with the hashed URLs of every
 kept on disk, the unhashed names, compressed variants and ranges, while the main thread changes
 every source file and runs ``staticserve build`` again and again. Before each build the clients
 stop asking for the oldest kept build's URLs (that build is pruned by the next one, by design);
-once the server serves the new build its hashed URLs join the pool. So every hashed URL asked
-for belongs to one of the last ``keep`` builds, and must be answered.
+the moment ``staticserve build`` returns, the new build's hashed URLs join the pool, and the
+deployer asks for each of them once itself: a page rendered by a process that already serves
+the new build sends browsers to one that may not have noticed it yet (the reload interval is
+long here). So every hashed URL asked for belongs to one of the last ``keep`` builds, and must
+be answered.
 
 Asserted: zero transport errors and statuses other than 200/206, zero bodies that do not match
-their ETag (or the hash in their name), zero 404s on hashed URLs.
+their ETag (or the hash in their name), zero 404s on hashed URLs, and zero wrong answers to the
+new build's URLs asked for right after each build returned.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from urllib.parse import quote
@@ -40,6 +45,16 @@ def remember_contents(site: Site, manifest: Manifest, pool: Pool) -> None:
         pool.contents[asset.sha256[:16]] = (site.out / asset.path).read_bytes()
 
 
+def wrong_answers_to_new_urls(server: Server, manifest: Manifest) -> list[str]:
+    """Ask once for every hashed URL of a build that was just published: what went wrong."""
+    wrong = []
+    for asset in manifest.assets.values():
+        reply = raw_request(server.port, b"/static/" + quote(asset.path).encode())
+        if reply.status != 200 or hashlib.sha256(reply.body).hexdigest() != asset.sha256:
+            wrong.append(f"{asset.path}: {reply.status} {reply.body[:40]!r}")
+    return wrong
+
+
 def serving(server: Server, manifest: Manifest) -> bool:
     asset = manifest.assets["css/app.css"]
     reply = raw_request(server.port, b"/static/css/app.css")
@@ -54,6 +69,7 @@ def deploy_under_load(site: Site, server: Server, deploys: int, clients: int) ->
     unhashed = unhashed_urls(first)
     pool.replace([*unhashed, *kept[-1]])
     switch_times: list[float] = []
+    wrong_new: list[str] = []
 
     def deployer() -> None:
         time.sleep(1.0)  # let the load settle first
@@ -67,13 +83,17 @@ def deploy_under_load(site: Site, server: Server, deploys: int, clients: int) ->
             run_build(site)
             manifest = check_live_build(site.out)
             remember_contents(site, manifest, pool)
+            # From the moment the build returns, its hashed URLs must be served.
+            kept.append(build_urls(site, manifest))
+            pool.replace([*unhashed, *(url for urls in kept for url in urls)])
+            wrong_new.extend(
+                f"deploy {number}: {w}" for w in wrong_answers_to_new_urls(server, manifest)
+            )
             deadline = time.monotonic() + 20
             while not serving(server, manifest):
                 assert time.monotonic() < deadline, f"deploy {number}: not picked up"
                 time.sleep(0.02)
             switch_times.append(time.monotonic() - started)
-            kept.append(build_urls(site, manifest))
-            pool.replace([*unhashed, *(url for urls in kept for url in urls)])
             time.sleep(0.5)  # every kept build under load for a while
 
     tally = run_load(
@@ -88,8 +108,10 @@ def deploy_under_load(site: Site, server: Server, deploys: int, clients: int) ->
     record(f"{label}: failed requests", tally.counts["errors"])
     record(f"{label}: 404s on kept hashed URLs", tally.counts["hashed 404"])
     record(f"{label}: build to switch-over, max s", round(max(switch_times), 2))
+    record(f"{label}: wrong answers to a new build's URLs", len(wrong_new))
     assert tally.errors == [], tally.errors[:10]
     assert tally.counts["hashed 404"] == 0
+    assert wrong_new == [], wrong_new[:10]
     assert tally.counts["requests"] > 100 * deploys  # the load was real
     assert "Traceback" not in server.log_text(), server.log_text()[-3000:]
 
@@ -99,7 +121,8 @@ def test_deploys_under_load(
 ) -> None:
     base = tmp_path_factory.mktemp("deploy")
     site = make_site(base / "project", stray=False)
-    server = start_server("uvicorn", site, reload="0.2")
+    # Polling effectively off: only requests for the new URLs can bring the new build in.
+    server = start_server("uvicorn", site, reload="3600")
     deploy_under_load(site, server, deploys=2, clients=4)
 
 
@@ -110,6 +133,7 @@ def test_many_deploys_under_load(
 ) -> None:
     base = tmp_path_factory.mktemp("deploy")
     site = make_site(base / "project", stray=False)
+    # Polling on as well: a reload the poll started races the one a request for a new URL needs.
     server = start_server(kind, site, reload="0.2")
     deploy_under_load(site, server, deploys=10, clients=6)
     run_build(site)  # and the output is still consistent afterwards
