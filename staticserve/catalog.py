@@ -130,9 +130,10 @@ class Catalog:
         A ``?query`` or ``#fragment`` after the path is kept: ``icons.svg#home`` ->
         ``/static/icons.3f2a9c1d7e4b.svg#home``.
         """
-        logical, suffix = split_reference(path)
+        current = self._current()
+        logical, suffix = split_reference(path, current.manifest.assets.__contains__)
         try:
-            return self._current().resources.url(logical) + suffix
+            return current.resources.url(logical) + suffix
         except KeyError:
             raise KeyError(
                 f"{logical!r} is not in the manifest; is it in a source folder?"

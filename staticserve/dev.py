@@ -92,13 +92,13 @@ class DevFinder:
 
         A ``?query`` or ``#fragment`` after the path is kept, as in production.
         """
-        logical, suffix = split_reference(path)
+        logical, suffix = split_reference(path, self._is_file)
         self._found(logical)
         return self.options.mount + url_path(logical).decode("ascii") + suffix
 
     def integrity(self, path: str) -> str:
         """The Subresource Integrity value of the source file as it is now (suffix ignored)."""
-        file = self._found(split_reference(path)[0])
+        file = self._found(split_reference(path, self._is_file)[0])
         digest = hashlib.sha384(file.read_bytes()).digest()
         return "sha384-" + b64encode(digest).decode("ascii")
 
@@ -107,6 +107,9 @@ class DevFinder:
         if found is None:
             raise KeyError(f"{logical!r} is in none of the source folders")
         return found[0]
+
+    def _is_file(self, logical: str) -> bool:
+        return ("?" in logical or "#" in logical) and self._locate(logical) is not None
 
     def reload(self) -> bool:
         """Nothing to reload: every request reads the sources. Always False."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -36,13 +36,19 @@ ENCODING_SUFFIXES: Mapping[str, str] = MappingProxyType(
 )
 
 
-def split_reference(reference: str) -> tuple[str, str]:
+def split_reference(
+    reference: str, is_file: Callable[[str], bool] | None = None
+) -> tuple[str, str]:
     """A page's reference to a file as its logical path and the ``?query#fragment`` after it.
 
     ``"/icons.svg#home"`` -> ``("icons.svg", "#home")``. As in any URL (RFC 3986 §3), the first
     ``?`` or ``#`` ends the path; the suffix is kept as written, as Django's ``{% static %}``
-    keeps it (the ``?#iefix`` of old font CSS included).
+    keeps it (the ``?#iefix`` of old font CSS included). A file whose own name holds a ``?`` or
+    ``#`` (``is_file`` says which names are files) is named whole: it can be addressed no other way.
     """
+    whole = reference.lstrip("/")
+    if is_file is not None and is_file(whole):
+        return whole, ""
     end = len(reference)
     for mark in "?#":
         found = reference.find(mark, 0, end)
@@ -151,14 +157,14 @@ class Manifest:
         Characters that need it are percent-encoded (``my logo.png`` -> ``my%20logo.…png``);
         a ``?query`` or ``#fragment`` after the path is kept (``icons.svg#home``).
         """
-        path, suffix = split_reference(logical)
+        path, suffix = split_reference(logical, self.assets.__contains__)
         return self.prefix + quote(self._asset(path).path) + suffix
 
     url = static_url
 
     def integrity(self, logical: str) -> str:
         """The Subresource Integrity value (``sha384-…``) of ``logical`` (a suffix is ignored)."""
-        return self._asset(split_reference(logical)[0]).integrity
+        return self._asset(split_reference(logical, self.assets.__contains__)[0]).integrity
 
     def _asset(self, logical: str) -> Asset:
         try:

@@ -732,6 +732,22 @@ def test_static_url_keeps_a_query_or_fragment(site: Site, logical: str, suffix: 
     assert site.get(url.partition("#")[0]).body == site.build.contents[logical]
 
 
+def test_a_file_whose_name_holds_a_hash_or_question_mark_is_named_whole(
+    site: Site, tmp_path: Path
+) -> None:
+    files = {"a#b.css": (b"a { color: red }", ()), "q?x.css": (b"q { color: blue }", ())}
+    files |= {"a.css": (b"the wrong file", ())}
+    build = write_build(tmp_path / "odd", files)
+    app = site.serve(build.root)
+    for logical, (content, _) in files.items():
+        url = app.static_url(logical)
+        assert url == build.hashed(logical)
+        assert site.get(url).body == content
+        assert app.integrity(logical) == build.asset(logical).integrity
+    # Other names still take a query or fragment off.
+    assert app.static_url("a.css#b") == build.hashed("a.css") + "#b"
+
+
 def test_static_url_of_an_unknown_file_with_a_query_names_the_file(site: Site) -> None:
     with pytest.raises(KeyError, match=r"'css/missing\.css' is not in the manifest"):
         site.app.static_url("css/missing.css?v=1")
