@@ -39,7 +39,13 @@ from .core.paths import url_path
 from .core.resource import IDENTITY, IMMUTABLE, CachePolicy, Resource, VariantSource, build_resource
 from .core.response import Body, FileSlice
 from .errors import ManifestError
-from .manifest import MANIFEST_NAME, Asset, Manifest, split_reference
+from .manifest import (
+    MANIFEST_NAME,
+    NEW_BUILD_CHECK_INTERVAL,
+    Asset,
+    Manifest,
+    split_reference,
+)
 from .options import HeaderRules, ServeOptions, header_rules, matching_headers
 
 __all__ = ["MISS_CHECK_INTERVAL", "Catalog", "Resources", "Snapshot", "pinned_builds"]
@@ -50,7 +56,7 @@ Signature = tuple[int, int, int]  # (st_mtime_ns, st_size, st_ino) of the manife
 
 # The least time between two looks for a new manifest on behalf of requests that missed: a
 # flood of requests for junk URLs costs at most four stats a second.
-MISS_CHECK_INTERVAL = 0.25
+MISS_CHECK_INTERVAL = NEW_BUILD_CHECK_INTERVAL  # the deploy contract: see manifest.py
 
 
 # The builds that ``static_url``/``integrity`` pinned during the current request, by catalog.

@@ -22,6 +22,7 @@ __all__ = [
     "ENCODING_SUFFIXES",
     "MANIFEST_NAME",
     "MANIFEST_VERSION",
+    "NEW_BUILD_CHECK_INTERVAL",
     "Asset",
     "Manifest",
     "split_reference",
@@ -34,6 +35,16 @@ MANIFEST_VERSION = 1
 ENCODING_SUFFIXES: Mapping[str, str] = MappingProxyType(
     {"br": ".br", "gzip": ".gz", "zstd": ".zst"}
 )
+
+
+# The deploy contract between a build and the servers of its output. A server that gets a request
+# under its prefix for a URL it does not know looks for a newly published manifest (one stat),
+# at most once in this many seconds however many such requests arrive; a build that publishes
+# a manifest returns no sooner than this after the manifest went live. So any request made
+# after the build returned comes more than this long after the server's last look that could
+# have missed the new manifest, and looks again: the new build's URLs are served from the
+# moment the build command returns, while a flood of unknown URLs costs 20 stats a second.
+NEW_BUILD_CHECK_INTERVAL = 0.05
 
 
 def split_reference(

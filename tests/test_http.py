@@ -677,12 +677,52 @@ def test_misses_look_for_a_new_build_at_most_once_per_interval(
     for path in junk:
         assert site.get(path).status == 404
     assert stats == [fresh_static_build.root / MANIFEST_NAME]  # one stat for ten misses
-    clock[0] += 0.25
+    clock[0] += catalog.MISS_CHECK_INTERVAL
     for path in junk:
         site.get(path)
     assert len(stats) == 2
     assert site.get("/static/css/app.css").body == CSS  # hits never stat
     assert len(stats) == 2
+
+
+def test_a_new_builds_urls_are_served_when_the_build_returns_while_unknown_urls_keep_coming(
+    live_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real build into the served folder, a stream of misses all along: each new hashed URL
+    asked for the moment ``build()`` returns is served, never handed to the app."""
+    import threading
+
+    import staticserve
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "assets").mkdir()
+    style = tmp_path / "assets" / "app.css"
+    style.write_text("body { color: black }\n")
+    staticserve.build(sources=["assets"], output="out", encodings=[])
+    live_site.serve(tmp_path / "out", reload_interval=3600)
+    stop = threading.Event()
+    misses = 0
+
+    def junk() -> None:  # a miss every few milliseconds, bounded in time and count
+        nonlocal misses
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline and misses < 20_000:
+            live_site.get(f"/static/junk-{misses}.css")
+            misses += 1
+
+    worker = threading.Thread(target=junk)
+    worker.start()
+    try:
+        for deploy in range(6):
+            style.write_text(f"body {{ color: #{deploy:06x} }}\n")
+            staticserve.build(sources=["assets"], output="out", encodings=[])
+            reply = live_site.get(staticserve.Manifest.load("out").static_url("app.css"))
+            assert reply.status == 200, f"deploy {deploy}: {reply.body[:60]!r}"
+            assert reply.body == style.read_bytes()
+    finally:
+        stop.set()
+        worker.join()
+    assert misses > 6
 
 
 @pytest.mark.parametrize("adapter", ["asgi", "wsgi"])

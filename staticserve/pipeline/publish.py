@@ -24,9 +24,16 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import monotonic, sleep
 
 from ..errors import BuildError
-from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
+from ..manifest import (
+    ENCODING_SUFFIXES,
+    MANIFEST_NAME,
+    NEW_BUILD_CHECK_INTERVAL,
+    Asset,
+    Manifest,
+)
 from .atomic import (
     fsync_dir,
     has_size,
@@ -182,6 +189,7 @@ def publish(
         for folder in {(output / name).parent for name in manifest.files()}:
             fsync_dir(folder)  # every file the manifest names is durable before it goes live
         write_atomic(output / MANIFEST_NAME, manifest.dumps().encode())
+        live_since = monotonic()
     except OSError as exc:
         _remove_temporaries(output, wanted)
         raise write_error(output, exc) from None
@@ -197,6 +205,9 @@ def publish(
     except OSError as exc:
         _remove_temporaries(output, wanted)
         raise _unfinished_error(output, generation, exc) from None
+    # The deploy contract (manifest.py): return only once every server of this output will
+    # look for the new manifest at the next request it does not know.
+    sleep(max(0.0, live_since + NEW_BUILD_CHECK_INTERVAL - monotonic()))
     return PublishResult(manifest, changed=True, written=written, pruned=pruned)
 
 
