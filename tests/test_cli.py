@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,18 @@ def test_user_mistakes_get_one_clear_line_and_the_documented_exit_code(
     assert result.returncode == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_file_name_that_is_not_utf8_is_a_warning_not_a_traceback(sources: Path) -> None:
+    """Regression: the build crashed in Manifest.content_hash, leaving an output that every
+    later build refused."""
+    with open(os.fsencode(sources / "assets") + b"/bad\xff.css", "wb") as file:
+        file.write(b"b{}")
+    for _run in range(2):
+        result = cli(sources, "--source", "assets", "--output", "out")
+        assert (result.returncode, result.stderr) == (0, "")
+        assert "assets/bad\\xff.css: the file name is not valid UTF-8" in result.stdout
+    assert result.stdout.startswith("Up to date: 2 files")
 
 
 def test_a_corrupt_manifest_in_the_output_is_reported_not_a_traceback(sources: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +23,8 @@ from .collect import Duplicate, collect, resolve_sources
 from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
 from .fingerprint import Fingerprinted, final_as_read, fingerprint
-from .output_dir import build_lock, check_output_dir
+from .journal import unfinished_names
+from .output_dir import build_lock, check_output_contents, check_output_dir
 from .publish import Published, Stager, load_previous, publish
 
 __all__ = ["BuildConfig", "BuildReport", "EncodingStats", "Source", "build", "load_config"]
@@ -120,7 +121,7 @@ def build(
     output = config.output_dir
     check_output_dir(output, [s.path for s in sources])
     check_available(config.encodings)
-    with nullcontext() if dry_run else build_lock(output):
+    with _claimed(output, dry_run=dry_run):
         with _timed(timings, "collect"):
             collected = collect(config, sources)
         if config.strict and collected.duplicates:
@@ -192,6 +193,23 @@ def build(
         planned=tuple(outcome.planned),
         stage_seconds=timings,
     )
+
+
+@contextmanager
+def _claimed(output: Path, *, dry_run: bool) -> Iterator[None]:
+    """The output checked for files that are not staticserve's, and locked unless a dry run.
+
+    Without a journal the folder is checked before the lock creates anything in it; with one,
+    an unfinished build's files may still be arriving, so the check waits for the lock."""
+    if dry_run:
+        check_output_contents(output, unfinished_names(output))
+        yield
+        return
+    if unfinished_names(output) is None:
+        check_output_contents(output, None)
+    with build_lock(output):
+        check_output_contents(output, unfinished_names(output))  # ours alone now
+        yield
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:

@@ -128,6 +128,13 @@ def _walk(
                 is_file = entry.is_file()
             except OSError:
                 is_dir = is_file = False
+            if (is_dir or is_file) and not _is_utf8(entry.name):
+                what = "folder" if is_dir else "file"
+                warnings.append(
+                    f"{_shown(path)}: the {what} name is not valid UTF-8, skipped: a URL and "
+                    "the manifest cannot carry it (rename it)"
+                )
+                continue
             if is_dir:
                 yield from visit(path, relative)
             elif is_file:
@@ -137,6 +144,20 @@ def _walk(
         seen_dirs.discard(key)
 
     yield from visit(source.path, ())
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name whose bytes are not UTF-8 (Python holds them as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(path: Path) -> str:
+    """``path`` for a message: undecodable bytes as ``\\xff`` escapes, never a lone surrogate."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -1,5 +1,5 @@
-"""Claim the output folder for one build: refuse a folder unsafe to build into, then hold an
-exclusive lock on it while the build writes.
+"""Claim the output folder for one build: refuse a folder unsafe to build into or holding files
+that are not staticserve's, then hold an exclusive lock on it while the build writes.
 
 staticserve keeps its own state inside the output, in :data:`STATE_DIR`: this lock, the journal
 (journal.py) and the compression cache (cache.py).
@@ -13,9 +13,9 @@ from pathlib import Path
 
 from ..errors import BuildError, ConfigError
 from ..manifest import MANIFEST_NAME
-from .atomic import ensure_dir, write_error
+from .atomic import ensure_dir, temporary, write_error
 
-__all__ = ["STATE_DIR", "build_lock", "check_output_dir"]
+__all__ = ["STATE_DIR", "build_lock", "check_output_contents", "check_output_dir"]
 
 STATE_DIR = ".staticserve"  # inside the output: lock, journal and compression cache
 _LOCK = "lock"
@@ -38,15 +38,46 @@ def check_output_dir(output: Path, sources: list[Path]) -> None:
             )
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output {output} exists and is not a folder")
-    if (
-        out.is_dir()
-        and not (out / MANIFEST_NAME).exists()
-        and any(entry.name != STATE_DIR for entry in out.iterdir())
-    ):
+
+
+def check_output_contents(output: Path, journaled: set[str] | None) -> None:
+    """Refuse a folder that holds files staticserve did not write.
+
+    A folder with a manifest is one staticserve built. One without must be empty (but for
+    :data:`STATE_DIR`) -- unless ``journaled``, the names the journal of an unfinished build
+    records (None: no journal), accounts for every entry: then it is a first build that died
+    before its manifest, which the next build finishes (publish.py prunes what it left).
+    """
+    if not output.is_dir() or (output / MANIFEST_NAME).exists():
+        return
+    stray = _first_unaccounted(output, journaled or set())
+    if stray is None:
+        return
+    if journaled is None:
         raise ConfigError(
             f"output {output} is not empty and holds no {MANIFEST_NAME}: staticserve only "
             "builds into an empty folder or one it built before"
         )
+    raise ConfigError(
+        f"output {output} holds no {MANIFEST_NAME}, and {stray.relative_to(output)} is not from "
+        "the unfinished build its journal records: staticserve only builds into an empty "
+        "folder or one it built before"
+    )
+
+
+def _first_unaccounted(output: Path, journaled: set[str]) -> Path | None:
+    """An entry of ``output`` that is neither a journaled file, its temporary, nor a folder on
+    the way to one (the state folder aside); None when there is none."""
+    entries = sorted(output.rglob("*")) if journaled else sorted(output.iterdir())
+    files = {output / name for name in journaled | {MANIFEST_NAME}}
+    files |= {temporary(path) for path in files}
+    folders = {parent for path in files for parent in path.parents}
+    for entry in entries:
+        if entry.relative_to(output).parts[0] == STATE_DIR:
+            continue
+        if entry not in (folders if entry.is_dir() and not entry.is_symlink() else files):
+            return entry
+    return None
 
 
 @contextlib.contextmanager

@@ -235,6 +235,57 @@ def test_a_non_empty_folder_without_a_manifest_is_refused(tmp_path: Path) -> Non
     assert (tmp_path / "out/precious.txt").read_text() == "keep me"
 
 
+class Crash(Exception):
+    """Stands for any failure (or SIGKILL) at one exact line of the build."""
+
+
+def crash_before_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    publish = importlib.import_module("staticserve.pipeline.publish")
+    real_write = publish.write_atomic
+
+    def write(target: Path, data: bytes, **options: bool) -> None:
+        if target.name == MANIFEST_NAME:
+            raise Crash
+        real_write(target, data, **options)
+
+    monkeypatch.setattr(publish, "write_atomic", write)
+
+
+def test_a_first_build_that_died_before_its_manifest_is_finished_by_the_next(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: its files and journal made the output "not empty and holds no
+    staticserve.json", refused by every later build."""
+    crash_before_the_manifest(monkeypatch)
+    with pytest.raises(Crash):
+        project({"a.css": compressible(), "img/x.png": b"png"})
+    monkeypatch.undo()
+    assert not (tmp_path / "out" / MANIFEST_NAME).exists()
+    assert files_on_disk(tmp_path / "out")  # the dead build's files
+    report = project()
+    assert (report.changed, report.generation) == (True, 1)
+    manifest = Manifest.load(tmp_path / "out")
+    assert set(files_on_disk(tmp_path / "out")) == (
+        manifest.files() | {"a.css", "a.css.br", "a.css.gz", "img/x.png", MANIFEST_NAME}
+    )
+    assert not (tmp_path / "out" / STATE_DIR / "journal.json").exists()
+
+
+def test_a_dead_first_build_beside_files_it_did_not_write_is_still_refused(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crash_before_the_manifest(monkeypatch)
+    with pytest.raises(Crash):
+        project({"a.css": "a{}"})
+    monkeypatch.undo()
+    (tmp_path / "out" / "precious.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match=r"precious\.txt is not from the unfinished build"):
+        project()
+    assert (tmp_path / "out/precious.txt").read_text() == "keep me"
+
+
 def test_a_full_disk_is_a_clear_error_and_the_previous_build_stays_live(
     project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
