@@ -179,3 +179,26 @@ def test_a_corrupt_manifest_in_the_output_is_reported_not_a_traceback(sources: P
     assert result.returncode == 1
     assert "manifest version 99" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("corrupt", ['{"broken', '{"version": 99}', "[]"], ids=["cut short", "unknown version", "not a manifest"])  # fmt: skip
+def test_a_corrupt_manifest_names_the_way_out_and_clear_rebuilds_over_it(
+    sources: Path, corrupt: str
+) -> None:
+    """Regression: a corrupt manifest blocked every build, --clear included, and the advice
+    ("run `staticserve build` again") sent the user round in a loop."""
+    assert cli(sources, "--source", "assets", "--output", "out").returncode == 0
+    (sources / "out/staticserve.json").write_text(corrupt)
+    refused = cli(sources, "--source", "assets", "--output", "out")
+    assert refused.returncode == 1
+    assert len(refused.stderr.splitlines()) == 1, refused.stderr
+    assert "run `staticserve build --clear` to rebuild the output from scratch" in refused.stderr
+    assert "build` again" not in refused.stderr
+
+    rebuilt = cli(sources, "--source", "assets", "--output", "out", "--clear")
+    assert (rebuilt.returncode, rebuilt.stderr) == (0, ""), rebuilt.stderr
+    assert "could not be read" in rebuilt.stdout  # said, not silently replaced
+    manifest = Manifest.load(sources / "out")
+    assert set(manifest.assets) == {"css/app.css", "img/x.png"}
+    again = cli(sources, "--source", "assets", "--output", "out")
+    assert again.stdout.startswith("Up to date: 2 files"), again.stdout + again.stderr

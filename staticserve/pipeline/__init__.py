@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import BrokenReference, BuildError
-from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset
+from ..errors import BrokenReference, BuildError, ManifestError
+from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
 from .cache import load_cache, reusable_variant, store_cache
 from .collect import Duplicate, collect, resolve_sources
 from .compress import check_available, compress_variants, worth_compressing
@@ -126,7 +126,8 @@ def build(
             collected = collect(config, sources)
         if config.strict and collected.duplicates:
             raise BuildError(_duplicates_message(collected.duplicates))
-        previous = load_previous(output)
+        notes: list[str] = []
+        previous = _previous_build(output, clear=clear, notes=notes)
         cache: _Cache = {} if clear else load_cache(output)
         files = {k: f.data for k, f in collected.files.items()}
         stager = None if dry_run else Stager(output, previous)
@@ -181,7 +182,7 @@ def build(
         files=len(results),
         total_bytes=sum(a.size for a in assets),
         duplicates=collected.duplicates,
-        warnings=collected.warnings + tuple(p.message for p in problems),
+        warnings=collected.warnings + tuple(p.message for p in problems) + tuple(notes),
         encodings=_encoding_stats(assets, config.encodings),
         compressed=compressed,
         reused=reused,
@@ -210,6 +211,21 @@ def _claimed(output: Path, *, dry_run: bool) -> Iterator[None]:
     with build_lock(output):
         check_output_contents(output, unfinished_names(output))  # ours alone now
         yield
+
+
+def _previous_build(output: Path, *, clear: bool, notes: list[str]) -> Manifest | None:
+    """The live manifest (None for a first build). An unreadable one stops the build, unless
+    ``clear``: a build from scratch does not need it (the way out that its error names)."""
+    try:
+        return load_previous(output)
+    except ManifestError:
+        if not clear:
+            raise
+    notes.append(
+        f"{output / MANIFEST_NAME} could not be read, so --clear rebuilt the output without it; "
+        "files that only it named stay in the folder"
+    )
+    return None
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
