@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -135,11 +135,23 @@ def build_command(
             )
         show_progress = not (quiet or as_json) and sys.stderr.isatty()
         with _progress_bar(show_progress) as progress:
-            report = build(config, progress=progress, dry_run=dry_run, clear=clear)
+            report = build(
+                config, progress=progress, notice=_notice(quiet), dry_run=dry_run, clear=clear
+            )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     elif not quiet:
         click.echo(_summary(report))
+
+
+def _notice(quiet: bool) -> Callable[[str], None]:
+    """Where the build's messages go: stderr (stdout may carry --json), unless --quiet."""
+
+    def say(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    return say
 
 
 @contextmanager

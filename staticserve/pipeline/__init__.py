@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import BrokenReference, BuildError, ManifestError
+from ..errors import BrokenReference, BuildError, ConfigError, ManifestError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
 from .cache import load_cache, reusable_variant, store_cache
 from .collect import Duplicate, collect, resolve_sources
@@ -24,7 +24,7 @@ from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
 from .fingerprint import Fingerprinted, final_as_read, fingerprint
 from .journal import unfinished_names
-from .output_dir import build_lock, check_output_contents, check_output_dir
+from .output_dir import build_lock, check_output_contents, check_output_dir, no_notice
 from .publish import Published, Stager, load_previous, publish
 
 __all__ = ["BuildConfig", "BuildReport", "EncodingStats", "Source", "build", "load_config"]
@@ -105,6 +105,7 @@ def build(
     config: BuildConfig | None = None,
     *,
     progress: Progress | None = None,
+    notice: Callable[[str], None] | None = None,
     dry_run: bool = False,
     clear: bool = False,
     **overrides: Any,
@@ -112,6 +113,8 @@ def build(
     """Build ``config`` (default: ``[tool.staticserve]`` of ./pyproject.toml) into its output.
 
     Keyword ``overrides`` replace settings, e.g. ``build(output="dist/static", strict=True)``.
+    ``notice`` receives what the build has to say before it ends (that it waits for another
+    build writing to the same output, for instance).
     Raises :class:`~staticserve.errors.BuildError` (nothing published) or ``ConfigError``.
     """
     config = (config or load_config()).with_overrides(**overrides)
@@ -121,7 +124,7 @@ def build(
     output = config.output_dir
     check_output_dir(output, [s.path for s in sources])
     check_available(config.encodings)
-    with _claimed(output, dry_run=dry_run):
+    with _claimed(output, dry_run=dry_run, notice=notice or no_notice):
         with _timed(timings, "collect"):
             collected = collect(config, sources)
         if config.strict and collected.duplicates:
@@ -197,18 +200,21 @@ def build(
 
 
 @contextmanager
-def _claimed(output: Path, *, dry_run: bool) -> Iterator[None]:
+def _claimed(output: Path, *, dry_run: bool, notice: Callable[[str], None]) -> Iterator[None]:
     """The output checked for files that are not staticserve's, and locked unless a dry run.
 
     Without a journal the folder is checked before the lock creates anything in it; with one,
-    an unfinished build's files may still be arriving, so the check waits for the lock."""
+    a build may be writing there (or have died doing so): the check waits for the lock."""
     if dry_run:
         check_output_contents(output, unfinished_names(output))
         yield
         return
-    if unfinished_names(output) is None:
+    try:
         check_output_contents(output, None)
-    with build_lock(output):
+    except ConfigError:
+        if unfinished_names(output) is None:  # read after the files: it names them all
+            raise
+    with build_lock(output, notice):
         check_output_contents(output, unfinished_names(output))  # ours alone now
         yield
 

@@ -8,17 +8,29 @@ staticserve keeps its own state inside the output, in :data:`STATE_DIR`: this lo
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import BuildError, ConfigError
 from ..manifest import MANIFEST_NAME
 from .atomic import ensure_dir, temporary, write_error
 
-__all__ = ["STATE_DIR", "build_lock", "check_output_contents", "check_output_dir"]
+__all__ = [
+    "LOCK_WAIT_SECONDS",
+    "STATE_DIR",
+    "build_lock",
+    "check_output_contents",
+    "check_output_dir",
+    "no_notice",
+]
 
 STATE_DIR = ".staticserve"  # inside the output: lock, journal and compression cache
 _LOCK = "lock"
+LOCK_WAIT_SECONDS = 600.0  # a build waits this long for another one writing to its output
+_LOCK_POLL_SECONDS = 0.1
 
 
 def check_output_dir(output: Path, sources: list[Path]) -> None:
@@ -80,21 +92,66 @@ def _first_unaccounted(output: Path, journaled: set[str]) -> Path | None:
     return None
 
 
-@contextlib.contextmanager
-def build_lock(output: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the output folder for the whole build."""
-    import fcntl
+def no_notice(message: str) -> None:
+    """The default ``notice``: say nothing."""
 
+
+@contextlib.contextmanager
+def build_lock(output: Path, notice: Callable[[str], None] = no_notice) -> Iterator[None]:
+    """Hold an exclusive lock on the output folder for the whole build.
+
+    A build that finds the lock held waits for it (saying so once through ``notice``, with the
+    holder's pid, which the holder keeps in the lock file) for up to :data:`LOCK_WAIT_SECONDS`.
+    """
     state = ensure_dir(output / STATE_DIR)
     try:
         handle = open(state / _LOCK, "a+b")  # noqa: SIM115 -- closed by the with below
     except OSError as exc:
         raise write_error(state / _LOCK, exc) from None
     with handle:
+        _acquire(handle, output, notice)
+        try:
+            _record_holder(handle, f"{os.getpid()}\n".encode())
+            yield
+        finally:
+            _record_holder(handle, b"")
+
+
+def _acquire(handle: BinaryIO, output: Path, notice: Callable[[str], None]) -> None:
+    import fcntl
+
+    deadline = None
+    while True:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
         except BlockingIOError:
+            pass
+        holder = _holder(handle)
+        if deadline is None:
+            deadline = time.monotonic() + LOCK_WAIT_SECONDS
+            notice(f"waiting for {holder} to finish writing to {output} …")
+        elif time.monotonic() > deadline:
             raise BuildError(
-                f"another build is writing to {output}; wait for it to finish"
-            ) from None
-        yield
+                f"{holder} is still writing to {output} after {LOCK_WAIT_SECONDS:.0f} s of "
+                "waiting; build again once it has finished (or stop it)"
+            )
+        time.sleep(_LOCK_POLL_SECONDS)
+
+
+def _holder(handle: BinaryIO) -> str:
+    """``another build (pid N)``, from the pid the lock's holder wrote into the lock file."""
+    try:
+        handle.seek(0)
+        pid = int(handle.read(32))
+    except (OSError, ValueError):
+        return "another build"
+    return f"another build (pid {pid})"
+
+
+def _record_holder(handle: BinaryIO, data: bytes) -> None:
+    """Leave ``data`` (our pid, or nothing on the way out) in the lock file, for waiters."""
+    with contextlib.suppress(OSError):  # only ever a courtesy to a waiting build
+        handle.truncate(0)
+        handle.write(data)
+        handle.flush()

@@ -315,3 +315,24 @@ def test_a_corrupt_previous_manifest_is_an_error_not_silently_replaced(
     (tmp_path / "out" / MANIFEST_NAME).write_text("{not json")
     with pytest.raises(Exception, match="not valid JSON"):
         project()
+
+
+def test_a_build_waits_a_bounded_time_for_another_and_names_it(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from staticserve.pipeline import output_dir
+
+    project({"a.css": "a{}"})
+    monkeypatch.setattr(output_dir, "LOCK_WAIT_SECONDS", 0.3)
+    lock = tmp_path / "out" / STATE_DIR / "lock"
+    notices: list[str] = []
+    with open(lock, "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write(b"4242\n")
+        held.flush()
+        with pytest.raises(BuildError, match=r"another build \(pid 4242\) is still writing to"):
+            project(notice=notices.append)
+    assert notices == [f"waiting for another build (pid 4242) to finish writing to {tmp_path / 'out'} …"]  # fmt: skip
+    assert project().generation == 1  # the lock is free again
