@@ -18,7 +18,8 @@ from typing import Any
 
 from ..errors import BrokenReference, BuildError, ConfigError, ManifestError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
-from .cache import load_cache, reusable_variant, store_cache
+from .atomic import reason
+from .cache import load_cache, reusable_variant, write_cache
 from .collect import Duplicate, collect, resolve_sources
 from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
@@ -177,8 +178,8 @@ def build(
                 dry_run=dry_run,
                 stager=stager,
             )
-            if not outcome.changed and compressed:
-                store_cache(output, cache, outcome.manifest)  # lost cache rebuilt: keep it
+            if not outcome.changed and compressed and not dry_run:
+                _keep_cache(output, cache, outcome.manifest, notes)  # a lost cache rebuilt
     assets = list(outcome.manifest.assets.values())
     return BuildReport(
         output=output,
@@ -217,6 +218,18 @@ def _claimed(output: Path, *, dry_run: bool, notice: Callable[[str], None]) -> I
     with build_lock(output, notice):
         check_output_contents(output, unfinished_names(output))  # ours alone now
         yield
+
+
+def _keep_cache(output: Path, cache: _Cache, manifest: Manifest, notes: list[str]) -> None:
+    """Save the compression cache of a build that published nothing. That build needed no
+    write (its output may be read-only), so a failure is only a warning."""
+    try:
+        write_cache(output, cache, manifest)
+    except OSError as exc:
+        notes.append(
+            f"{output}: the compression cache was not saved ({reason(exc)}); the next build "
+            "compresses again"
+        )
 
 
 def _previous_build(output: Path, *, clear: bool, notes: list[str]) -> Manifest | None:

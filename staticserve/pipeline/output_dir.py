@@ -8,6 +8,7 @@ staticserve keeps its own state inside the output, in :data:`STATE_DIR`: this lo
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from typing import BinaryIO
 
 from ..errors import BuildError, ConfigError
 from ..manifest import MANIFEST_NAME
-from .atomic import ensure_dir, temporary, write_error
+from .atomic import temporary, write_error
 
 __all__ = [
     "LOCK_WAIT_SECONDS",
@@ -31,6 +32,8 @@ STATE_DIR = ".staticserve"  # inside the output: lock, journal and compression c
 _LOCK = "lock"
 LOCK_WAIT_SECONDS = 600.0  # a build waits this long for another one writing to its output
 _LOCK_POLL_SECONDS = 0.1
+# Why a folder cannot be written to: it may still be up to date (build_lock).
+_READ_ONLY = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 def check_output_dir(output: Path, sources: list[Path]) -> None:
@@ -101,29 +104,49 @@ def build_lock(output: Path, notice: Callable[[str], None] = no_notice) -> Itera
     """Hold an exclusive lock on the output folder for the whole build.
 
     A build that finds the lock held waits for it (saying so once through ``notice``, with the
-    holder's pid, which the holder keeps in the lock file) for up to :data:`LOCK_WAIT_SECONDS`.
+    holder's pid) for up to :data:`LOCK_WAIT_SECONDS`. Taking the lock writes nothing: a build
+    with nothing to change leaves every file as it was.
+
+    An output this process cannot write (a read-only filesystem, no write permission) may still
+    be up to date, which needs no write: then the build holds a shared lock on the lock file
+    that is there (or none, when there is none: nobody can write there either), and a write it
+    turns out to need fails with the error of that write. A first build fails at once.
     """
-    state = ensure_dir(output / STATE_DIR)
-    try:
-        handle = open(state / _LOCK, "a+b")  # noqa: SIM115 -- closed by the with below
-    except OSError as exc:
-        raise write_error(state / _LOCK, exc) from None
+    handle, exclusive = _open_lock(output)
+    if handle is None:
+        yield
+        return
     with handle:
-        _acquire(handle, output, notice)
-        try:
-            _record_holder(handle, f"{os.getpid()}\n".encode())
-            yield
-        finally:
-            _record_holder(handle, b"")
+        _acquire(handle, output, notice, exclusive=exclusive)
+        yield
 
 
-def _acquire(handle: BinaryIO, output: Path, notice: Callable[[str], None]) -> None:
+def _open_lock(output: Path) -> tuple[BinaryIO | None, bool]:
+    """The open lock file, and whether it may be locked exclusively (the output is writable)."""
+    lock = output / STATE_DIR / _LOCK
+    built = (output / MANIFEST_NAME).exists()
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        return open(lock, "a+b"), True  # closed by build_lock
+    except OSError as exc:
+        if exc.errno not in _READ_ONLY or not built:
+            raise write_error(lock, exc, first_build=not built) from None
+    try:
+        return open(lock, "rb"), False  # closed by build_lock
+    except OSError:
+        return None, False
+
+
+def _acquire(
+    handle: BinaryIO, output: Path, notice: Callable[[str], None], *, exclusive: bool
+) -> None:
     import fcntl
 
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     deadline = None
     while True:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
             return
         except BlockingIOError:
             pass
@@ -140,18 +163,18 @@ def _acquire(handle: BinaryIO, output: Path, notice: Callable[[str], None]) -> N
 
 
 def _holder(handle: BinaryIO) -> str:
-    """``another build (pid N)``, from the pid the lock's holder wrote into the lock file."""
+    """``another build (pid N)``: the process holding a lock on ``handle``'s file, as Linux's
+    /proc/locks lists it (``1: FLOCK ADVISORY WRITE <pid> <major>:<minor>:<inode> 0 EOF``,
+    major and minor in hex); just ``another build`` where that cannot be read."""
     try:
-        handle.seek(0)
-        pid = int(handle.read(32))
-    except (OSError, ValueError):
+        info = os.fstat(handle.fileno())
+        with open("/proc/locks", encoding="ascii") as locks:
+            lines = locks.read().splitlines()
+    except OSError:
         return "another build"
-    return f"another build (pid {pid})"
-
-
-def _record_holder(handle: BinaryIO, data: bytes) -> None:
-    """Leave ``data`` (our pid, or nothing on the way out) in the lock file, for waiters."""
-    with contextlib.suppress(OSError):  # only ever a courtesy to a waiting build
-        handle.truncate(0)
-        handle.write(data)
-        handle.flush()
+    file = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == file and fields[4].isdigit():
+            return f"another build (pid {fields[4]})"
+    return "another build"

@@ -75,10 +75,12 @@ def load_previous(output: Path) -> Manifest | None:
 class Stager:
     """Writes content-addressed files as soon as they are ready, from any thread.
 
-    ``begin(names)`` journals every name the build may create before the first write, so that
-    a killed build's files are known to be ours; ``put`` writes one file atomically (temporary
-    name, fsync, rename) unless it is already there; ``abort`` removes what this build wrote
-    when it fails. :func:`publish` then only has to make the written files live.
+    ``begin(names)`` says every name the build may create, which ``put`` journals before the
+    first write (so that a killed build's files are known to be ours; a build that finds every
+    file in place writes nothing at all, not even a journal: a read-only output that is up to
+    date stays up to date); ``put`` writes one file atomically (temporary name, fsync, rename)
+    unless it is already there; ``abort`` removes what this build wrote when it fails.
+    :func:`publish` then only has to make the written files live.
     """
 
     def __init__(self, output: Path, previous: Manifest | None) -> None:
@@ -87,7 +89,9 @@ class Stager:
         # Read before this build writes its own journal: was the last build killed?
         self.inherited = unfinished_names(output)
         self._protected = previous.files() if previous else set()
+        self.first_build = previous is None
         self._lock = threading.Lock()
+        self._names: set[str] = set()
         self.written: set[str] = set()
         self.journaled = False
 
@@ -96,22 +100,26 @@ class Stager:
         return self.inherited is not None
 
     def begin(self, names: Iterable[str]) -> None:
-        """Journal ``names`` (with a killed build's entries, still to clean up) before writing."""
-        write_journal(self.output, set(names) | (self.inherited or set()))
-        self.journaled = True
+        """The names ``put`` may write, journaled (with a killed build's entries, still to clean
+        up) before the first write."""
+        self._names = set(names) | (self.inherited or set())
 
     def put(self, name: str, data: bytes) -> None:
         """Write ``output/name`` unless it is there already (same name, same size: same bytes)."""
-        assert self.journaled, "Stager.begin() must journal the names before the first put()"
+        assert name in self._names, "Stager.begin() must name every file put() writes"
         target = self.output / name
         if has_size(target, len(data)):
             return
+        with self._lock:
+            if not self.journaled:
+                write_journal(self.output, self._names, first_build=self.first_build)
+                self.journaled = True
         try:
             write_atomic(target, data, sync_dir=False)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary(target).unlink()
-            raise write_error(target, exc) from None
+            raise write_error(target, exc, first_build=self.first_build) from None
         with self._lock:
             self.written.add(name)
 
@@ -174,7 +182,7 @@ def publish(
     owned = (files_on_disk(previous) if previous else set()) | (inherited or set())
     # Everything this build may create or prune: once the new manifest is live, the files it
     # dropped are named by no manifest, so only the journal still says they are ours.
-    write_journal(output, wanted | owned)
+    write_journal(output, wanted | owned, first_build=previous is None)
     written = len(staged)
     try:
         for item in files:
@@ -184,7 +192,7 @@ def publish(
         write_atomic(output / MANIFEST_NAME, manifest.dumps().encode())
     except OSError as exc:
         _remove_temporaries(output, wanted)
-        raise write_error(output, exc) from None
+        raise write_error(output, exc, first_build=previous is None) from None
     # The new build is live from here on: a failure must not claim that nothing was published.
     try:
         for item in files:

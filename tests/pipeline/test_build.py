@@ -326,13 +326,10 @@ def test_a_build_waits_a_bounded_time_for_another_and_names_it(
 
     project({"a.css": "a{}"})
     monkeypatch.setattr(output_dir, "LOCK_WAIT_SECONDS", 0.3)
-    lock = tmp_path / "out" / STATE_DIR / "lock"
     notices: list[str] = []
-    with open(lock, "a+b") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        held.write(b"4242\n")
-        held.flush()
-        with pytest.raises(BuildError, match=r"another build \(pid 4242\) is still writing to"):
+    with open(tmp_path / "out" / STATE_DIR / "lock", "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as another build would: this process holds it
+        with pytest.raises(BuildError, match=rf"another build \(pid {os.getpid()}\) is still"):
             project(notice=notices.append)
-    assert notices == [f"waiting for another build (pid 4242) to finish writing to {tmp_path / 'out'} …"]  # fmt: skip
+    assert notices == [f"waiting for another build (pid {os.getpid()}) to finish writing to {tmp_path / 'out'} …"]  # fmt: skip
     assert project().generation == 1  # the lock is free again
