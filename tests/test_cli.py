@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,7 +70,7 @@ def test_a_second_run_reports_up_to_date(sources: Path, monkeypatch: pytest.Monk
     run(sources, "--source", "assets", "--output", "out", monkeypatch=monkeypatch)
     result = run(sources, "--source", "assets", "--output", "out", monkeypatch=monkeypatch)
     assert result.output.startswith("Up to date: 2 files")
-    assert "compressed 0, reused 2 variants; wrote 0 files" in result.output
+    assert "compressed 0, reused 2 variants; 0 files (0 with variants) written" in result.output
 
 
 def test_settings_come_from_pyproject_and_flags_override_them(
@@ -112,7 +113,7 @@ def test_dry_run_writes_nothing(sources: Path, monkeypatch: pytest.MonkeyPatch) 
     )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Would build 2 files")
-    assert "css/app.css" in result.output
+    assert re.search(r"css/app\.[0-9a-f]{12}\.css\n", result.output)
     assert not (sources / "out").exists()
 
 
@@ -146,7 +147,7 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["--source", "assets", "--output", "out", "--keep", "0"], 2, "Error: keep: must be at least 1"),
         (["--source", "broken", "--output", "out", "--strict"], 1, "Error: 1 broken reference(s); nothing was published:"),
         (["--source", "assets", "--output", "out", "--config", "nope.toml"], 2, "Error: --config nope.toml: no such file"),
-        (["--source", "assets", "--output", "out", "--keep", "many"], 2, "Invalid value for '--keep'"),
+        (["--source", "assets", "--output", "out", "--keep", "many"], 2, "Error: keep: must be a whole number of builds, got 'many'"),
     ],
     ids=["missing source", "no sources", "output inside source", "unknown encoding", "keep zero", "strict broken reference", "missing config", "keep not a number"],
 )  # fmt: skip
@@ -202,3 +203,45 @@ def test_a_corrupt_manifest_names_the_way_out_and_clear_rebuilds_over_it(
     assert set(manifest.assets) == {"css/app.css", "img/x.png"}
     again = cli(sources, "--source", "assets", "--output", "out")
     assert again.stdout.startswith("Up to date: 2 files"), again.stdout + again.stderr
+
+
+def counts(summary: str, phrase: str) -> tuple[int, int]:
+    """(files, files with variants) from "N files (M with variants) <phrase>"."""
+    match = re.search(rf"(\d+) files \((\d+) with variants\) {phrase}", summary)
+    assert match, summary
+    return int(match[1]), int(match[2])
+
+
+def test_a_dry_run_counts_what_the_build_then_writes(sources: Path) -> None:
+    """Regression: the dry run counted no variants ("498 files would be written") and the
+    build counted them ("wrote 1494 files")."""
+    write_tree(sources / "assets", {f"css/part{i}.css": compressible(3000 + i) for i in range(5)})
+    args = ("--source", "assets", "--output", "out")
+    for change in ("first build", "one file changed", "a variant deleted"):
+        if change == "one file changed":
+            write_tree(sources / "assets", {"css/part0.css": compressible(4000)})
+        elif change == "a variant deleted":
+            next((sources / "out/css").glob("part1.*.css.br")).unlink()
+        planned = counts(cli(sources, *args, "--dry-run").stdout, "would be written")
+        result = cli(sources, *args)
+        assert result.returncode == 0, result.stderr
+        assert counts(result.stdout, "written") == planned, change
+        assert planned[1] > planned[0] or change == "a variant deleted"
+
+
+def test_clear_over_unchanged_inputs_keeps_the_generation(sources: Path) -> None:
+    """Regression: --clear published the same files again as a new generation."""
+    args = ("--source", "assets", "--output", "out")
+    cli(sources, *args)
+    result = cli(sources, *args, "--clear")
+    assert result.stdout.startswith("Up to date: 2 files"), result.stdout + result.stderr
+    assert "(generation 1)" in result.stdout
+    assert Manifest.load(sources / "out").generation == 1
+
+
+def test_the_ignore_help_does_not_promise_the_defaults_always_apply() -> None:
+    """Regression: the help said "always: .* *~ …" where ignore_defaults = false drops them."""
+    text = " ".join(CliRunner().invoke(main, ["build", "--help"], terminal_width=100).output.split())  # fmt: skip
+    ignore_help = text[text.index("--ignore GLOB") : text.index("--rewrite-js")]
+    assert "always" not in ignore_help
+    assert "ignore_defaults = false" in ignore_help

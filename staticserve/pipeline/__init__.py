@@ -55,13 +55,14 @@ class BuildReport:
     encodings: Mapping[str, EncodingStats]
     compressed: int
     reused: int
-    written: int
+    written: int  # files written (or, in a dry run, to be written), variants aside
     pruned: int
     changed: bool
     dry_run: bool
     generation: int
     planned: tuple[str, ...] = ()
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
+    written_variants: int = 0  # their compressed variants written (or to be written)
 
     @property
     def seconds(self) -> float:
@@ -92,6 +93,7 @@ class BuildReport:
             "compressed": self.compressed,
             "reused": self.reused,
             "written": self.written,
+            "written_variants": self.written_variants,
             "pruned": self.pruned,
             "changed": self.changed,
             "dry_run": self.dry_run,
@@ -134,15 +136,14 @@ def build(
         previous = _previous_build(output, clear=clear, notes=notes)
         cache: _Cache = {} if clear else load_cache(output)
         files = {k: f.data for k, f in collected.files.items()}
+        # A dry run compresses too (writing nothing): which variants are worth keeping, and so
+        # how many files the build writes, is known only then.
         stager = None if dry_run else Stager(output, previous)
-        compression = None
-        if stager is not None:
-            compression = _Compression(config, output, cache, report_progress, stager)
+        compression = _Compression(config, output, cache, report_progress, stager)
         try:
             with _timed(timings, "fingerprint"):
                 known = final_as_read(files, rewrite_js=config.rewrite_js)
-                if compression is not None:  # their compression overlaps the rewriting
-                    compression.start(known.values())
+                compression.start(known.values())  # overlaps the rewriting of the others
                 results, problems = fingerprint(
                     files,
                     prefix=config.prefix,
@@ -157,13 +158,9 @@ def build(
                     + "\n  ".join(fatal)
                 )
             with _timed(timings, "compress"):
-                if compression is None:
-                    published, compressed, reused = _uncompressed(results), 0, 0
-                else:
-                    published, compressed, reused = compression.finish(results)
+                published, compressed, reused = compression.finish(results)
         except BaseException:
-            if compression is not None:
-                compression.abort()
+            compression.abort()
             raise
         with _timed(timings, "publish"):
             outcome = publish(
@@ -174,7 +171,6 @@ def build(
                 keep=1 if clear else config.keep,
                 created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 cache=cache,
-                force=clear,
                 dry_run=dry_run,
                 stager=stager,
             )
@@ -191,6 +187,7 @@ def build(
         compressed=compressed,
         reused=reused,
         written=outcome.written,
+        written_variants=outcome.written_variants,
         pruned=outcome.pruned,
         changed=outcome.changed,
         dry_run=dry_run,
@@ -280,17 +277,14 @@ def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
     )
 
 
-def _uncompressed(results: list[Fingerprinted]) -> list[Published]:
-    return [Published(_asset(item, {}), item.data, {}) for item in results]
-
-
 # Threads that write finished files (temporary name, fsync, rename): they mostly wait on the
 # disk, so a few of them keep the compressing threads from ever waiting on an fsync.
 _WRITERS = 4
 
 
 class _Compression:
-    """Compress what the cache cannot supply, on all cores, and write files as they are ready.
+    """Compress what the cache cannot supply, on all cores, and write files as they are ready
+    (through ``stager``; a dry run has none, and writes nothing).
 
     ``start(items)`` may be called with the files whose bytes are final early (their
     compression then overlaps the rewriting of the others); ``finish(results)`` adds the rest,
@@ -310,7 +304,7 @@ class _Compression:
         output: Path,
         cache: _Cache,
         progress: Progress,
-        stager: Stager,
+        stager: Stager | None,
     ) -> None:
         self.config, self.output, self.cache = config, output, cache
         self.progress, self.stager = progress, stager
@@ -385,10 +379,13 @@ class _Compression:
             for item in self.holders[sha256]
             for encoding in encodings
         ]
-        self.stager.begin(names)
-        self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
-        writes = [self.writers.submit(self.stager.put, item.path, item.data) for item in results]
-        total = sum(len(encodings) for encodings in self.todo.values())
+        writes: list[Future[None]] = []
+        if self.stager is not None:
+            self.stager.begin(names)
+            self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
+            writes += [self.writers.submit(self.stager.put, i.path, i.data) for i in results]
+        # The progress counts files, as the README says: a file's variants come as one job.
+        total = sum(len(self.holders[sha256]) for sha256 in self.jobs.values())
         done = 0
         kept: dict[tuple[str, str], bytes] = {}
         self.progress("compress", 0, total)
@@ -405,12 +402,13 @@ class _Compression:
                 if packed is None:
                     continue
                 kept[(sha256, encoding)] = packed
-                suffix = ENCODING_SUFFIXES[encoding]
-                writes += [
-                    self.writers.submit(self.stager.put, item.path + suffix, packed)
-                    for item in self.holders[sha256]
-                ]
-            done += len(variants)
+                if self.stager is not None and self.writers is not None:
+                    suffix = ENCODING_SUFFIXES[encoding]
+                    writes += [
+                        self.writers.submit(self.stager.put, item.path + suffix, packed)
+                        for item in self.holders[sha256]
+                    ]
+            done += len(self.holders[sha256])
             self.progress("compress", done, total)
         for write in writes:
             write.result()  # the first write error, if any
@@ -424,7 +422,8 @@ class _Compression:
 
     def abort(self) -> None:
         self._shutdown(cancel=True)
-        self.stager.abort()
+        if self.stager is not None:
+            self.stager.abort()
 
 
 def _encoding_stats(assets: list[Asset], encodings: tuple[str, ...]) -> dict[str, EncodingStats]:

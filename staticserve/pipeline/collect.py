@@ -75,7 +75,7 @@ def collect(config: BuildConfig, sources: list[Source] | None = None) -> Collect
     duplicates: list[Duplicate] = []
     warnings: list[str] = []
     for source in sources if sources is not None else resolve_sources(config):
-        for logical, path in _walk(source, config.ignore, warnings):
+        for logical, path in _walk(source, config.ignore_patterns, warnings):
             if logical in files:
                 duplicates.append(Duplicate(logical, files[logical].origin, path))
                 continue

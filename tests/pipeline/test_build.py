@@ -187,7 +187,7 @@ def test_dry_run_reports_what_would_change_and_writes_nothing(
     report = build(BuildConfig(sources=(Source(Path("assets")),), output=Path("out"), base_dir=tmp_path), dry_run=True)  # fmt: skip
     assert report.dry_run
     assert any(name.startswith("b.") and name.endswith(".css") for name in report.planned)
-    assert "b.css" in report.planned
+    assert (report.written, report.written_variants) == (1, 0)  # b.css: too small to compress
     assert files_on_disk(tmp_path / "out") == before
 
 
@@ -333,3 +333,13 @@ def test_a_build_waits_a_bounded_time_for_another_and_names_it(
             project(notice=notices.append)
     assert notices == [f"waiting for another build (pid {os.getpid()}) to finish writing to {tmp_path / 'out'} …"]  # fmt: skip
     assert project().generation == 1  # the lock is free again
+
+
+def test_the_progress_of_compression_counts_files_not_variants(project: Project) -> None:
+    """Regression: the bar counted variants (two per file here) where the README says files."""
+    seen: list[tuple[str, int, int]] = []
+    files = {f"{name}.css": compressible(2000 + i) for i, name in enumerate("abc")}
+    project({**files, "x.png": b"png"}, progress=lambda *step: seen.append(step))
+    compress = [(done, total) for stage, done, total in seen if stage == "compress"]
+    assert compress[0] == (0, 3)
+    assert compress[-1] == (3, 3)
