@@ -245,3 +245,29 @@ def test_the_ignore_help_does_not_promise_the_defaults_always_apply() -> None:
     ignore_help = text[text.index("--ignore GLOB") : text.index("--rewrite-js")]
     assert "always" not in ignore_help
     assert "ignore_defaults = false" in ignore_help
+
+
+@pytest.mark.parametrize("how", ["--package", "config file"])
+def test_a_package_of_the_project_is_found_by_the_console_script(tmp_path: Path, how: str) -> None:
+    """Regression: ``staticserve build --package blog`` said "not installed" for the project's
+    own package, which ``python -m staticserve`` and the server found: the console script does
+    not put the working folder on sys.path. Now the working folder and the config file's folder
+    are searched first, in both."""
+    script = Path(sys.executable).parent / "staticserve"
+    if not script.exists():
+        pytest.skip("no staticserve console script beside this Python")
+    project = tmp_path / "project"
+    write_tree(project, {"blog/__init__.py": "", "blog/static/blog/style.css": "a{}"})
+    if how == "--package":
+        cwd, args = project, ["--package", "blog", "--output", "out"]
+    else:  # run from elsewhere: the config file's folder is where its packages are
+        (project / "pyproject.toml").write_text(
+            '[tool.staticserve]\npackages = ["blog"]\noutput = "out"\n'
+        )
+        cwd, args = tmp_path, ["--config", "project/pyproject.toml"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run(
+        [str(script), "build", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert list(Manifest.load(project / "out").assets) == ["blog/style.css"]
