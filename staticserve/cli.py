@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -14,11 +14,9 @@ import click
 from . import __version__
 from .errors import ConfigError, StaticServeError
 from .pipeline import BuildReport, build
-from .pipeline.config import DEFAULT_IGNORE, BuildConfig, load_config, parse_source
+from .pipeline.config import DEFAULT_IGNORE, load_config, parse_source
 
 __all__ = ["main"]
-
-_DEFAULTS = BuildConfig(base_dir=Path("."))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -59,7 +57,10 @@ def main() -> None:
     help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
 )
 @click.option(
-    "--keep", type=int, help="Builds whose files stay on disk.  [config: keep; default: 3]"
+    "--keep",
+    metavar="N",
+    callback=lambda ctx, param, text: _number(text),
+    help="Builds whose files stay on disk.  [config: keep; default: 3]",
 )
 @click.option(
     "--strict/--no-strict",
@@ -67,7 +68,10 @@ def main() -> None:
     help="Treat broken references and duplicates as errors.  [config: strict; default: no-strict]",
 )
 @click.option(
-    "--jobs", type=int, help="Compression threads, 0 for all cores.  [config: jobs; default: 0]"
+    "--jobs",
+    metavar="N",
+    callback=lambda ctx, param, text: _number(text),
+    help="Compression threads, 0 for all cores.  [config: jobs; default: 0]",
 )
 @click.option(
     "--encodings",
@@ -80,7 +84,9 @@ def main() -> None:
     "ignore",
     multiple=True,
     metavar="GLOB",
-    help=f"Also ignore files matching GLOB (repeatable).  [config: ignore; always: {' '.join(DEFAULT_IGNORE)}]",
+    help="Also ignore files matching GLOB (repeatable), besides the config's patterns.  "
+    f"[config: ignore; the defaults {' '.join(DEFAULT_IGNORE)} apply unless "
+    "ignore_defaults = false]",
 )
 @click.option(
     "--rewrite-js/--no-rewrite-js",
@@ -89,7 +95,8 @@ def main() -> None:
 )
 @click.option(
     "--min-size",
-    type=int,
+    metavar="BYTES",
+    callback=lambda ctx, param, text: _number(text),
     help="Smallest file worth compressing, in bytes.  [config: min_size; default: 0]",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
@@ -135,11 +142,36 @@ def build_command(
             )
         show_progress = not (quiet or as_json) and sys.stderr.isatty()
         with _progress_bar(show_progress) as progress:
-            report = build(config, progress=progress, dry_run=dry_run, clear=clear)
+            report = build(
+                config, progress=progress, notice=_notice(quiet), dry_run=dry_run, clear=clear
+            )
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     elif not quiet:
         click.echo(_summary(report))
+
+
+def _notice(quiet: bool) -> Callable[[str], None]:
+    """Where the build's messages go: stderr (stdout may carry --json), unless --quiet."""
+
+    def say(message: str) -> None:
+        if not quiet:
+            click.echo(message, err=True)
+
+    return say
+
+
+def _number(text: str | None) -> object:
+    """A number given as text, as a number: the build checks it like any other value (a word
+    stays a word, so that its error reads as it does from the config file or the API)."""
+    if text is None:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 @contextmanager
@@ -188,15 +220,17 @@ def _summary(report: BuildReport) -> str:
         f"{verb} {report.files} files ({_size(report.total_bytes)}) into {_shown(report.output)} "
         f"(generation {report.generation}) in {report.seconds:.2f} s"
     ]
+    # Written files are counted one way in both: "N files (M with variants)".
+    written = f"{report.written} files ({report.written + report.written_variants} with variants)"
     if report.dry_run:
-        lines.append(f"  {len(report.planned)} files would be written")
+        lines.append(f"  {written} would be written")
         lines.extend(f"    {name}" for name in report.planned[:20])
         if len(report.planned) > 20:
             lines.append(f"    … and {len(report.planned) - 20} more")
     else:
         lines.append(
             f"  compressed {report.compressed}, reused {report.reused} variants; "
-            f"wrote {report.written} files, pruned {report.pruned}"
+            f"{written} written, pruned {report.pruned}"
         )
     for name, stats in report.encodings.items():
         if stats.files:

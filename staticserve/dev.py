@@ -124,7 +124,7 @@ class DevFinder:
             return None
         for prefix, root in self._sources:
             relative = _strip_prefix(parts, prefix)
-            if relative is None or _ignored(relative, self.config.ignore):
+            if relative is None or _ignored(relative, self.config.ignore_patterns):
                 continue
             found = _confined_file(root, relative)
             if found is not None:

@@ -220,16 +220,15 @@ class Manifest:
         try:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ManifestError(
-                f"{source} is not valid JSON ({exc}); run `staticserve build` again"
-            ) from None
+            raise ManifestError(f"{source} is not valid JSON ({exc}): {_CORRUPT}") from None
         if not isinstance(data, dict):
-            raise ManifestError(f"{source} is not a staticserve manifest")
+            raise ManifestError(f"{source} is not a staticserve manifest: {_CORRUPT}")
         version = data.get("version")
         if version != MANIFEST_VERSION:
             raise ManifestError(
                 f"{source} has manifest version {version!r}; this staticserve reads version "
-                f"{MANIFEST_VERSION}. Rebuild with `staticserve build` from the same staticserve version."
+                f"{MANIFEST_VERSION}: build with the staticserve version that serves it, or "
+                "run `staticserve build --clear` to rebuild the output from scratch with this one"
             )
         try:
             assets = {k: Asset.from_json(k, v) for k, v in data["assets"].items()}
@@ -245,9 +244,7 @@ class Manifest:
                 created=_str(data.get("created", "")),
             )
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ManifestError(
-                f"{source} is malformed ({exc}); run `staticserve build` again"
-            ) from None
+            raise ManifestError(f"{source} is malformed ({exc}): {_CORRUPT}") from None
 
     @classmethod
     def load(cls, root: str | os.PathLike[str]) -> Manifest:
@@ -262,6 +259,11 @@ class Manifest:
         except OSError as exc:
             raise ManifestError(f"cannot read {path}: {exc.strerror}") from None
         return cls.loads(text, source=str(path))
+
+
+# The way out of a corrupt manifest: a plain rebuild reads the manifest first and would stop
+# at the same error, --clear rebuilds without it.
+_CORRUPT = "it is corrupt; run `staticserve build --clear` to rebuild the output from scratch"
 
 
 def _canonical(data: Any) -> str:

@@ -53,7 +53,6 @@ else:  # pragma: no cover
 import staticserve
 from staticserve.manifest import MANIFEST_NAME, Manifest
 from staticserve.pipeline import load_config
-from staticserve.pipeline.config import DEFAULT_IGNORE
 
 from .conftest import free_port, server_process
 
@@ -704,6 +703,7 @@ def handle_dev(block: Block, request: pytest.FixtureRequest) -> None:
 def handle_python_api(block: Block, request: pytest.FixtureRequest) -> None:
     """Runs as printed in a project whose ./pyproject.toml has a [tool.staticserve] table."""
     root = request.getfixturevalue("fresh")("python-api")
+    write_files(root, {"vendor/dist/lib.js": "export const lib = 1;\n"})  # the second source
     run = run_snippet(block.text, block.line + 1, root)
     assert (root / "static_build" / MANIFEST_NAME).is_file()  # build(): the table's output
     assert (root / "dist/static" / MANIFEST_NAME).is_file()  # build(output="dist/static")
@@ -755,7 +755,7 @@ def handle_toml(block: Block, request: pytest.FixtureRequest) -> None:
     assert Path(facts["output"]) == root.resolve() / table["output"]
     assert config["prefix"] == table["prefix"]
     assert config["encodings"] == str(tuple(table["encodings"]))
-    assert config["ignore"] == str((*DEFAULT_IGNORE, *table["ignore"]))
+    assert config["ignore"] == str(tuple(table["ignore"]))  # added to the defaults
     for key in ("keep", "strict", "jobs", "rewrite_js", "min_size"):
         assert config[key] == str(table[key]), key
     assert facts["duplicates"] == ["css/app.css"]  # "myapp/static/ comes after the folders"

@@ -11,20 +11,22 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import BrokenReference, BuildError
-from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset
-from .cache import load_cache, reusable_variant, store_cache
+from ..errors import BrokenReference, BuildError, ConfigError, ManifestError
+from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
+from .atomic import reason
+from .cache import load_cache, reusable_variant, write_cache
 from .collect import Duplicate, collect, resolve_sources
 from .compress import check_available, compress_variants, worth_compressing
-from .config import BuildConfig, Source, apply_keywords, load_config
+from .config import BuildConfig, Source, load_config
 from .fingerprint import Fingerprinted, final_as_read, fingerprint
-from .output_dir import build_lock, check_output_dir
+from .journal import unfinished_names
+from .output_dir import build_lock, check_output_contents, check_output_dir, no_notice
 from .publish import Published, Stager, load_previous, publish
 
 __all__ = ["BuildConfig", "BuildReport", "EncodingStats", "Source", "build", "load_config"]
@@ -54,13 +56,14 @@ class BuildReport:
     encodings: Mapping[str, EncodingStats]
     compressed: int
     reused: int
-    written: int
+    written: int  # files written (or, in a dry run, to be written), variants aside
     pruned: int
     changed: bool
     dry_run: bool
     generation: int
     planned: tuple[str, ...] = ()
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
+    written_variants: int = 0  # their compressed variants written (or to be written)
 
     @property
     def seconds(self) -> float:
@@ -91,6 +94,7 @@ class BuildReport:
             "compressed": self.compressed,
             "reused": self.reused,
             "written": self.written,
+            "written_variants": self.written_variants,
             "pruned": self.pruned,
             "changed": self.changed,
             "dry_run": self.dry_run,
@@ -105,44 +109,45 @@ def build(
     config: BuildConfig | str | os.PathLike[str] | None = None,
     *,
     progress: Progress | None = None,
+    notice: Callable[[str], None] | None = None,
     dry_run: bool = False,
     clear: bool = False,
-    **settings: Any,
+    **overrides: Any,
 ) -> BuildReport:
     """Build ``config`` (default: ``[tool.staticserve]`` of ./pyproject.toml; a path names
     another TOML file) into its output.
 
-    Keyword ``settings`` replace those of the configuration, e.g.
-    ``build(output="dist/static", strict=True)``: the keys of ``[tool.staticserve]``, with the
-    same types and checks; relative paths are relative to the current folder.
+    Keyword ``overrides`` replace settings, e.g. ``build(output="dist/static", strict=True)``.
+    ``notice`` receives what the build has to say before it ends (that it waits for another
+    build writing to the same output, for instance).
     Raises :class:`~staticserve.errors.BuildError` (nothing published) or ``ConfigError``.
     """
     if not isinstance(config, BuildConfig):
         config = load_config(config)
-    config = apply_keywords(config, settings)
+    config = config.with_overrides(**overrides)
     report_progress = progress or _no_progress
     timings: dict[str, float] = {}
     sources = resolve_sources(config)
     output = config.output_dir
     check_output_dir(output, [s.path for s in sources])
     check_available(config.encodings)
-    with nullcontext() if dry_run else build_lock(output):
+    with _claimed(output, dry_run=dry_run, notice=notice or no_notice):
         with _timed(timings, "collect"):
             collected = collect(config, sources)
         if config.strict and collected.duplicates:
             raise BuildError(_duplicates_message(collected.duplicates))
-        previous = load_previous(output)
+        notes: list[str] = []
+        previous = _previous_build(output, clear=clear, notes=notes)
         cache: _Cache = {} if clear else load_cache(output)
         files = {k: f.data for k, f in collected.files.items()}
+        # A dry run compresses too (writing nothing): which variants are worth keeping, and so
+        # how many files the build writes, is known only then.
         stager = None if dry_run else Stager(output, previous)
-        compression = None
-        if stager is not None:
-            compression = _Compression(config, output, cache, report_progress, stager)
+        compression = _Compression(config, output, cache, report_progress, stager)
         try:
             with _timed(timings, "fingerprint"):
                 known = final_as_read(files, rewrite_js=config.rewrite_js)
-                if compression is not None:  # their compression overlaps the rewriting
-                    compression.start(known.values())
+                compression.start(known.values())  # overlaps the rewriting of the others
                 results, problems = fingerprint(
                     files,
                     prefix=config.prefix,
@@ -157,13 +162,9 @@ def build(
                     + "\n  ".join(fatal)
                 )
             with _timed(timings, "compress"):
-                if compression is None:
-                    published, compressed, reused = _uncompressed(results), 0, 0
-                else:
-                    published, compressed, reused = compression.finish(results)
+                published, compressed, reused = compression.finish(results)
         except BaseException:
-            if compression is not None:
-                compression.abort()
+            compression.abort()
             raise
         with _timed(timings, "publish"):
             outcome = publish(
@@ -174,23 +175,23 @@ def build(
                 keep=1 if clear else config.keep,
                 created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 cache=cache,
-                force=clear,
                 dry_run=dry_run,
                 stager=stager,
             )
-            if not outcome.changed and compressed:
-                store_cache(output, cache, outcome.manifest)  # lost cache rebuilt: keep it
+            if not outcome.changed and compressed and not dry_run:
+                _keep_cache(output, cache, outcome.manifest, notes)  # a lost cache rebuilt
     assets = list(outcome.manifest.assets.values())
     return BuildReport(
         output=output,
         files=len(results),
         total_bytes=sum(a.size for a in assets),
         duplicates=collected.duplicates,
-        warnings=collected.warnings + tuple(p.message for p in problems),
+        warnings=collected.warnings + tuple(p.message for p in problems) + tuple(notes),
         encodings=_encoding_stats(assets, config.encodings),
         compressed=compressed,
         reused=reused,
         written=outcome.written,
+        written_variants=outcome.written_variants,
         pruned=outcome.pruned,
         changed=outcome.changed,
         dry_run=dry_run,
@@ -198,6 +199,53 @@ def build(
         planned=tuple(outcome.planned),
         stage_seconds=timings,
     )
+
+
+@contextmanager
+def _claimed(output: Path, *, dry_run: bool, notice: Callable[[str], None]) -> Iterator[None]:
+    """The output checked for files that are not staticserve's, and locked unless a dry run.
+
+    Without a journal the folder is checked before the lock creates anything in it; with one,
+    a build may be writing there (or have died doing so): the check waits for the lock."""
+    if dry_run:
+        check_output_contents(output, unfinished_names(output))
+        yield
+        return
+    try:
+        check_output_contents(output, None)
+    except ConfigError:
+        if unfinished_names(output) is None:  # read after the files: it names them all
+            raise
+    with build_lock(output, notice):
+        check_output_contents(output, unfinished_names(output))  # ours alone now
+        yield
+
+
+def _keep_cache(output: Path, cache: _Cache, manifest: Manifest, notes: list[str]) -> None:
+    """Save the compression cache of a build that published nothing. That build needed no
+    write (its output may be read-only), so a failure is only a warning."""
+    try:
+        write_cache(output, cache, manifest)
+    except OSError as exc:
+        notes.append(
+            f"{output}: the compression cache was not saved ({reason(exc)}); the next build "
+            "compresses again"
+        )
+
+
+def _previous_build(output: Path, *, clear: bool, notes: list[str]) -> Manifest | None:
+    """The live manifest (None for a first build). An unreadable one stops the build, unless
+    ``clear``: a build from scratch does not need it (the way out that its error names)."""
+    try:
+        return load_previous(output)
+    except ManifestError:
+        if not clear:
+            raise
+    notes.append(
+        f"{output / MANIFEST_NAME} could not be read, so --clear rebuilt the output without it; "
+        "files that only it named stay in the folder"
+    )
+    return None
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -233,17 +281,14 @@ def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
     )
 
 
-def _uncompressed(results: list[Fingerprinted]) -> list[Published]:
-    return [Published(_asset(item, {}), item.data, {}) for item in results]
-
-
 # Threads that write finished files (temporary name, fsync, rename): they mostly wait on the
 # disk, so a few of them keep the compressing threads from ever waiting on an fsync.
 _WRITERS = 4
 
 
 class _Compression:
-    """Compress what the cache cannot supply, on all cores, and write files as they are ready.
+    """Compress what the cache cannot supply, on all cores, and write files as they are ready
+    (through ``stager``; a dry run has none, and writes nothing).
 
     ``start(items)`` may be called with the files whose bytes are final early (their
     compression then overlaps the rewriting of the others); ``finish(results)`` adds the rest,
@@ -263,7 +308,7 @@ class _Compression:
         output: Path,
         cache: _Cache,
         progress: Progress,
-        stager: Stager,
+        stager: Stager | None,
     ) -> None:
         self.config, self.output, self.cache = config, output, cache
         self.progress, self.stager = progress, stager
@@ -338,10 +383,13 @@ class _Compression:
             for item in self.holders[sha256]
             for encoding in encodings
         ]
-        self.stager.begin(names)
-        self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
-        writes = [self.writers.submit(self.stager.put, item.path, item.data) for item in results]
-        total = sum(len(encodings) for encodings in self.todo.values())
+        writes: list[Future[None]] = []
+        if self.stager is not None:
+            self.stager.begin(names)
+            self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
+            writes += [self.writers.submit(self.stager.put, i.path, i.data) for i in results]
+        # The progress counts files, as the README says: a file's variants come as one job.
+        total = sum(len(self.holders[sha256]) for sha256 in self.jobs.values())
         done = 0
         kept: dict[tuple[str, str], bytes] = {}
         self.progress("compress", 0, total)
@@ -358,12 +406,13 @@ class _Compression:
                 if packed is None:
                     continue
                 kept[(sha256, encoding)] = packed
-                suffix = ENCODING_SUFFIXES[encoding]
-                writes += [
-                    self.writers.submit(self.stager.put, item.path + suffix, packed)
-                    for item in self.holders[sha256]
-                ]
-            done += len(variants)
+                if self.stager is not None and self.writers is not None:
+                    suffix = ENCODING_SUFFIXES[encoding]
+                    writes += [
+                        self.writers.submit(self.stager.put, item.path + suffix, packed)
+                        for item in self.holders[sha256]
+                    ]
+            done += len(self.holders[sha256])
             self.progress("compress", done, total)
         for write in writes:
             write.result()  # the first write error, if any
@@ -377,7 +426,8 @@ class _Compression:
 
     def abort(self) -> None:
         self._shutdown(cancel=True)
-        self.stager.abort()
+        if self.stager is not None:
+            self.stager.abort()
 
 
 def _encoding_stats(assets: list[Asset], encodings: tuple[str, ...]) -> dict[str, EncodingStats]:

@@ -76,11 +76,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json(path: Path, data: object) -> None:
+def write_json(path: Path, data: object, *, first_build: bool = False) -> None:
     try:
         write_atomic(path, json.dumps(data, sort_keys=True).encode())
     except OSError as exc:
-        raise write_error(path, exc) from None
+        raise write_error(path, exc, first_build=first_build) from None
 
 
 def place_copy(source: Path, target: Path) -> None:
@@ -125,10 +125,9 @@ def reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def write_error(path: Path, exc: OSError) -> BuildError:
-    """The error for a write that failed before the new build went live."""
+def write_error(path: Path, exc: OSError, *, first_build: bool = False) -> BuildError:
+    """The error for a write that failed before the new build went live (``first_build``:
+    there is no earlier build to speak of)."""
     where = exc.filename or path
-    return BuildError(
-        f"cannot write {where}: {reason(exc)}; nothing was published, "
-        "the previous build is untouched"
-    )
+    untouched = "" if first_build else ", the previous build is untouched"
+    return BuildError(f"cannot write {where}: {reason(exc)}; nothing was published{untouched}")

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..manifest import ENCODING_SUFFIXES, Manifest
-from .atomic import write_atomic, write_error
+from .atomic import write_atomic
 from .output_dir import STATE_DIR
 
-__all__ = ["load_cache", "reusable_variant", "store_cache", "write_cache"]
+__all__ = ["load_cache", "reusable_variant", "write_cache"]
 
 _CACHE = "cache.json"
 
@@ -44,17 +44,6 @@ def write_cache(
     """Save the cache's entries for content still on disk; raises the OSError of a failure."""
     data = json.dumps(_updated_cache(cache, manifest), sort_keys=True).encode()
     write_atomic(_cache_path(output), data)
-
-
-def store_cache(
-    output: Path, cache: Mapping[str, Mapping[str, int | None]], manifest: Manifest
-) -> None:
-    """Save the compression cache (entries for content still on disk only) of a build that
-    published nothing; a failure is a BuildError."""
-    try:
-        write_cache(output, cache, manifest)
-    except OSError as exc:
-        raise write_error(_cache_path(output), exc) from None
 
 
 def _cache_path(output: Path) -> Path:

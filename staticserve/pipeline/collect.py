@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
+import importlib.machinery
 import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 from ..errors import BuildError, ConfigError
@@ -49,17 +52,24 @@ def resolve_sources(config: BuildConfig) -> list[Source]:
             what = "is not a folder" if path.exists() else "does not exist"
             raise ConfigError(f"source folder {source.path} {what} (looked at {path})")
         sources.append(Source(path, source.prefix))
-    sources.extend(_package_source(name) for name in config.packages)
+    # The project's own packages are found whichever way the build runs: `python -m` puts the
+    # working folder first on sys.path, the console script does not, a server may run from
+    # elsewhere. So the config file's folder and the working folder are searched first.
+    first = list(dict.fromkeys([config.base_dir.resolve(), Path.cwd()]))
+    sources.extend(_package_source(name, first) for name in config.packages)
     return sources
 
 
-def _package_source(name: str) -> Source:
+def _package_source(name: str, first: list[Path]) -> Source:
     try:
-        spec = importlib.util.find_spec(name)
+        spec = _find_package(name, first)
     except (ImportError, ValueError) as exc:
         raise ConfigError(f"package {name!r} cannot be imported: {exc}") from None
     if spec is None:
-        raise ConfigError(f"package {name!r} is not installed (in this Python environment)")
+        where = " or ".join(str(folder) for folder in first)
+        raise ConfigError(
+            f"package {name!r} is not installed (in this Python environment), nor in {where}"
+        )
     if not spec.submodule_search_locations:
         raise ConfigError(f"{name!r} is a module, not a package with a static/ folder")
     for location in spec.submodule_search_locations:
@@ -69,13 +79,28 @@ def _package_source(name: str) -> Source:
     raise ConfigError(f"package {name!r} has no static/ folder (looked in {location})")
 
 
+def _find_package(name: str, first: list[Path]) -> ModuleSpec | None:
+    """Where ``name`` is, looking in the ``first`` folders before sys.path, as the path-based
+    import would with them at its front; else through the whole import system (installed
+    packages, editable installs with their own finders). Nothing is imported."""
+    top, *subpackages = name.split(".")
+    path = [str(folder) for folder in first] + sys.path
+    spec = importlib.machinery.PathFinder.find_spec(top, path)
+    for part in subpackages:
+        if spec is None or not spec.submodule_search_locations:
+            break
+        locations = list(spec.submodule_search_locations)
+        spec = importlib.machinery.PathFinder.find_spec(f"{spec.name}.{part}", locations)
+    return spec if spec is not None else importlib.util.find_spec(name)
+
+
 def collect(config: BuildConfig, sources: list[Source] | None = None) -> Collected:
     """Read every file of every source; the first source to provide a logical path wins."""
     files: dict[str, SourceFile] = {}
     duplicates: list[Duplicate] = []
     warnings: list[str] = []
     for source in sources if sources is not None else resolve_sources(config):
-        for logical, path in _walk(source, config.ignore, warnings):
+        for logical, path in _walk(source, config.ignore_patterns, warnings):
             if logical in files:
                 duplicates.append(Duplicate(logical, files[logical].origin, path))
                 continue
@@ -128,6 +153,13 @@ def _walk(
                 is_file = entry.is_file()
             except OSError:
                 is_dir = is_file = False
+            if (is_dir or is_file) and not _is_utf8(entry.name):
+                what = "folder" if is_dir else "file"
+                warnings.append(
+                    f"{_shown(path)}: the {what} name is not valid UTF-8, skipped: a URL and "
+                    "the manifest cannot carry it (rename it)"
+                )
+                continue
             if is_dir:
                 yield from visit(path, relative)
             elif is_file:
@@ -137,6 +169,20 @@ def _walk(
         seen_dirs.discard(key)
 
     yield from visit(source.path, ())
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name whose bytes are not UTF-8 (Python holds them as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(path: Path) -> str:
+    """``path`` for a message: undecodable bytes as ``\\xff`` escapes, never a lone surrogate."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -1,11 +1,12 @@
-"""Build configuration: ``[tool.staticserve]`` in pyproject.toml, overridden by CLI flags."""
+"""Build configuration: ``[tool.staticserve]`` in pyproject.toml, overridden by keywords of
+``build()`` or by CLI flags -- three ways in, one check per setting (``_CHECKS``)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DEFAULT_IGNORE", "BuildConfig", "Source", "apply_keywords", "load_config"]
+__all__ = ["DEFAULT_IGNORE", "KEYS", "BuildConfig", "Source", "load_config", "parse_source"]
 
 # Never worth publishing: dotfiles (which also covers .git, .DS_Store), editor backups, caches.
 DEFAULT_IGNORE: tuple[str, ...] = (".*", "*~", "#*#", "__pycache__", "*.pyc", "*.pyo", "*.swp")
@@ -25,15 +26,22 @@ DEFAULT_IGNORE: tuple[str, ...] = (".*", "*~", "#*#", "__pycache__", "*.pyc", "*
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """A folder of assets published under ``prefix`` (``""`` for the output root)."""
+    """A folder of assets published under ``prefix`` (``""`` for the output root).
+
+    ``path`` may be given as a str or any path-like; ``prefix`` is cleaned of surplus slashes.
+    """
 
     path: Path
     prefix: str = ""
     package: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.path, Path):  # a str or os.PathLike from a caller
-            object.__setattr__(self, "path", Path(self.path))
+        if not isinstance(self.path, (str, os.PathLike)):
+            raise ConfigError(f"sources: a source's path must be a folder path, got {self.path!r}")
+        if not isinstance(self.prefix, str):
+            raise ConfigError(f"sources: a prefix must be a string, got {self.prefix!r}")
+        object.__setattr__(self, "path", Path(self.path))
+        object.__setattr__(self, "prefix", _clean_prefix(self.prefix))
 
     @property
     def label(self) -> str:
@@ -42,13 +50,22 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class BuildConfig:
-    """Everything a build needs. Relative paths are resolved against ``base_dir``."""
+    """Everything a build needs. Relative paths are resolved against ``base_dir``.
+
+    Every field is checked, and normalised (a str path becomes a Path, a list a tuple), by the
+    one table :data:`_CHECKS`, whichever way the value came: the config file, a keyword of
+    :func:`staticserve.build` or a command-line flag -- so the three give the same messages.
+    The fields other than ``base_dir`` are the keys of ``[tool.staticserve]``, with the same
+    meaning: ``ignore`` holds the patterns added to :data:`DEFAULT_IGNORE` (dropped when
+    ``ignore_defaults`` is false); :attr:`ignore_patterns` is what applies.
+    """
 
     sources: tuple[Source, ...] = ()
     packages: tuple[str, ...] = ()
     output: Path = Path("static_build")
     prefix: str = "/static/"
-    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    ignore: tuple[str, ...] = ()
+    ignore_defaults: bool = True
     encodings: tuple[str, ...] = ("br", "gzip")
     keep: int = 3
     strict: bool = False
@@ -58,41 +75,17 @@ class BuildConfig:
     base_dir: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
-        self._coerce()
-        bad = [e for e in self.encodings if e not in ENCODING_SUFFIXES]
-        if bad:
-            known = ", ".join(ENCODING_SUFFIXES)
-            raise ConfigError(f"encodings: unknown encoding {bad[0]!r} (known: {known})")
-        if self.keep < 1:
-            raise ConfigError(f"keep: must be at least 1, got {self.keep}")
-        if self.jobs < 0:
-            raise ConfigError(f"jobs: must be 0 (all cores) or more, got {self.jobs}")
-        if self.min_size < 0:
-            raise ConfigError(f"min_size: must be 0 or more, got {self.min_size}")
-        if not self.prefix.startswith("/") or "//" in self.prefix or "?" in self.prefix:
-            raise ConfigError(f"prefix: must be a URL path such as '/static/', got {self.prefix!r}")
-        if not self.prefix.endswith("/"):
-            object.__setattr__(self, "prefix", self.prefix + "/")
-
-    def _coerce(self) -> None:
-        """Paths as Path (a str or os.PathLike is accepted), sequences as tuples, and a clear
-        error for a number or flag of the wrong type (rather than a TypeError further on)."""
-        for name in ("output", "base_dir"):
-            if not isinstance(getattr(self, name), Path):
-                object.__setattr__(self, name, Path(getattr(self, name)))
-        sources = tuple(s if isinstance(s, Source) else Source(Path(s)) for s in self.sources)
-        object.__setattr__(self, "sources", sources)
-        for name in ("packages", "ignore", "encodings"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        for name in ("keep", "jobs", "min_size", "strict", "rewrite_js"):
-            value = getattr(self, name)
-            wanted = bool if name in ("strict", "rewrite_js") else int
-            if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
-                raise ConfigError(f"{name}: must be {_KEYS[name][1]}, got {value!r}")
+        for setting in fields(self):
+            checked = _CHECKS[setting.name](setting.name, getattr(self, setting.name))
+            object.__setattr__(self, setting.name, checked)
 
     @property
     def output_dir(self) -> Path:
         return _absolute(self.base_dir, self.output)
+
+    @property
+    def ignore_patterns(self) -> tuple[str, ...]:
+        return (DEFAULT_IGNORE if self.ignore_defaults else ()) + self.ignore
 
     @property
     def worker_count(self) -> int:
@@ -101,6 +94,9 @@ class BuildConfig:
     def with_overrides(self, **overrides: Any) -> BuildConfig:
         """A copy with the given settings replaced; ``None`` values are ignored."""
         given = {k: v for k, v in overrides.items() if v is not None}
+        for key in given:
+            if key not in _CHECKS:
+                raise ConfigError(_unknown(key))
         return replace(self, **given)
 
 
@@ -108,26 +104,117 @@ def _absolute(base: Path, path: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-# -- loading ----------------------------------------------------------------------------------
+# -- checking settings: one function per kind of value ------------------------------------------
 
-# key -> (expected Python type(s), human description). The same table checks the keys of
-# [tool.staticserve] and the keywords of staticserve.build(); TOML never yields a tuple or an
-# os.PathLike, Python callers often pass them.
-_LIST = (list, tuple)
-_KEYS: Mapping[str, tuple[tuple[type, ...], str]] = {
-    "sources": (_LIST, "a list of folder paths or {path, prefix} tables"),
-    "packages": (_LIST, "a list of importable package names"),
-    "output": ((str, os.PathLike), "a folder path"),
-    "prefix": ((str,), "a URL path such as '/static/'"),
-    "ignore": (_LIST, "a list of glob patterns"),
-    "ignore_defaults": ((bool,), "true or false"),
-    "encodings": (_LIST, "a list of encodings (br, gzip, zstd)"),
-    "keep": ((int,), "a whole number of builds"),
-    "strict": ((bool,), "true or false"),
-    "jobs": ((int,), "a whole number of threads (0: all cores)"),
-    "rewrite_js": ((bool,), "true or false"),
-    "min_size": ((int,), "a size in bytes"),
+_Check = Callable[[str, Any], Any]
+
+
+def _invalid(key: str, expected: str, value: object) -> ConfigError:
+    return ConfigError(f"{key}: must be {expected}, got {value!r}")
+
+
+def _flag(key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(key, "true or false", value)
+    return value
+
+
+def _count(unit: str, minimum: int, at_least: str) -> _Check:
+    """A whole number of ``unit`` no smaller than ``minimum`` (``at_least`` in words)."""
+
+    def check(key: str, value: object) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise _invalid(key, f"a whole number of {unit}", value)
+        if value < minimum:
+            raise _invalid(key, at_least, value)
+        return value
+
+    return check
+
+
+def _folder(key: str, value: object) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise _invalid(key, "a folder path", value)
+    return Path(value)
+
+
+def _url_prefix(key: str, value: object) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or "//" in value or "?" in value:
+        raise _invalid(key, "a URL path such as '/static/'", value)
+    return value if value.endswith("/") else value + "/"
+
+
+def _strings(what: str) -> _Check:
+    def check(key: str, value: object) -> tuple[str, ...]:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise _invalid(key, f"a list of {what}", value)
+        return tuple(str(v) for v in value)
+
+    return check
+
+
+def _encodings(key: str, value: object) -> tuple[str, ...]:
+    known = ", ".join(ENCODING_SUFFIXES)
+    names: tuple[str, ...] = _strings(f"encodings ({known})")(key, value)
+    for name in names:
+        if name not in ENCODING_SUFFIXES:
+            raise ConfigError(f"{key}: unknown encoding {name!r} (known: {known})")
+    return names
+
+
+def _sources(key: str, value: object) -> tuple[Source, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise _invalid(key, "a list of folder paths or {path, prefix} tables", value)
+    return tuple(_source(key, entry) for entry in value)
+
+
+def _source(key: str, entry: object) -> Source:
+    if isinstance(entry, Source):
+        return entry
+    if isinstance(entry, (str, os.PathLike)):
+        return Source(Path(entry))
+    if isinstance(entry, Mapping) and isinstance(entry.get("path"), (str, os.PathLike)):
+        unknown = sorted(set(entry) - {"path", "prefix"})
+        if unknown:
+            raise ConfigError(f"{key}: unknown key {unknown[0]!r} in a {{path, prefix}} table")
+        return Source(Path(entry["path"]), entry.get("prefix", ""))
+    raise ConfigError(
+        f"{key}: an entry must be a folder path or a {{path, prefix}} table, got {entry!r}"
+    )
+
+
+def _clean_prefix(prefix: str) -> str:
+    parts = [p for p in prefix.replace("\\", "/").split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise ConfigError(f"sources: a prefix may not contain '.' or '..', got {prefix!r}")
+    return "/".join(parts)
+
+
+# setting -> its check. The keys of [tool.staticserve] are all of them but base_dir (the
+# folder of the file that holds the table).
+_CHECKS: Mapping[str, _Check] = {
+    "sources": _sources,
+    "packages": _strings("package names"),
+    "output": _folder,
+    "prefix": _url_prefix,
+    "ignore": _strings("glob patterns"),
+    "ignore_defaults": _flag,
+    "encodings": _encodings,
+    "keep": _count("builds", 1, "at least 1"),
+    "strict": _flag,
+    "jobs": _count("threads (0: all cores)", 0, "0 (all cores) or more"),
+    "rewrite_js": _flag,
+    "min_size": _count("bytes", 0, "0 or more"),
+    "base_dir": _folder,
 }
+KEYS: tuple[str, ...] = tuple(sorted(set(_CHECKS) - {"base_dir"}))
+
+
+def _unknown(key: str) -> str:
+    return f"unknown key {key!r} (known keys: {', '.join(KEYS)})"
+
+
+# -- loading ----------------------------------------------------------------------------------
 
 
 def load_config(
@@ -162,68 +249,13 @@ def config_from_table(
     """Validate a ``[tool.staticserve]`` table into a BuildConfig."""
     if not isinstance(table, Mapping):
         raise ConfigError(f"{origin}: [tool.staticserve] must be a table")
-    _check_types(table, origin, "tool.staticserve.")
-    settings = _settings(table, origin)
-    extra_ignore = settings.pop("ignore", ())
-    defaults = DEFAULT_IGNORE if table.get("ignore_defaults", True) else ()
-    settings["ignore"] = defaults + extra_ignore
     try:
-        return BuildConfig(base_dir=base_dir, **settings)
+        for key in table:
+            if key not in KEYS:
+                raise ConfigError(_unknown(key))
+        return BuildConfig(**table, base_dir=base_dir)
     except ConfigError as exc:
-        raise ConfigError(f"{origin}: tool.staticserve.{exc}") from None
-
-
-def apply_keywords(
-    config: BuildConfig, keywords: Mapping[str, Any], *, origin: str = "staticserve.build()"
-) -> BuildConfig:
-    """``config`` with settings given as keywords, each read as the same key of
-    ``[tool.staticserve]`` is (``ignore`` adds to the default patterns), and checked with the
-    same messages. ``None`` means "not given". Relative paths are relative to the current
-    folder, as on the command line.
-    """
-    given = {key: value for key, value in keywords.items() if value is not None}
-    _check_types(given, origin, "")
-    settings = _settings(given, origin)
-    here = Path.cwd()
-    if "output" in settings:
-        settings["output"] = here / settings["output"]
-    if "sources" in settings:
-        settings["sources"] = tuple(replace(s, path=here / s.path) for s in settings["sources"])
-    if "ignore" in given or "ignore_defaults" in given:
-        had_defaults = config.ignore[: len(DEFAULT_IGNORE)] == DEFAULT_IGNORE
-        extra = config.ignore[len(DEFAULT_IGNORE) :] if had_defaults else config.ignore
-        defaults = DEFAULT_IGNORE if given.get("ignore_defaults", had_defaults) else ()
-        settings["ignore"] = defaults + settings.get("ignore", extra)
-    try:
-        return replace(config, **settings)
-    except ConfigError as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
-
-
-def _check_types(table: Mapping[str, Any], origin: str, qualifier: str) -> None:
-    for key, value in table.items():
-        if key not in _KEYS:
-            known = ", ".join(sorted(_KEYS))
-            raise ConfigError(f"{origin}: unknown key {qualifier}{key} (known keys: {known})")
-        types, description = _KEYS[key]
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise ConfigError(f"{origin}: {qualifier}{key} must be {description}, got {value!r}")
-
-
-def _settings(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
-    """BuildConfig fields from checked keys; ``ignore`` holds only the listed patterns."""
-    settings: dict[str, Any] = {}
-    if "sources" in table:
-        settings["sources"] = tuple(_source(item, origin) for item in table["sources"])
-    for key in ("packages", "encodings", "ignore"):
-        if key in table:
-            settings[key] = tuple(_strings(table[key], key, origin))
-    if "output" in table:
-        settings["output"] = Path(table["output"])
-    for key in ("prefix", "keep", "strict", "jobs", "rewrite_js", "min_size"):
-        if key in table:
-            settings[key] = table[key]
-    return settings
+        raise ConfigError(f"{origin}: [tool.staticserve] {exc}") from None
 
 
 def parse_source(spec: str) -> Source:
@@ -231,36 +263,4 @@ def parse_source(spec: str) -> Source:
     path, _, prefix = spec.partition("=")
     if not path:
         raise ConfigError(f"--source {spec!r}: expected DIR or DIR=PREFIX")
-    return Source(Path(path), _clean_prefix(prefix, f"--source {spec!r}"))
-
-
-def _source(item: object, origin: str) -> Source:
-    if isinstance(item, Source):  # from Python only
-        return item
-    if isinstance(item, (str, os.PathLike)):
-        return Source(Path(item))
-    if isinstance(item, Mapping) and isinstance(item.get("path"), (str, os.PathLike)):
-        unknown = set(item) - {"path", "prefix"}
-        if unknown:
-            raise ConfigError(f"{origin}: unknown key {sorted(unknown)[0]!r} in a source table")
-        prefix = item.get("prefix", "")
-        if not isinstance(prefix, str):
-            raise ConfigError(f"{origin}: a source's prefix must be a string, got {prefix!r}")
-        return Source(Path(item["path"]), _clean_prefix(prefix, origin))
-    raise ConfigError(
-        f"{origin}: tool.staticserve.sources entries must be a path or a table with 'path' "
-        f"(and optional 'prefix'), got {item!r}"
-    )
-
-
-def _clean_prefix(prefix: str, origin: str) -> str:
-    parts = [p for p in prefix.replace("\\", "/").split("/") if p]
-    if any(p in (".", "..") for p in parts):
-        raise ConfigError(f"{origin}: a source prefix may not contain '.' or '..' ({prefix!r})")
-    return "/".join(parts)
-
-
-def _strings(values: Sequence[object], key: str, origin: str) -> list[str]:
-    if not all(isinstance(v, str) for v in values):
-        raise ConfigError(f"{origin}: tool.staticserve.{key} must be a list of strings")
-    return [str(v) for v in values]
+    return Source(Path(path), prefix)

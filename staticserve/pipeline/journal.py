@@ -32,9 +32,9 @@ def unfinished_names(output: Path) -> set[str] | None:
     return _entries(journal) if journal.exists() else None
 
 
-def write_journal(output: Path, names: Iterable[str]) -> None:
+def write_journal(output: Path, names: Iterable[str], *, first_build: bool = False) -> None:
     """Record ``names`` (atomically, before the writes they cover); a BuildError on failure."""
-    write_json(journal_path(output), sorted(names))
+    write_json(journal_path(output), sorted(names), first_build=first_build)
 
 
 def _entries(journal: Path) -> set[str]:

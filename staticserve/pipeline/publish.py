@@ -45,7 +45,7 @@ from .atomic import (
 )
 from .cache import write_cache
 from .journal import journal_path, unfinished_names, write_journal
-from .retention import due_for_pruning, files_on_disk, retained, unhashed_names
+from .retention import due_for_pruning, files_on_disk, retained
 
 __all__ = ["PublishResult", "Published", "Stager", "load_previous", "publish"]
 
@@ -61,9 +61,13 @@ class Published:
 
 @dataclass(slots=True)
 class PublishResult:
+    """What publishing did. ``written`` counts the files written and ``written_variants`` their
+    compressed variants; in a dry run, what would be written, which ``planned`` names."""
+
     manifest: Manifest
     changed: bool
     written: int = 0
+    written_variants: int = 0
     pruned: int = 0
     removed_leftovers: int = 0
     planned: list[str] = field(default_factory=list)
@@ -82,10 +86,12 @@ def load_previous(output: Path) -> Manifest | None:
 class Stager:
     """Writes content-addressed files as soon as they are ready, from any thread.
 
-    ``begin(names)`` journals every name the build may create before the first write, so that
-    a killed build's files are known to be ours; ``put`` writes one file atomically (temporary
-    name, fsync, rename) unless it is already there; ``abort`` removes what this build wrote
-    when it fails. :func:`publish` then only has to make the written files live.
+    ``begin(names)`` says every name the build may create, which ``put`` journals before the
+    first write (so that a killed build's files are known to be ours; a build that finds every
+    file in place writes nothing at all, not even a journal: a read-only output that is up to
+    date stays up to date); ``put`` writes one file atomically (temporary name, fsync, rename)
+    unless it is already there; ``abort`` removes what this build wrote when it fails.
+    :func:`publish` then only has to make the written files live.
     """
 
     def __init__(self, output: Path, previous: Manifest | None) -> None:
@@ -94,7 +100,9 @@ class Stager:
         # Read before this build writes its own journal: was the last build killed?
         self.inherited = unfinished_names(output)
         self._protected = previous.files() if previous else set()
+        self.first_build = previous is None
         self._lock = threading.Lock()
+        self._names: set[str] = set()
         self.written: set[str] = set()
         self.journaled = False
 
@@ -103,22 +111,26 @@ class Stager:
         return self.inherited is not None
 
     def begin(self, names: Iterable[str]) -> None:
-        """Journal ``names`` (with a killed build's entries, still to clean up) before writing."""
-        write_journal(self.output, set(names) | (self.inherited or set()))
-        self.journaled = True
+        """The names ``put`` may write, journaled (with a killed build's entries, still to clean
+        up) before the first write."""
+        self._names = set(names) | (self.inherited or set())
 
     def put(self, name: str, data: bytes) -> None:
         """Write ``output/name`` unless it is there already (same name, same size: same bytes)."""
-        assert self.journaled, "Stager.begin() must journal the names before the first put()"
+        assert name in self._names, "Stager.begin() must name every file put() writes"
         target = self.output / name
         if has_size(target, len(data)):
             return
+        with self._lock:
+            if not self.journaled:
+                write_journal(self.output, self._names, first_build=self.first_build)
+                self.journaled = True
         try:
             write_atomic(target, data, sync_dir=False)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary(target).unlink()
-            raise write_error(target, exc) from None
+            raise write_error(target, exc, first_build=self.first_build) from None
         with self._lock:
             self.written.add(name)
 
@@ -149,13 +161,14 @@ def publish(
     keep: int,
     created: str,
     cache: Mapping[str, Mapping[str, int | None]],
-    force: bool = False,
     dry_run: bool = False,
     stager: Stager | None = None,
 ) -> PublishResult:
     """Make ``files`` the live build, keeping what the last ``keep`` builds referenced.
 
     ``stager``, when given, is the one this build wrote content-addressed files through.
+    A build that changes nothing (``--clear`` over unchanged inputs included) publishes nothing:
+    the live build stays, with its generation.
     """
     generation = (previous.generation + 1) if previous else 1
     assets = {f.asset.logical: _with_generation(f.asset, generation) for f in files}
@@ -170,29 +183,31 @@ def publish(
     staged = stager.written if stager else set()
     inherited = stager.inherited if stager else unfinished_names(output)
     unfinished = inherited is not None
-    if previous and not (force or unfinished) and _same_build(previous, manifest, keep):
+    same = previous is not None and not unfinished and _same_build(previous, manifest, keep)
+    if dry_run:
+        planned = sorted(_missing(output, files))
+        live = previous if same and previous else manifest
+        return PublishResult(live, not same, *_tally(planned, files), planned=planned)
+    if same and previous:
         if stager and stager.journaled:  # only repaired files the live manifest names
             journal.unlink()
-        return PublishResult(previous, changed=False, written=len(staged))
+        return PublishResult(previous, False, *_tally(staged, files))
     wanted = files_on_disk(manifest)
-    if dry_run:
-        present = previous.files() | unhashed_names(previous) if previous else set()
-        return PublishResult(manifest, changed=True, planned=sorted(wanted - present))
     owned = (files_on_disk(previous) if previous else set()) | (inherited or set())
     # Everything this build may create or prune: once the new manifest is live, the files it
     # dropped are named by no manifest, so only the journal still says they are ours.
-    write_journal(output, wanted | owned)
-    written = len(staged)
+    write_journal(output, wanted | owned, first_build=previous is None)
+    written = set(staged)
     try:
         for item in files:
-            written += _write_content_addressed(output, item, staged)
+            written.update(_write_content_addressed(output, item, staged))
         for folder in {(output / name).parent for name in manifest.files()}:
             fsync_dir(folder)  # every file the manifest names is durable before it goes live
         write_atomic(output / MANIFEST_NAME, manifest.dumps().encode())
         live_since = monotonic()
     except OSError as exc:
         _remove_temporaries(output, wanted)
-        raise write_error(output, exc) from None
+        raise write_error(output, exc, first_build=previous is None) from None
     # The new build is live from here on: a failure must not claim that nothing was published.
     try:
         for item in files:
@@ -208,7 +223,7 @@ def publish(
     # The deploy contract (manifest.py): return only once every server of this output will
     # look for the new manifest at the next request it does not know.
     sleep(max(0.0, live_since + NEW_BUILD_CHECK_INTERVAL - monotonic()))
-    return PublishResult(manifest, changed=True, written=written, pruned=pruned)
+    return PublishResult(manifest, True, *_tally(written, files), pruned=pruned)
 
 
 def _with_generation(asset: Asset, generation: int) -> Asset:
@@ -231,19 +246,41 @@ def _same_build(previous: Manifest, new: Manifest, keep: int) -> bool:
     return old == now and previous.prefix == new.prefix and not expiring
 
 
-def _write_content_addressed(output: Path, item: Published, staged: set[str]) -> int:
+def _targets(item: Published) -> list[tuple[str, bytes]]:
+    """The content-addressed files of ``item``: the hashed file, then its fresh variants."""
+    return [(item.asset.path, item.data)] + [
+        (item.asset.variant_path(e), data) for e, data in item.variants.items()
+    ]
+
+
+def _missing(output: Path, files: list[Published]) -> set[str]:
+    """The content-addressed names a build of ``files`` has to write (what a dry run plans)."""
+    return {
+        name
+        for item in files
+        for name, data in _targets(item)
+        if not has_size(output / name, len(data))
+    }
+
+
+def _tally(names: Iterable[str], files: list[Published]) -> tuple[int, int]:
+    """(files, variants) among ``names``: the counts the summary shows, dry run or not."""
+    hashed = {item.asset.path for item in files}
+    names = set(names)
+    return len(names & hashed), len(names - hashed)
+
+
+def _write_content_addressed(output: Path, item: Published, staged: set[str]) -> list[str]:
     """Write the hashed file and its variants unless this or an earlier build already did."""
-    written = 0
-    targets = [(item.asset.path, item.data)]
-    targets += [(item.asset.variant_path(e), data) for e, data in item.variants.items()]
-    for name, data in targets:
+    written = []
+    for name, data in _targets(item):
         if name in staged:
             continue
         target = output / name
         if has_size(target, len(data)):
             continue  # content-addressed: same name, same bytes (renamed in only when complete)
         write_atomic(target, data, sync_dir=False)
-        written += 1
+        written.append(name)
     return written
 
 

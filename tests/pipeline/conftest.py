@@ -38,7 +38,7 @@ def project(tmp_path: Path) -> Callable[..., BuildReport]:
             write_tree(tmp_path / "assets", files)
         settings.setdefault("sources", (Source(Path("assets")),))
         run_options = {
-            k: settings.pop(k) for k in ("clear", "dry_run", "progress") if k in settings
+            k: settings.pop(k) for k in ("clear", "dry_run", "progress", "notice") if k in settings
         }
         config = BuildConfig(base_dir=tmp_path, output=Path("out"), **settings)
         return build(config, **run_options)

@@ -187,7 +187,7 @@ def test_dry_run_reports_what_would_change_and_writes_nothing(
     report = build(BuildConfig(sources=(Source(Path("assets")),), output=Path("out"), base_dir=tmp_path), dry_run=True)  # fmt: skip
     assert report.dry_run
     assert any(name.startswith("b.") and name.endswith(".css") for name in report.planned)
-    assert "b.css" in report.planned
+    assert (report.written, report.written_variants) == (1, 0)  # b.css: too small to compress
     assert files_on_disk(tmp_path / "out") == before
 
 
@@ -235,6 +235,57 @@ def test_a_non_empty_folder_without_a_manifest_is_refused(tmp_path: Path) -> Non
     assert (tmp_path / "out/precious.txt").read_text() == "keep me"
 
 
+class Crash(Exception):
+    """Stands for any failure (or SIGKILL) at one exact line of the build."""
+
+
+def crash_before_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    publish = importlib.import_module("staticserve.pipeline.publish")
+    real_write = publish.write_atomic
+
+    def write(target: Path, data: bytes, **options: bool) -> None:
+        if target.name == MANIFEST_NAME:
+            raise Crash
+        real_write(target, data, **options)
+
+    monkeypatch.setattr(publish, "write_atomic", write)
+
+
+def test_a_first_build_that_died_before_its_manifest_is_finished_by_the_next(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: its files and journal made the output "not empty and holds no
+    staticserve.json", refused by every later build."""
+    crash_before_the_manifest(monkeypatch)
+    with pytest.raises(Crash):
+        project({"a.css": compressible(), "img/x.png": b"png"})
+    monkeypatch.undo()
+    assert not (tmp_path / "out" / MANIFEST_NAME).exists()
+    assert files_on_disk(tmp_path / "out")  # the dead build's files
+    report = project()
+    assert (report.changed, report.generation) == (True, 1)
+    manifest = Manifest.load(tmp_path / "out")
+    assert set(files_on_disk(tmp_path / "out")) == (
+        manifest.files() | {"a.css", "a.css.br", "a.css.gz", "img/x.png", MANIFEST_NAME}
+    )
+    assert not (tmp_path / "out" / STATE_DIR / "journal.json").exists()
+
+
+def test_a_dead_first_build_beside_files_it_did_not_write_is_still_refused(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crash_before_the_manifest(monkeypatch)
+    with pytest.raises(Crash):
+        project({"a.css": "a{}"})
+    monkeypatch.undo()
+    (tmp_path / "out" / "precious.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match=r"precious\.txt is not from the unfinished build"):
+        project()
+    assert (tmp_path / "out/precious.txt").read_text() == "keep me"
+
+
 def test_a_full_disk_is_a_clear_error_and_the_previous_build_stays_live(
     project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -264,3 +315,31 @@ def test_a_corrupt_previous_manifest_is_an_error_not_silently_replaced(
     (tmp_path / "out" / MANIFEST_NAME).write_text("{not json")
     with pytest.raises(Exception, match="not valid JSON"):
         project()
+
+
+def test_a_build_waits_a_bounded_time_for_another_and_names_it(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from staticserve.pipeline import output_dir
+
+    project({"a.css": "a{}"})
+    monkeypatch.setattr(output_dir, "LOCK_WAIT_SECONDS", 0.3)
+    notices: list[str] = []
+    with open(tmp_path / "out" / STATE_DIR / "lock", "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as another build would: this process holds it
+        with pytest.raises(BuildError, match=rf"another build \(pid {os.getpid()}\) is still"):
+            project(notice=notices.append)
+    assert notices == [f"waiting for another build (pid {os.getpid()}) to finish writing to {tmp_path / 'out'} …"]  # fmt: skip
+    assert project().generation == 1  # the lock is free again
+
+
+def test_the_progress_of_compression_counts_files_not_variants(project: Project) -> None:
+    """Regression: the bar counted variants (two per file here) where the README says files."""
+    seen: list[tuple[str, int, int]] = []
+    files = {f"{name}.css": compressible(2000 + i) for i, name in enumerate("abc")}
+    project({**files, "x.png": b"png"}, progress=lambda *step: seen.append(step))
+    compress = [(done, total) for stage, done, total in seen if stage == "compress"]
+    assert compress[0] == (0, 3)
+    assert compress[-1] == (3, 3)

@@ -142,3 +142,21 @@ def test_symlinks_out_of_the_source_folder_are_skipped_with_a_warning(tmp_path: 
     skipped = [w for w in result.warnings if "leads outside its source folder" in w]
     assert len(skipped) == 2
     assert any("secret.txt" in w for w in skipped)
+
+
+def test_a_name_that_is_not_utf8_is_skipped_with_a_warning_showing_its_bytes(
+    tmp_path: Path,
+) -> None:
+    """Regression: such a name reached the manifest, whose JSON cannot hold it (a traceback)."""
+    write_tree(tmp_path / "a", {"ok.css": "a{}"})
+    os.mkdir(os.fsencode(tmp_path / "a") + b"/dir\xfe")
+    for name in (b"bad\xff.css", b"dir\xfe/inner.css"):
+        with open(os.fsencode(tmp_path / "a") + b"/" + name, "wb") as file:
+            file.write(b"b{}")
+    result = collect(config_for(tmp_path, Source(Path("a"))))
+    assert list(result.files) == ["ok.css"]
+    skipped = sorted(w for w in result.warnings if "not valid UTF-8" in w)
+    assert len(skipped) == 2
+    assert "bad\\xff.css" in skipped[0]
+    assert "dir\\xfe" in skipped[1]
+    assert all(w.isascii() for w in skipped)

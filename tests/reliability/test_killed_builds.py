@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from staticserve.manifest import Manifest
+from staticserve.manifest import MANIFEST_NAME, Manifest
 
 from .conftest import (
     Server,
@@ -234,3 +236,76 @@ def test_builds_killed_at_aimed_moments(bench: Bench) -> None:
 @pytest.mark.slow
 def test_many_builds_killed_at_aimed_moments(bench: Bench) -> None:
     run_trials(bench, 25, seed=2)
+
+
+# -- a first build killed: no live manifest yet, only the journal says the files are ours -------
+
+HASHED = re.compile(r"\.[0-9a-f]{12}\.")
+
+
+def journaled_hashed_files(out: Path) -> list[Path]:
+    """The hashed files (and variants) a build's journal says it may write."""
+    try:
+        names = json.loads((out / JOURNAL).read_text())
+    except (OSError, ValueError):  # not there yet, or being replaced
+        return []
+    return [out / name for name in names if HASHED.search(name)]
+
+
+def some_files_written(out: Path) -> bool:
+    return any(path.exists() for path in journaled_hashed_files(out))
+
+
+def all_files_written(out: Path) -> bool:
+    files = journaled_hashed_files(out)
+    manifest_temp = (out / ".staticserve.json.staticserve-tmp").exists()
+    return manifest_temp or (bool(files) and all(path.exists() for path in files))
+
+
+# What each aim waits for in the output of a first build (it has no manifest yet).
+FIRST_BUILD_AIMS: dict[str, Callable[[Path], bool]] = {
+    "journal written": some_files_written,
+    "temp files present": temp_file_exists,
+    "before the manifest": all_files_written,
+}
+
+
+def kill_first_build(site: Site, aim: str) -> bool:
+    """Start a first build into an empty ``out``; freeze it (SIGSTOP) as soon as the output shows
+    ``aim``, then kill it. True when the frozen output still showed ``aim`` and no manifest."""
+    shutil.rmtree(site.out, ignore_errors=True)
+    shows = FIRST_BUILD_AIMS[aim]
+    process = subprocess.Popen(
+        build_command(site), cwd=site.base, env=child_env(), stderr=subprocess.PIPE
+    )
+    try:
+        if wait_until(lambda: shows(site.out) or (site.out / MANIFEST_NAME).exists(), process):
+            process.send_signal(signal.SIGSTOP)  # frozen: the output now shows where it is
+        landed = shows(site.out) and not (site.out / MANIFEST_NAME).exists()
+        process.send_signal(signal.SIGKILL)
+    finally:
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode in (0, -signal.SIGKILL), stderr.decode(errors="replace")
+    return landed and process.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("aim", FIRST_BUILD_AIMS)
+def test_a_killed_first_build_is_finished_by_the_next_build(tmp_path: Path, aim: str) -> None:
+    """Regression: a first build killed before its manifest left files (and a journal listing
+    exactly them) in an output with no staticserve.json, which every later build refused as
+    "not empty and holds no staticserve.json"."""
+    site = Site(tmp_path / "project")
+    site.write_sources(1, **CORPUS)
+    site.config.write_text('[tool.staticserve]\nsources = ["assets"]\noutput = "out"\n')
+    # The phases are short (a temporary file lives for one write): aim again if a kill overshot.
+    assert any(kill_first_build(site, aim) for _attempt in range(5)), f"never stopped at {aim}"
+    assert not (site.out / MANIFEST_NAME).exists()
+    assert (site.out / JOURNAL).exists()
+    assert [p for p in site.out.rglob("*") if p.is_file() and ".staticserve" not in p.parts]
+
+    result = run_build(site, check=False)
+    assert (result.returncode, result.stderr) == (0, "")
+    check_live_build(site.out)
+    assert leftovers(site.out) == []
+    assert not [p for p in site.out.rglob("*") if p.name.endswith(".staticserve-tmp")]
+    assert not (site.out / JOURNAL).exists()
