@@ -36,7 +36,8 @@ GZIP_HOPELESS_RATIO = 0.99
 PROBE_HOPELESS_RATIO = 0.98
 PROBE_MIN_SIZE = 4096
 
-# Formats that are compressed already: another pass costs CPU and saves nothing.
+# Formats that are compressed already: another pass costs CPU and saves nothing. The README's
+# Precompression section lists the same suffixes (tests/pipeline/test_compression.py compares).
 INCOMPRESSIBLE_SUFFIXES = frozenset(
     {
         # images
@@ -44,10 +45,13 @@ INCOMPRESSIBLE_SUFFIXES = frozenset(
         # fonts
         ".woff", ".woff2",
         # archives and compressed streams
-        ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".br", ".7z", ".rar", ".jar", ".whl",
-        # audio and video
-        ".mp3", ".mp4", ".m4a", ".m4v", ".ogg", ".oga", ".ogv", ".opus", ".webm", ".mov", ".aac",
-        ".flac",
+        ".zip", ".gz", ".tgz", ".bz2", ".tbz", ".tbz2", ".xz", ".txz", ".lz", ".lzma", ".zst",
+        ".br", ".7z", ".rar", ".jar", ".whl",
+        # audio
+        ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac",
+        # video
+        ".mp4", ".m4v", ".ogv", ".webm", ".mov", ".mkv", ".avi", ".mpg", ".mpeg", ".wmv", ".flv",
+        ".swf", ".3gp", ".3gpp", ".asf",
         # documents that are zip or deflate inside
         ".pdf", ".docx", ".xlsx", ".pptx", ".odt", ".epub",
     }
