@@ -19,12 +19,13 @@ from typing import Any
 from ..errors import BrokenReference, BuildError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset
 from .cache import load_cache, reusable_variant, store_cache
-from .collect import Duplicate, collect, resolve_sources
+from .collect import Collected, Duplicate, collect, resolve_sources
 from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
 from .fingerprint import Fingerprinted, final_as_read, fingerprint
 from .output_dir import build_lock, check_output_dir
 from .publish import Published, Stager, load_previous, publish
+from .reserved import Claimant, check_names
 
 __all__ = ["BuildConfig", "BuildReport", "EncodingStats", "Source", "build", "load_config"]
 
@@ -150,6 +151,7 @@ def build(
                     f"{len(fatal)} broken reference(s); nothing was published:\n  "
                     + "\n  ".join(fatal)
                 )
+            _check_names(results, collected, config)
             with _timed(timings, "compress"):
                 if compression is None:
                     published, compressed, reused = _uncompressed(results), 0, 0
@@ -213,6 +215,22 @@ def _duplicates_message(duplicates: tuple[Duplicate, ...]) -> str:
         f"{len(lines)} file(s) exist in more than one source (strict mode):\n  "
         + "\n  ".join(lines)
         + "\n  Remove or rename one copy, or build without --strict to let the first source win."
+    )
+
+
+def _check_names(results: list[Fingerprinted], collected: Collected, config: BuildConfig) -> None:
+    """Refuse files that would overwrite the manifest, the state folder or each other."""
+    check_names(
+        Claimant(
+            item.logical,
+            item.path,
+            item.sha256,
+            collected.files[item.logical].origin,
+            config.encodings
+            if worth_compressing(item.logical, len(item.data), config.min_size)
+            else (),
+        )
+        for item in results
     )
 
 
@@ -334,7 +352,9 @@ class _Compression:
         ]
         self.stager.begin(names)
         self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
-        writes = [self.writers.submit(self.stager.put, item.path, item.data) for item in results]
+        # Two files with the same bytes may share a name (a.css and a.<its hash>.css): one write.
+        unique = {item.path: item for item in results}.values()
+        writes = [self.writers.submit(self.stager.put, item.path, item.data) for item in unique]
         total = sum(len(encodings) for encodings in self.todo.values())
         done = 0
         kept: dict[tuple[str, str], bytes] = {}
@@ -354,8 +374,8 @@ class _Compression:
                 kept[(sha256, encoding)] = packed
                 suffix = ENCODING_SUFFIXES[encoding]
                 writes += [
-                    self.writers.submit(self.stager.put, item.path + suffix, packed)
-                    for item in self.holders[sha256]
+                    self.writers.submit(self.stager.put, path + suffix, packed)
+                    for path in sorted({item.path for item in self.holders[sha256]})
                 ]
             done += len(variants)
             self.progress("compress", done, total)

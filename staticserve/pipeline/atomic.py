@@ -19,6 +19,7 @@ __all__ = [
     "ensure_dir",
     "fsync_dir",
     "has_size",
+    "is_temporary",
     "place_copy",
     "reason",
     "temporary",
@@ -34,6 +35,11 @@ _TEMP_SUFFIX = ".staticserve-tmp"
 def temporary(target: Path) -> Path:
     """The name ``target`` is written under before the rename: hidden, beside it."""
     return target.with_name(f".{target.name}{_TEMP_SUFFIX}")
+
+
+def is_temporary(name: str) -> bool:
+    """True when a file name (no folder) has the shape of :func:`temporary`'s names."""
+    return name.startswith(".") and name.endswith(_TEMP_SUFFIX)
 
 
 def has_size(path: Path, size: int) -> bool:

@@ -176,6 +176,7 @@ def publish(
     # dropped are named by no manifest, so only the journal still says they are ours.
     write_journal(output, wanted | owned)
     written = len(staged)
+    staged = set(staged)
     try:
         for item in files:
             written += _write_content_addressed(output, item, staged)
@@ -228,6 +229,7 @@ def _write_content_addressed(output: Path, item: Published, staged: set[str]) ->
     for name, data in targets:
         if name in staged:
             continue
+        staged.add(name)  # once, should another file share the name (and so the bytes)
         target = output / name
         if has_size(target, len(data)):
             continue  # content-addressed: same name, same bytes (renamed in only when complete)
