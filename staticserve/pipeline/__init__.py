@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BrokenReference, BuildError
-from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset
-from .cache import load_cache, reusable_variant, store_cache
+from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
+from .cache import load_cache, store_cache
 from .collect import Collected, Duplicate, collect, resolve_sources
 from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
@@ -135,7 +135,9 @@ def build(
             compression = _Compression(config, output, cache, report_progress, stager)
         try:
             with _timed(timings, "fingerprint"):
-                known = final_as_read(files, rewrite_js=config.rewrite_js)
+                known = final_as_read(
+                    files, rewrite_js=config.rewrite_js, fingerprinted=config.fingerprinted
+                )
                 if compression is not None:  # their compression overlaps the rewriting
                     compression.start(known.values())
                 results, problems = fingerprint(
@@ -144,6 +146,7 @@ def build(
                     strict=config.strict,
                     rewrite_js=config.rewrite_js,
                     known=known,
+                    fingerprinted=config.fingerprinted,
                 )
             fatal = [p.message for p in problems if p.fatal]
             if fatal:
@@ -182,7 +185,9 @@ def build(
         files=len(results),
         total_bytes=sum(a.size for a in assets),
         duplicates=collected.duplicates,
-        warnings=collected.warnings + tuple(p.message for p in problems),
+        warnings=collected.warnings
+        + tuple(p.message for p in problems)
+        + _kept_names_changed(results, previous),
         encodings=_encoding_stats(assets, config.encodings),
         compressed=compressed,
         reused=reused,
@@ -234,6 +239,26 @@ def _check_names(results: list[Fingerprinted], collected: Collected, config: Bui
     )
 
 
+def _kept_names_changed(results: list[Fingerprinted], previous: Manifest | None) -> tuple[str, ...]:
+    """Warnings for names kept as hashed (a ``fingerprinted`` pattern) whose bytes changed."""
+    if previous is None:
+        return ()
+    changed = [
+        item.logical
+        for item in results
+        if item.path == item.logical
+        and (before := previous.assets.get(item.logical)) is not None
+        and before.path == item.path
+        and before.sha256 != item.sha256
+    ]
+    return tuple(
+        f"{logical}: its name is kept as hashed already, but its bytes changed since the last "
+        "build: browsers and CDNs that cached it may keep the old bytes for a year; let the "
+        "bundler put a content hash in the name, or drop the fingerprinted pattern matching it"
+        for logical in changed
+    )
+
+
 def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
     return Asset(
         logical=item.logical,
@@ -242,6 +267,7 @@ def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
         sha256=item.sha256,
         integrity=item.integrity,
         encodings=encodings,
+        fingerprinted=item.path == item.logical,
     )
 
 
@@ -296,9 +322,9 @@ class _Compression:
             self.holders.setdefault(item.sha256, []).append(item)
             known = self.cache.get(item.sha256, {})
             for encoding in self.config.encodings:
-                if encoding in known and reusable_variant(
-                    self.output, item.path, encoding, known[encoding]
-                ):
+                size = known.get(encoding, -1)
+                variant = item.path + ENCODING_SUFFIXES[encoding]
+                if size is None or (size >= 0 and self.stager.holds(variant, item.sha256, size)):
                     self.reused += 1
                 elif encoding not in self.todo.setdefault(item.sha256, []):
                     self.todo[item.sha256].append(encoding)
@@ -354,7 +380,10 @@ class _Compression:
         self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
         # Two files with the same bytes may share a name (a.css and a.<its hash>.css): one write.
         unique = {item.path: item for item in results}.values()
-        writes = [self.writers.submit(self.stager.put, item.path, item.data) for item in unique]
+        writes = [
+            self.writers.submit(self.stager.put, item.path, item.data, item.sha256)
+            for item in unique
+        ]
         total = sum(len(encodings) for encodings in self.todo.values())
         done = 0
         kept: dict[tuple[str, str], bytes] = {}
@@ -374,7 +403,7 @@ class _Compression:
                 kept[(sha256, encoding)] = packed
                 suffix = ENCODING_SUFFIXES[encoding]
                 writes += [
-                    self.writers.submit(self.stager.put, path + suffix, packed)
+                    self.writers.submit(self.stager.put, path + suffix, packed, sha256)
                     for path in sorted({item.path for item in self.holders[sha256]})
                 ]
             done += len(variants)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -51,6 +52,7 @@ class BuildConfig:
     jobs: int = 0
     rewrite_js: bool = True
     min_size: int = 0  # every file is tried; MAX_RATIO decides what is kept, as WhiteNoise does
+    fingerprinted: tuple[str, ...] = ()  # regular expressions: names a bundler hashed already
     base_dir: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
@@ -68,6 +70,9 @@ class BuildConfig:
             raise ConfigError(f"prefix: must be a URL path such as '/static/', got {self.prefix!r}")
         if not self.prefix.endswith("/"):
             object.__setattr__(self, "prefix", self.prefix + "/")
+        object.__setattr__(self, "fingerprinted", tuple(self.fingerprinted))
+        for pattern in self.fingerprinted:
+            _check_pattern(pattern)
 
     @property
     def output_dir(self) -> Path:
@@ -81,6 +86,19 @@ class BuildConfig:
         """A copy with the given settings replaced; ``None`` values are ignored."""
         given = {k: v for k, v in overrides.items() if v is not None}
         return replace(self, **given)
+
+
+def _check_pattern(pattern: object) -> None:
+    if not isinstance(pattern, str):
+        raise ConfigError(f"fingerprinted: patterns must be strings, got {pattern!r}")
+    if not pattern:
+        raise ConfigError("fingerprinted: an empty pattern matches no file name; remove it")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"fingerprinted: {pattern!r} is not a valid regular expression ({exc})"
+        ) from None
 
 
 def _absolute(base: Path, path: Path) -> Path:
@@ -103,6 +121,7 @@ _KEYS: Mapping[str, tuple[tuple[type, ...], str]] = {
     "jobs": ((int,), "a whole number of processes (0: all cores)"),
     "rewrite_js": ((bool,), "true or false"),
     "min_size": ((int,), "a size in bytes"),
+    "fingerprinted": ((list,), "a list of regular expressions matching whole logical paths"),
 }
 
 
@@ -150,7 +169,7 @@ def config_from_table(
     settings: dict[str, Any] = {"base_dir": base_dir}
     if "sources" in table:
         settings["sources"] = tuple(_source(item, origin) for item in table["sources"])
-    for key in ("packages", "encodings"):
+    for key in ("packages", "encodings", "fingerprinted"):
         if key in table:
             settings[key] = tuple(_strings(table[key], key, origin))
     extra_ignore = tuple(_strings(table.get("ignore", []), "ignore", origin))

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from ..fingerprinted import is_fingerprinted
+from ..fingerprinted import keeps_its_name
 from .scan import Reference, Syntax, find_references, rewrite
 
 __all__ = ["Fingerprinted", "Problem", "final_as_read", "fingerprint", "hashed_name"]
@@ -63,42 +63,60 @@ def fingerprint(
     strict: bool,
     rewrite_js: bool = True,
     known: Mapping[str, Fingerprinted] | None = None,
+    fingerprinted: tuple[str, ...] = (),
 ) -> tuple[list[Fingerprinted], list[Problem]]:
     """Rewrite every reference to its target's hashed name and hash every file's final bytes.
 
     Files are processed dependencies first; the members of a reference cycle share one hash
     input so that a change to any of them renames them all. ``known`` is what
     :func:`final_as_read` returned for the same ``files``: those are not hashed again.
+    A file whose name carries a hash already (see :mod:`staticserve.fingerprinted`, with the
+    user's ``fingerprinted`` patterns) keeps its name and its bytes.
     """
     problems: list[Problem] = []
+    kept = _kept_names(files, fingerprinted)
     links = {
-        logical: _resolve_all(logical, data, files, prefix, strict, rewrite_js, problems)
+        logical: _resolve_all(logical, data, files, prefix, strict, rewrite_js, problems, kept)
         for logical, data in files.items()
     }
     hashes: dict[str, str | None] = {}
     results: dict[str, Fingerprinted] = {}
     for group in _components(files, links):
-        _fingerprint_group(group, files, links, hashes, results, known or {})
+        _fingerprint_group(group, files, links, hashes, results, known or {}, kept)
     return [results[logical] for logical in sorted(results)], problems
 
 
-def final_as_read(files: Mapping[str, bytes], *, rewrite_js: bool) -> dict[str, Fingerprinted]:
+def final_as_read(
+    files: Mapping[str, bytes], *, rewrite_js: bool, fingerprinted: tuple[str, ...] = ()
+) -> dict[str, Fingerprinted]:
     """The files whose bytes no reference can change, fingerprinted already.
 
     These are the files without a syntax we rewrite (images, fonts, source maps, ...) and
-    those a bundler already named by hash, so that the build can start compressing them
-    while the other files are still being rewritten.
+    those named by hash already, so that the build can start compressing them while the other
+    files are still being rewritten.
     """
+    kept = _kept_names(files, fingerprinted)
     return {
-        logical: _record(logical, _final_name(logical, {logical: _short(logical, data)}), data)
+        logical: _record(
+            logical, _final_name(logical, {logical: _short(logical, data, kept)}), data
+        )
         for logical, data in files.items()
-        if syntax_of(logical, rewrite_js) is None or is_fingerprinted(logical)
+        if syntax_of(logical, rewrite_js) is None or logical in kept
     }
 
 
-def _short(logical: str, data: bytes) -> str | None:
+def _kept_names(files: Mapping[str, bytes], fingerprinted: tuple[str, ...]) -> frozenset[str]:
+    """The files whose names carry a content hash already: they keep their names."""
+    return frozenset(
+        logical
+        for logical, data in files.items()
+        if keeps_its_name(logical, hashlib.sha256(data).hexdigest(), fingerprinted)
+    )
+
+
+def _short(logical: str, data: bytes, kept: frozenset[str]) -> str | None:
     """The hash inserted in a file's name, from its final bytes (None: the name is kept)."""
-    return None if is_fingerprinted(logical) else hashlib.sha256(data).hexdigest()[:HASH_LENGTH]
+    return None if logical in kept else hashlib.sha256(data).hexdigest()[:HASH_LENGTH]
 
 
 def syntax_of(logical: str, rewrite_js: bool) -> Syntax | None:
@@ -118,10 +136,11 @@ def _resolve_all(
     strict: bool,
     rewrite_js: bool,
     problems: list[Problem],
+    kept: frozenset[str],
 ) -> list[_Link]:
     syntax = syntax_of(logical, rewrite_js)
-    if syntax is None or is_fingerprinted(logical):
-        return []  # a bundler's output already names its dependencies by hash
+    if syntax is None or logical in kept:
+        return []  # named by its hash: its bytes are final (a bundler named its dependencies)
     links = []
     for reference in find_references(_decode(data), syntax):
         target, problem = _resolve(logical, reference, files, prefix, strict)
@@ -241,6 +260,7 @@ def _fingerprint_group(
     hashes: dict[str, str | None],
     results: dict[str, Fingerprinted],
     known: Mapping[str, Fingerprinted],
+    kept: frozenset[str],
 ) -> None:
     """Name and rewrite one component; ``hashes`` already holds every dependency outside it.
 
@@ -250,11 +270,11 @@ def _fingerprint_group(
         logical = group[0]
         done = known.get(logical)
         if done is not None:  # no references: its bytes are final, hashed already
-            hashes[logical] = None if is_fingerprinted(logical) else done.sha256[:HASH_LENGTH]
+            hashes[logical] = None if logical in kept else done.sha256[:HASH_LENGTH]
             results[logical] = done
             return
         data = _rewritten(logical, files, links, hashes)
-        hashes[logical] = _short(logical, data)
+        hashes[logical] = _short(logical, data, kept)
         results[logical] = _record(logical, _final_name(logical, hashes), data)
         return
     # A cycle: no member's final bytes can contain its own final hash, so every member is named

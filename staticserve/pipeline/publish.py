@@ -20,6 +20,7 @@ end). output_dir.py claims and locks the output folder before any of this.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -62,6 +63,23 @@ class PublishResult:
     planned: list[str] = field(default_factory=list)
 
 
+def recorded_files(previous: Manifest | None, distrust: set[str]) -> dict[str, tuple[str, int]]:
+    """Name -> (sha256 of the content, size) of every file the live manifest says is on disk.
+
+    A file already in the output is reused only when this record matches what the build would
+    write (and its size still does): never on its size alone, which other bytes can share.
+    ``distrust``: names a killed build may have written over since that manifest went live.
+    """
+    if previous is None:
+        return {}
+    recorded = {}
+    for asset in (*previous.retained.values(), *previous.assets.values()):
+        recorded[asset.path] = (asset.sha256, asset.size)
+        for encoding, size in asset.encodings.items():
+            recorded[asset.variant_path(encoding)] = (asset.sha256, size)
+    return {name: record for name, record in recorded.items() if name not in distrust}
+
+
 def load_previous(output: Path) -> Manifest | None:
     """The live manifest, or None for a first build. A corrupt one is an error, not ignored."""
     if not (output / MANIFEST_NAME).exists():
@@ -77,8 +95,9 @@ class Stager:
 
     ``begin(names)`` journals every name the build may create before the first write, so that
     a killed build's files are known to be ours; ``put`` writes one file atomically (temporary
-    name, fsync, rename) unless it is already there; ``abort`` removes what this build wrote
-    when it fails. :func:`publish` then only has to make the written files live.
+    name, fsync, rename) unless the live manifest records it there with the same bytes;
+    ``abort`` removes what this build wrote when it fails. :func:`publish` then only has to
+    make the written files live.
     """
 
     def __init__(self, output: Path, previous: Manifest | None) -> None:
@@ -87,6 +106,7 @@ class Stager:
         # Read before this build writes its own journal: was the last build killed?
         self.inherited = unfinished_names(output)
         self._protected = previous.files() if previous else set()
+        self._recorded = recorded_files(previous, self.inherited or set())
         self._lock = threading.Lock()
         self.written: set[str] = set()
         self.journaled = False
@@ -100,11 +120,17 @@ class Stager:
         write_journal(self.output, set(names) | (self.inherited or set()))
         self.journaled = True
 
-    def put(self, name: str, data: bytes) -> None:
-        """Write ``output/name`` unless it is there already (same name, same size: same bytes)."""
+    def holds(self, name: str, sha256: str, size: int) -> bool:
+        """True when ``output/name`` is there with the bytes of size ``size`` made from the
+        content ``sha256``, as the live manifest records (a file, or a variant of it)."""
+        return self._recorded.get(name) == (sha256, size) and has_size(self.output / name, size)
+
+    def put(self, name: str, data: bytes, sha256: str) -> None:
+        """Write ``output/name`` (``data``, made from the content ``sha256``) unless it holds
+        those bytes already."""
         assert self.journaled, "Stager.begin() must journal the names before the first put()"
         target = self.output / name
-        if has_size(target, len(data)):
+        if self.holds(name, sha256, len(data)):
             return
         try:
             write_atomic(target, data, sync_dir=False)
@@ -177,9 +203,10 @@ def publish(
     write_journal(output, wanted | owned)
     written = len(staged)
     staged = set(staged)
+    recorded = recorded_files(previous, inherited or set())
     try:
         for item in files:
-            written += _write_content_addressed(output, item, staged)
+            written += _write_content_addressed(output, item, staged, recorded)
         for folder in {(output / name).parent for name in manifest.files()}:
             fsync_dir(folder)  # every file the manifest names is durable before it goes live
         write_atomic(output / MANIFEST_NAME, manifest.dumps().encode())
@@ -202,15 +229,7 @@ def publish(
 
 
 def _with_generation(asset: Asset, generation: int) -> Asset:
-    return Asset(
-        asset.logical,
-        asset.path,
-        asset.size,
-        asset.sha256,
-        asset.integrity,
-        asset.encodings,
-        generation,
-    )
+    return dataclasses.replace(asset, generation=generation)
 
 
 def _same_build(previous: Manifest, new: Manifest, keep: int) -> bool:
@@ -221,7 +240,9 @@ def _same_build(previous: Manifest, new: Manifest, keep: int) -> bool:
     return old == now and previous.prefix == new.prefix and not expiring
 
 
-def _write_content_addressed(output: Path, item: Published, staged: set[str]) -> int:
+def _write_content_addressed(
+    output: Path, item: Published, staged: set[str], recorded: Mapping[str, tuple[str, int]]
+) -> int:
     """Write the hashed file and its variants unless this or an earlier build already did."""
     written = 0
     targets = [(item.asset.path, item.data)]
@@ -231,8 +252,8 @@ def _write_content_addressed(output: Path, item: Published, staged: set[str]) ->
             continue
         staged.add(name)  # once, should another file share the name (and so the bytes)
         target = output / name
-        if has_size(target, len(data)):
-            continue  # content-addressed: same name, same bytes (renamed in only when complete)
+        if recorded.get(name) == (item.asset.sha256, len(data)) and has_size(target, len(data)):
+            continue  # the live build's file of these bytes (renamed in only when complete)
         write_atomic(target, data, sync_dir=False)
         written += 1
     return written
