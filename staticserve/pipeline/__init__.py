@@ -19,10 +19,10 @@ from typing import Any
 from ..errors import BrokenReference, BuildError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
 from .cache import load_cache, store_cache
-from .collect import Collected, Duplicate, collect, resolve_sources
+from .collect import Collected, Duplicate, collect, resolve_sources, size_of
 from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
-from .fingerprint import Fingerprinted, final_as_read, fingerprint
+from .fingerprint import Fingerprinted, final_as_read, fingerprint, syntax_of
 from .output_dir import build_lock, check_output_dir
 from .publish import Published, Stager, load_previous, publish
 from .reserved import Claimant, check_names
@@ -123,7 +123,11 @@ def build(
     check_available(config.encodings)
     with nullcontext() if dry_run else build_lock(output):
         with _timed(timings, "collect"):
-            collected = collect(config, sources)
+            # Only the files the build may rewrite are held in memory; the others (images,
+            # fonts, media, ...) stay on disk and are read in chunks when they are needed.
+            collected = collect(
+                config, sources, on_disk=lambda name: syntax_of(name, config.rewrite_js) is None
+            )
         if config.strict and collected.duplicates:
             raise BuildError(_duplicates_message(collected.duplicates))
         previous = load_previous(output)
@@ -232,7 +236,7 @@ def _check_names(results: list[Fingerprinted], collected: Collected, config: Bui
             item.sha256,
             collected.files[item.logical].origin,
             config.encodings
-            if worth_compressing(item.logical, len(item.data), config.min_size)
+            if worth_compressing(item.logical, size_of(item.data), config.min_size)
             else (),
         )
         for item in results
@@ -263,7 +267,7 @@ def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
     return Asset(
         logical=item.logical,
         path=item.path,
-        size=len(item.data),
+        size=size_of(item.data),
         sha256=item.sha256,
         integrity=item.integrity,
         encodings=encodings,
@@ -317,7 +321,7 @@ class _Compression:
         jobs: dict[str, list[str]] = {}
         for item in items:
             self.planned.add(item.logical)
-            if not worth_compressing(item.logical, len(item.data), self.config.min_size):
+            if not worth_compressing(item.logical, size_of(item.data), self.config.min_size):
                 continue
             self.holders.setdefault(item.sha256, []).append(item)
             known = self.cache.get(item.sha256, {})
@@ -335,40 +339,35 @@ class _Compression:
             workers = self.config.worker_count
             self.compressors = ThreadPoolExecutor(workers, thread_name_prefix="compress")
         # Largest first, so that one big file does not finish alone at the end.
-        for sha256 in sorted(jobs, key=lambda sha256: -len(self.holders[sha256][0].data)):
+        for sha256 in sorted(jobs, key=lambda sha256: -size_of(self.holders[sha256][0].data)):
             data = self.holders[sha256][0].data
             job = self.compressors.submit(compress_variants, data, tuple(jobs[sha256]))
             self.jobs[job] = sha256
 
     def finish(self, results: list[Fingerprinted]) -> tuple[list[Published], int, int]:
         self.start(item for item in results if item.logical not in self.planned)
-        fresh: dict[tuple[str, str], bytes] = {}
+        fresh: dict[tuple[str, str], int] = {}  # sizes of the variants made (and written) now
         if self.jobs:
             fresh = self._write_all(results)
         todo = {sha256: encodings for sha256, encodings in self.todo.items() if encodings}
         for sha256, encodings in todo.items():
             for encoding in encodings:
-                packed = fresh.get((sha256, encoding))
-                self.cache.setdefault(sha256, {})[encoding] = (
-                    None if packed is None else len(packed)
-                )
+                self.cache.setdefault(sha256, {})[encoding] = fresh.get((sha256, encoding))
         published = []
         for item in results:
             sizes: dict[str, int] = {}
-            variants: dict[str, bytes] = {}
-            if worth_compressing(item.logical, len(item.data), self.config.min_size):
+            if worth_compressing(item.logical, size_of(item.data), self.config.min_size):
                 for encoding in self.config.encodings:
                     size = self.cache.get(item.sha256, {}).get(encoding)
-                    packed = fresh.get((item.sha256, encoding))
                     if size is not None:
                         sizes[encoding] = size
-                    if packed is not None:
-                        variants[encoding] = packed
-            published.append(Published(_asset(item, sizes), item.data, variants))
+            # Every variant is on disk already (written, or reused): no bytes held until publish.
+            published.append(Published(_asset(item, sizes), item.data, {}))
         return published, sum(len(e) for e in todo.values()), self.reused
 
-    def _write_all(self, results: list[Fingerprinted]) -> dict[tuple[str, str], bytes]:
-        """Journal, then write every file and each variant as its compression completes."""
+    def _write_all(self, results: list[Fingerprinted]) -> dict[tuple[str, str], int]:
+        """Journal, then write every file and each variant as its compression completes;
+        return the size of each variant kept, by (sha256, encoding)."""
         names = [item.path for item in results]
         names += [
             item.path + ENCODING_SUFFIXES[encoding]
@@ -386,7 +385,7 @@ class _Compression:
         ]
         total = sum(len(encodings) for encodings in self.todo.values())
         done = 0
-        kept: dict[tuple[str, str], bytes] = {}
+        kept: dict[tuple[str, str], int] = {}
         self.progress("compress", 0, total)
         for job in as_completed(self.jobs):
             sha256 = self.jobs[job]
@@ -400,7 +399,7 @@ class _Compression:
             for encoding, packed in variants.items():
                 if packed is None:
                     continue
-                kept[(sha256, encoding)] = packed
+                kept[(sha256, encoding)] = len(packed)
                 suffix = ENCODING_SUFFIXES[encoding]
                 writes += [
                     self.writers.submit(self.stager.put, path + suffix, packed, sha256)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from ..fingerprinted import keeps_its_name
+from .collect import Content, OnDisk, sha256_of
 from .scan import Reference, Syntax, find_references, rewrite
 
 __all__ = ["Fingerprinted", "Problem", "final_as_read", "fingerprint", "hashed_name"]
@@ -25,7 +26,7 @@ class Fingerprinted:
 
     logical: str
     path: str
-    data: bytes
+    data: Content  # in memory, or a file left on disk (never rewritten)
     sha256: str
     integrity: str
 
@@ -57,7 +58,7 @@ def _insert_hash(name: str, short: str) -> str:
 
 
 def fingerprint(
-    files: Mapping[str, bytes],
+    files: Mapping[str, Content],
     *,
     prefix: str,
     strict: bool,
@@ -87,7 +88,7 @@ def fingerprint(
 
 
 def final_as_read(
-    files: Mapping[str, bytes], *, rewrite_js: bool, fingerprinted: tuple[str, ...] = ()
+    files: Mapping[str, Content], *, rewrite_js: bool, fingerprinted: tuple[str, ...] = ()
 ) -> dict[str, Fingerprinted]:
     """The files whose bytes no reference can change, fingerprinted already.
 
@@ -105,18 +106,18 @@ def final_as_read(
     }
 
 
-def _kept_names(files: Mapping[str, bytes], fingerprinted: tuple[str, ...]) -> frozenset[str]:
+def _kept_names(files: Mapping[str, Content], fingerprinted: tuple[str, ...]) -> frozenset[str]:
     """The files whose names carry a content hash already: they keep their names."""
     return frozenset(
         logical
         for logical, data in files.items()
-        if keeps_its_name(logical, hashlib.sha256(data).hexdigest(), fingerprinted)
+        if keeps_its_name(logical, sha256_of(data), fingerprinted)
     )
 
 
-def _short(logical: str, data: bytes, kept: frozenset[str]) -> str | None:
+def _short(logical: str, data: Content, kept: frozenset[str]) -> str | None:
     """The hash inserted in a file's name, from its final bytes (None: the name is kept)."""
-    return None if logical in kept else hashlib.sha256(data).hexdigest()[:HASH_LENGTH]
+    return None if logical in kept else sha256_of(data)[:HASH_LENGTH]
 
 
 def syntax_of(logical: str, rewrite_js: bool) -> Syntax | None:
@@ -130,8 +131,8 @@ def syntax_of(logical: str, rewrite_js: bool) -> Syntax | None:
 
 def _resolve_all(
     logical: str,
-    data: bytes,
-    files: Mapping[str, bytes],
+    data: Content,
+    files: Mapping[str, Content],
     prefix: str,
     strict: bool,
     rewrite_js: bool,
@@ -139,7 +140,7 @@ def _resolve_all(
     kept: frozenset[str],
 ) -> list[_Link]:
     syntax = syntax_of(logical, rewrite_js)
-    if syntax is None or logical in kept:
+    if syntax is None or logical in kept or isinstance(data, OnDisk):
         return []  # named by its hash: its bytes are final (a bundler named its dependencies)
     links = []
     for reference in find_references(_decode(data), syntax):
@@ -152,7 +153,7 @@ def _resolve_all(
 
 
 def _resolve(
-    logical: str, reference: Reference, files: Mapping[str, bytes], prefix: str, strict: bool
+    logical: str, reference: Reference, files: Mapping[str, Content], prefix: str, strict: bool
 ) -> tuple[str | None, Problem | None]:
     where = f"{logical}:{reference.line}:{reference.column}"
     written = reference.path
@@ -204,7 +205,7 @@ def _encode(text: str, original: bytes) -> bytes:
 # -- ordering ---------------------------------------------------------------------------------
 
 
-def _components(files: Mapping[str, bytes], links: Mapping[str, list[_Link]]) -> list[list[str]]:
+def _components(files: Mapping[str, Content], links: Mapping[str, list[_Link]]) -> list[list[str]]:
     """Strongly connected components, dependencies before dependents (Tarjan, iterative)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -255,7 +256,7 @@ def _targets(links: Mapping[str, list[_Link]], logical: str) -> list[str]:
 
 def _fingerprint_group(
     group: list[str],
-    files: Mapping[str, bytes],
+    files: Mapping[str, Content],
     links: Mapping[str, list[_Link]],
     hashes: dict[str, str | None],
     results: dict[str, Fingerprinted],
@@ -281,7 +282,9 @@ def _fingerprint_group(
     # after the whole group's content (with references inside the group still unresolved).
     group_digest = hashlib.sha256()
     for logical in group:
-        group_digest.update(logical.encode() + b"\0" + _rewritten(logical, files, links, hashes))
+        data = _rewritten(logical, files, links, hashes)
+        assert isinstance(data, bytes)  # a cycle's members have references: rewritable text
+        group_digest.update(logical.encode() + b"\0" + data)
     for logical in group:
         member = hashlib.sha256(group_digest.digest() + logical.encode()).hexdigest()
         hashes[logical] = member[:HASH_LENGTH]
@@ -297,10 +300,10 @@ def _final_name(logical: str, hashes: Mapping[str, str | None]) -> str:
 
 def _rewritten(
     logical: str,
-    files: Mapping[str, bytes],
+    files: Mapping[str, Content],
     links: Mapping[str, list[_Link]],
     hashes: Mapping[str, str | None],
-) -> bytes:
+) -> Content:
     """The file's bytes with every reference to an already-named file pointing at its new name."""
     original = files[logical]
     shorts = {
@@ -308,7 +311,7 @@ def _rewritten(
         for link in links[logical]
         if hashes.get(link.target) is not None
     }
-    if not shorts:
+    if not shorts or isinstance(original, OnDisk):  # only files in memory have references
         return original
 
     def replace(reference: Reference) -> str | None:
@@ -324,6 +327,8 @@ def _rewritten(
     return _encode(rewrite(_decode(original), syntax, replace), original)
 
 
-def _record(logical: str, path: str, data: bytes) -> Fingerprinted:
+def _record(logical: str, path: str, data: Content) -> Fingerprinted:
+    if isinstance(data, OnDisk):  # hashed as collect read it
+        return Fingerprinted(logical, path, data, data.sha256, data.integrity)
     sha384 = base64.b64encode(hashlib.sha384(data).digest()).decode()
     return Fingerprinted(logical, path, data, hashlib.sha256(data).hexdigest(), f"sha384-{sha384}")

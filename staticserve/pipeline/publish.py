@@ -29,6 +29,7 @@ from pathlib import Path
 from ..errors import BuildError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
 from .atomic import (
+    Payload,
     fsync_dir,
     has_size,
     place_copy,
@@ -38,6 +39,7 @@ from .atomic import (
     write_error,
 )
 from .cache import write_cache
+from .collect import Content, OnDisk, size_of
 from .journal import journal_path, unfinished_names, write_journal
 from .retention import due_for_pruning, files_on_disk, retained, unhashed_names
 
@@ -49,7 +51,7 @@ class Published:
     """A file ready to publish: its record and the bytes of the file and of each variant."""
 
     asset: Asset
-    data: bytes
+    data: Content  # in memory, or a source file copied in chunks
     variants: Mapping[str, bytes]
 
 
@@ -125,18 +127,16 @@ class Stager:
         content ``sha256``, as the live manifest records (a file, or a variant of it)."""
         return self._recorded.get(name) == (sha256, size) and has_size(self.output / name, size)
 
-    def put(self, name: str, data: bytes, sha256: str) -> None:
+    def put(self, name: str, data: Content, sha256: str) -> None:
         """Write ``output/name`` (``data``, made from the content ``sha256``) unless it holds
         those bytes already."""
         assert self.journaled, "Stager.begin() must journal the names before the first put()"
         target = self.output / name
-        if self.holds(name, sha256, len(data)):
+        if self.holds(name, sha256, size_of(data)):
             return
         try:
-            write_atomic(target, data, sync_dir=False)
+            write_atomic(target, _payload(data), sync_dir=False)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                temporary(target).unlink()
             raise write_error(target, exc) from None
         with self._lock:
             self.written.add(name)
@@ -245,18 +245,24 @@ def _write_content_addressed(
 ) -> int:
     """Write the hashed file and its variants unless this or an earlier build already did."""
     written = 0
-    targets = [(item.asset.path, item.data)]
+    targets: list[tuple[str, Content]] = [(item.asset.path, item.data)]
     targets += [(item.asset.variant_path(e), data) for e, data in item.variants.items()]
     for name, data in targets:
         if name in staged:
             continue
         staged.add(name)  # once, should another file share the name (and so the bytes)
         target = output / name
-        if recorded.get(name) == (item.asset.sha256, len(data)) and has_size(target, len(data)):
+        size = size_of(data)
+        if recorded.get(name) == (item.asset.sha256, size) and has_size(target, size):
             continue  # the live build's file of these bytes (renamed in only when complete)
-        write_atomic(target, data, sync_dir=False)
+        write_atomic(target, _payload(data), sync_dir=False)
         written += 1
     return written
+
+
+def _payload(data: Content) -> Payload:
+    """Bytes in memory as they are; a source left on disk as its chunks, checked as they go."""
+    return data.chunks() if isinstance(data, OnDisk) else data
 
 
 def _write_unhashed(output: Path, asset: Asset) -> None:
