@@ -1,7 +1,8 @@
-"""The order of the publishing writes.
+"""The order of the publishing writes, and which earlier builds' files a rebuild removes.
 
-Pinned where mutation testing found it unguarded: the manifest written before the content
-files of a build that has nothing to compress (so no file was written while compressing).
+Pinned where mutation testing found them unguarded: the manifest written before the content
+files of a build that has nothing to compress (so no file was written while compressing), and
+an unchanged rebuild that skips the pruning the retention rule asks for.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from staticserve.manifest import MANIFEST_NAME, Manifest
 from staticserve.pipeline import BuildReport
 
 from ..conftest import check_live_build
-from .conftest import write_tree
+from .conftest import compressible, write_tree
 
 Project = Callable[..., BuildReport]
 atomic = importlib.import_module("staticserve.pipeline.atomic")
@@ -71,3 +72,53 @@ def test_a_failed_content_write_with_nothing_to_compress_leaves_the_previous_bui
     assert (out / MANIFEST_NAME).read_bytes() == before  # still the live build
     check_live_build(out)  # and every file it names is there, with its bytes
     assert project().changed  # once the disk has room, the build goes through
+
+
+# -- retention: which earlier builds' files a rebuild keeps ------------------------------------
+#
+# retention.py: a build of generation G keeps, besides its own files, those current in a build
+# of generation > G - keep. A rebuild without changes publishes nothing -- unless a file the
+# live manifest retains is due (its generation <= G + 1 - keep): then it publishes generation
+# G + 1, which prunes it. So with keep = 2, after builds 1, 2, 3 (each with other bytes):
+# build 3 has removed what only build 1 used and retains build 2's files; the unchanged
+# rebuild then makes generation 4 and removes them; the next unchanged rebuild changes nothing.
+
+
+def test_an_unchanged_rebuild_prunes_the_files_retention_lets_go(
+    project: Project, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    paths = []
+    for n in (1, 2, 3):
+        project({"app.css": compressible() + f"/* build {n} */"}, keep=2)
+        paths.append(Manifest.load(out).assets["app.css"].path)
+    first, second, third = paths
+    assert not (out / first).exists()  # only build 1 used it: gone with build 3
+    assert (out / second).exists()
+    assert set(Manifest.load(out).retained) == {second}
+
+    report = project(keep=2)  # no change to any source
+    assert report.changed
+    assert report.generation == 4
+    assert report.pruned == 3  # build 2's file and its two variants
+    for gone in (second, second + ".br", second + ".gz"):
+        assert not (out / gone).exists(), gone
+    manifest = check_live_build(out)
+    assert manifest.retained == {}
+    assert manifest.assets["app.css"].path == third
+
+    again = project(keep=2)
+    assert (again.changed, again.generation, again.pruned) == (False, 4, 0)
+
+
+def test_a_rebuild_with_a_smaller_keep_prunes_at_once(project: Project, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    paths = []
+    for n in (1, 2, 3):
+        project({"app.css": compressible() + f"/* build {n} */"}, keep=3)
+        paths.append(Manifest.load(out).assets["app.css"].path)
+    assert all((out / path).exists() for path in paths)
+    report = project(keep=1)
+    assert report.changed
+    assert [(out / path).exists() for path in paths] == [False, False, True]
+    assert check_live_build(out).retained == {}
