@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import BrokenReference, BuildError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
 from .cache import load_cache, store_cache
-from .collect import Collected, Duplicate, collect, resolve_sources, size_of
+from .collect import Collected, Duplicate, SourceError, collect, resolve_sources, size_of
 from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
 from .fingerprint import Fingerprinted, final_as_read, fingerprint, syntax_of
@@ -391,6 +391,8 @@ class _Compression:
             sha256 = self.jobs[job]
             try:
                 variants = job.result()
+            except SourceError:
+                raise  # says which file and what to do already
             except BuildError as exc:
                 raise BuildError(
                     f"{self.holders[sha256][0].logical}: {exc}; nothing was published, "

@@ -26,6 +26,7 @@ __all__ = [
     "Content",
     "Duplicate",
     "OnDisk",
+    "SourceError",
     "SourceFile",
     "collect",
     "is_ignored",
@@ -35,6 +36,10 @@ __all__ = [
 ]
 
 CHUNK = 1024 * 1024  # bytes per read of a file left on disk
+
+
+class SourceError(BuildError):
+    """A source file left on disk cannot be read again, or changed since it was hashed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +64,11 @@ class OnDisk:
                     size += len(chunk)
                     yield chunk
         except OSError as exc:
-            raise BuildError(f"{self.origin}: cannot read: {exc.strerror or exc}") from None
+            raise SourceError(
+                f"{self.origin}: cannot read: {exc.strerror or exc}; nothing was published"
+            ) from None
         if size != self.size or digest.hexdigest() != self.sha256:
-            raise BuildError(
+            raise SourceError(
                 f"{self.origin}: changed while the build ran; nothing was published, "
                 "build again once it is written"
             )

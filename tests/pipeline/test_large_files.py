@@ -189,23 +189,39 @@ def published_files(out: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("media/clip.mp4", lambda: os.urandom(300_000)),  # copied in chunks
+        ("img/pic.svg", lambda: b"<svg>" + os.urandom(8).hex().encode() * 5000 + b"</svg>"),
+    ],
+    ids=["copied", "compressed"],
+)
 def test_a_streamed_source_changed_during_the_build_is_an_error_not_wrong_bytes(
-    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    project: Project,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    make: Callable[[], bytes],
 ) -> None:
-    project({"a.css": "a{}", "media/clip.mp4": os.urandom(300_000)})
+    project({"a.css": "a{}", name: make()})
     out = tmp_path / "out"
     before = published_files(out)
-    clip = tmp_path / "assets/media/clip.mp4"
-    clip.write_bytes(os.urandom(300_000))
+    source = tmp_path / "assets" / name
+    source.write_bytes(make())
     real = pipeline.final_as_read
 
     def edit_after_collect(*args: object, **kwargs: object) -> object:
-        clip.write_bytes(os.urandom(300_000))  # after collect hashed it, before the copy
+        source.write_bytes(make())  # after collect hashed it, before it is read again
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pipeline, "final_as_read", edit_after_collect)
-    with pytest.raises(BuildError, match=r"clip\.mp4: changed while the build ran"):
+    with pytest.raises(BuildError) as failure:
         project()
+    message = str(failure.value)
+    assert f"{name}: changed while the build ran; nothing was published" in message
+    assert message.count("nothing was published") == 1
+    assert "\n" not in message
     assert published_files(out) == before  # no temporary left, no file replaced
     monkeypatch.undo()
     project()
