@@ -99,6 +99,15 @@ def main() -> None:
     callback=lambda ctx, param, text: _number(text),
     help="Smallest file worth compressing, in bytes.  [config: min_size; default: 0]",
 )
+@click.option(
+    "--fingerprinted",
+    "fingerprinted",
+    multiple=True,
+    metavar="REGEX",
+    help="Also keep the names of files whose logical path matches REGEX (whole path) as hashed "
+    "already, e.g. 'assets/.*-[A-Za-z0-9_-]{8}\\.js' for Vite (repeatable).  "
+    "[config: fingerprinted; default: none, only names carrying their own sha256]",
+)
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option(
     "--clear", is_flag=True, help="Start afresh: recompress everything, keep no earlier build."
@@ -111,6 +120,7 @@ def build_command(
     config_path: Path | None,
     encodings: str | None,
     ignore: tuple[str, ...],
+    fingerprinted: tuple[str, ...],
     dry_run: bool,
     clear: bool,
     as_json: bool,
@@ -133,6 +143,8 @@ def build_command(
             overrides["encodings"] = tuple(e.strip() for e in encodings.split(",") if e.strip())
         if ignore:
             overrides["ignore"] = config.ignore + ignore
+        if fingerprinted:
+            overrides["fingerprinted"] = config.fingerprinted + fingerprinted
         if overrides.get("output") is not None:
             overrides["output"] = Path.cwd() / overrides["output"]
         config = config.with_overrides(**overrides)

@@ -1,24 +1,43 @@
-"""Recognising file names that already carry a content hash (ours or a bundler's)."""
+"""Recognising file names that already carry a content hash, and so may be cached forever.
+
+A wrong "yes" serves changing bytes under an ``immutable`` URL for a year; a wrong "no" only
+hashes a name twice. So a name is taken as hashed only when that is certain:
+
+* it carries the SHA-256 of its own bytes: a dot-separated part of the file name is at least
+  :data:`MIN_HEX` lowercase hex digits and starts that digest (``app.3f2a9c1d7e4b.css``, as the
+  build names files) -- checked against the bytes, not guessed from the shape; or
+* it matches one of the user's ``fingerprinted`` patterns (regular expressions over the whole
+  path): names a bundler hashes in its own way, which cannot be checked (Vite's
+  ``index-B7x9Qz1k.js``), kept because the user said so.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 
-__all__ = ["is_fingerprinted"]
+__all__ = ["MIN_HEX", "carries_own_hash", "keeps_its_name", "matches_patterns"]
 
-# A wrong "yes" would cache a changing file forever, a wrong "no" only hashes a name twice, so
-# both patterns are strict: a hash must mix digits and letters.
-# ``app.3f2a9c1d7e4b.css`` (ours, Django's 12 hex, webpack's ``[contenthash]`` 16-20 hex):
-_HEX = re.compile(r"\.([0-9a-f]{12,64})\.[A-Za-z0-9]+$")
-# ``index-BxY3z9_k.js`` (Vite/Rollup ``[name]-[hash]``: 8 base64url characters):
-_BUNDLER = re.compile(r"-([A-Za-z0-9_-]{8})\.[A-Za-z0-9]+$")
+MIN_HEX = 12  # as the build's names (and Django's): 48 bits, no accidental match
+_HEX = re.compile(rf"[0-9a-f]{{{MIN_HEX},64}}")
 
 
-def is_fingerprinted(name: str) -> bool:
-    """True when the last path segment of ``name`` already contains a content hash."""
+def carries_own_hash(name: str, sha256: str) -> bool:
+    """True when the file name in ``name`` contains a prefix of ``sha256`` (hex) as a part."""
     base = name.rsplit("/", 1)[-1]
-    match = _HEX.search(base) or _BUNDLER.search(base)
-    if match is None:
-        return False
-    token = match.group(1)
-    return any(c.isdigit() for c in token) and any(c.isalpha() for c in token)
+    return any(_HEX.fullmatch(part) and sha256.startswith(part) for part in base.split("."))
+
+
+def matches_patterns(name: str, patterns: tuple[str, ...]) -> bool:
+    """True when one of the regular expressions ``patterns`` matches the whole of ``name``."""
+    return any(pattern.fullmatch(name) for pattern in _compiled(patterns))
+
+
+def keeps_its_name(name: str, sha256: str, patterns: tuple[str, ...] = ()) -> bool:
+    """True when a file ``name`` with bytes of digest ``sha256`` is hashed already."""
+    return carries_own_hash(name, sha256) or matches_patterns(name, patterns)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern) for pattern in patterns)

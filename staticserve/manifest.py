@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .errors import ManifestError
-from .fingerprinted import is_fingerprinted
+from .fingerprinted import carries_own_hash
 
 __all__ = [
     "ENCODING_SUFFIXES",
@@ -79,6 +79,8 @@ class Asset:
     integrity: str
     encodings: Mapping[str, int] = field(default_factory=dict)
     generation: int = 0
+    # The build kept the name (path == logical) because it carries a content hash already.
+    fingerprinted: bool = False
 
     def __post_init__(self) -> None:
         for name in (self.logical, self.path):
@@ -94,8 +96,14 @@ class Asset:
 
     @property
     def hashed(self) -> bool:
-        """True when the file's name carries its content hash (cacheable forever)."""
-        return self.path != self.logical or is_fingerprinted(self.path)
+        """True when the file's name carries its content hash (cacheable forever): the build
+        renamed it, or kept its name as hashed already, or (manifests written before the flag)
+        the name carries the sha256 of these very bytes."""
+        return (
+            self.path != self.logical
+            or self.fingerprinted
+            or carries_own_hash(self.path, self.sha256)
+        )
 
     def variant_path(self, encoding: str) -> str:
         return self.path + ENCODING_SUFFIXES[encoding]
@@ -111,6 +119,8 @@ class Asset:
         }
         if with_logical:
             data["logical"] = self.logical
+        if self.fingerprinted:  # only then: manifests without kept names stay as they were
+            data["fingerprinted"] = True
         return data
 
     @classmethod
@@ -125,6 +135,7 @@ class Asset:
                 integrity=_str(data["integrity"]),
                 encodings={_str(k): _int(v) for k, v in encodings.items()},
                 generation=_int(data.get("generation", 0)),
+                fingerprinted=_bool(data.get("fingerprinted", False)),
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ManifestError(f"malformed manifest entry for {logical!r}: {exc}") from None
@@ -133,6 +144,12 @@ class Asset:
 def _str(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
     return value
 
 

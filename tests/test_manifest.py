@@ -7,7 +7,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from staticserve.errors import ManifestError
-from staticserve.fingerprinted import is_fingerprinted
 from staticserve.manifest import MANIFEST_NAME, Asset, Manifest
 
 
@@ -95,12 +94,17 @@ def test_load_names_the_file_and_the_fix_when_it_is_missing(tmp_path: Path) -> N
         Manifest.load(tmp_path)
 
 
+OWN = "3f2a9c1d7e4b" + "5" * 52  # the sha256 of the bytes in the cases below
+
+
 @pytest.mark.parametrize(
     ("name", "hashed"),
     [
-        ("css/app.3f2a9c1d7e4b.css", True),
-        ("assets/index-B7x9Qz1k.js", True),
-        ("main.0a1b2c3d4e5f6a7b8c9d.js", True),
+        ("css/app.3f2a9c1d7e4b.css", True),  # carries the sha256 of its own bytes
+        ("main.3f2a9c1d7e4b5555.js", True),
+        ("css/app.0a1b2c3d4e5f.css", False),  # a hash of other bytes
+        ("assets/index-B7x9Qz1k.js", False),  # a bundler's shape: only the build can say
+        ("main.0a1b2c3d4e5f6a7b8c9d.js", False),
         ("fa-brands-400.woff2", False),
         ("OpenSans-SemiBold.ttf", False),
         ("jquery-3.7.1.min.js", False),
@@ -109,12 +113,13 @@ def test_load_names_the_file_and_the_fix_when_it_is_missing(tmp_path: Path) -> N
         ("app.css", False),
     ],
 )
-def test_names_a_bundler_already_fingerprinted_are_recognised_conservatively(
+def test_a_name_kept_by_an_older_build_is_immutable_only_when_it_carries_its_own_hash(
     name: str, hashed: bool
 ) -> None:
-    assert is_fingerprinted(name) is hashed
+    assert asset(name, name, sha256=OWN).hashed is hashed
+    assert asset(name, name, sha256=OWN, fingerprinted=True).hashed  # the build's word
 
 
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_.", max_size=30))
 def test_plain_lowercase_words_are_never_taken_for_hashes(name: str) -> None:
-    assert not is_fingerprinted(name + ".css")
+    assert not asset(name + ".css", name + ".css", sha256=OWN).hashed

@@ -52,7 +52,7 @@ else:  # pragma: no cover
 
 import staticserve
 from staticserve.manifest import MANIFEST_NAME, Manifest
-from staticserve.pipeline import load_config
+from staticserve.pipeline import build, load_config
 
 from .conftest import free_port, server_process
 
@@ -718,6 +718,25 @@ def handle_python_api(block: Block, request: pytest.FixtureRequest) -> None:
 # -- configuration and manifest --------------------------------------------------------------
 
 
+def handle_fingerprinted_toml(block: Block, request: pytest.FixtureRequest) -> None:
+    """Vite's names kept as they are, other names hashed, with the table as printed."""
+    root = request.getfixturevalue("fresh")("fingerprinted")
+    vite_js = "export const lazy = 1;\n" * 40
+    write_files(
+        root,
+        {
+            "pyproject.toml": block.text + 'sources = ["assets"]\n',
+            "assets/assets/index-B7x9Qz1k.js": vite_js,
+            "assets/fonts/roboto-latin400.css": "body { font-weight: 400 }\n",
+        },
+    )
+    config = load_config(root / "pyproject.toml")
+    report = build(config)
+    manifest = Manifest.load(report.output)
+    assert manifest.assets["assets/index-B7x9Qz1k.js"].path == "assets/index-B7x9Qz1k.js"
+    assert manifest.assets["fonts/roboto-latin400.css"].path != "fonts/roboto-latin400.css"
+
+
 def handle_toml(block: Block, request: pytest.FixtureRequest) -> None:
     """As the pyproject.toml of a project with every folder and package it names."""
     root = request.getfixturevalue("fresh")("toml")
@@ -849,7 +868,13 @@ HANDLERS = [
     Handler("django-template", "html+django", r"", handle_django_template),
     Handler("dev", "python", r"dev=True", handle_dev),
     Handler("python-api", "python", r"^import staticserve$", handle_python_api),
-    Handler("toml", "toml", r"^\[tool\.staticserve\]$", handle_toml),
+    Handler(
+        "fingerprinted",
+        "toml",
+        r"\A\[tool\.staticserve\]\nfingerprinted = ",
+        handle_fingerprinted_toml,
+    ),
+    Handler("toml", "toml", r"\A\[tool\.staticserve\]\nsources = ", handle_toml),
     Handler("manifest", "json", r'^ "version": 1,$', handle_manifest_json),
 ]
 

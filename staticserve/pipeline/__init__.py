@@ -20,14 +20,15 @@ from typing import Any
 from ..errors import BrokenReference, BuildError, ConfigError, ManifestError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
 from .atomic import reason
-from .cache import load_cache, reusable_variant, write_cache
-from .collect import Duplicate, collect, resolve_sources
+from .cache import load_cache, write_cache
+from .collect import Collected, Duplicate, SourceError, collect, resolve_sources, size_of
 from .compress import check_available, compress_variants, worth_compressing
 from .config import BuildConfig, Source, load_config
-from .fingerprint import Fingerprinted, final_as_read, fingerprint
+from .fingerprint import Fingerprinted, final_as_read, fingerprint, syntax_of
 from .journal import unfinished_names
 from .output_dir import build_lock, check_output_contents, check_output_dir, no_notice
 from .publish import Published, Stager, load_previous, publish
+from .reserved import Claimant, check_names
 
 __all__ = ["BuildConfig", "BuildReport", "EncodingStats", "Source", "build", "load_config"]
 
@@ -133,7 +134,11 @@ def build(
     check_available(config.encodings)
     with _claimed(output, dry_run=dry_run, notice=notice or no_notice):
         with _timed(timings, "collect"):
-            collected = collect(config, sources)
+            # Only the files the build may rewrite are held in memory; the others (images,
+            # fonts, media, ...) stay on disk and are read in chunks when they are needed.
+            collected = collect(
+                config, sources, on_disk=lambda name: syntax_of(name, config.rewrite_js) is None
+            )
         if config.strict and collected.duplicates:
             raise BuildError(_duplicates_message(collected.duplicates))
         notes: list[str] = []
@@ -142,11 +147,13 @@ def build(
         files = {k: f.data for k, f in collected.files.items()}
         # A dry run compresses too (writing nothing): which variants are worth keeping, and so
         # how many files the build writes, is known only then.
-        stager = None if dry_run else Stager(output, previous)
-        compression = _Compression(config, output, cache, report_progress, stager)
+        stager = Stager(output, previous)  # reads only, until it is asked to write
+        compression = _Compression(config, cache, report_progress, stager, write=not dry_run)
         try:
             with _timed(timings, "fingerprint"):
-                known = final_as_read(files, rewrite_js=config.rewrite_js)
+                known = final_as_read(
+                    files, rewrite_js=config.rewrite_js, fingerprinted=config.fingerprinted
+                )
                 compression.start(known.values())  # overlaps the rewriting of the others
                 results, problems = fingerprint(
                     files,
@@ -154,6 +161,7 @@ def build(
                     strict=config.strict,
                     rewrite_js=config.rewrite_js,
                     known=known,
+                    fingerprinted=config.fingerprinted,
                 )
             fatal = [p.message for p in problems if p.fatal]
             if fatal:
@@ -161,6 +169,7 @@ def build(
                     f"{len(fatal)} broken reference(s); nothing was published:\n  "
                     + "\n  ".join(fatal)
                 )
+            _check_names(results, collected, config)
             with _timed(timings, "compress"):
                 published, compressed, reused = compression.finish(results)
         except BaseException:
@@ -176,7 +185,7 @@ def build(
                 created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 cache=cache,
                 dry_run=dry_run,
-                stager=stager,
+                stager=None if dry_run else stager,
             )
             if not outcome.changed and compressed and not dry_run:
                 _keep_cache(output, cache, outcome.manifest, notes)  # a lost cache rebuilt
@@ -186,7 +195,10 @@ def build(
         files=len(results),
         total_bytes=sum(a.size for a in assets),
         duplicates=collected.duplicates,
-        warnings=collected.warnings + tuple(p.message for p in problems) + tuple(notes),
+        warnings=collected.warnings
+        + tuple(p.message for p in problems)
+        + _kept_names_changed(results, previous)
+        + tuple(notes),
         encodings=_encoding_stats(assets, config.encodings),
         compressed=compressed,
         reused=reused,
@@ -270,14 +282,51 @@ def _duplicates_message(duplicates: tuple[Duplicate, ...]) -> str:
     )
 
 
+def _check_names(results: list[Fingerprinted], collected: Collected, config: BuildConfig) -> None:
+    """Refuse files that would overwrite the manifest, the state folder or each other."""
+    check_names(
+        Claimant(
+            item.logical,
+            item.path,
+            item.sha256,
+            collected.files[item.logical].origin,
+            config.encodings
+            if worth_compressing(item.logical, size_of(item.data), config.min_size)
+            else (),
+        )
+        for item in results
+    )
+
+
+def _kept_names_changed(results: list[Fingerprinted], previous: Manifest | None) -> tuple[str, ...]:
+    """Warnings for names kept as hashed (a ``fingerprinted`` pattern) whose bytes changed."""
+    if previous is None:
+        return ()
+    changed = [
+        item.logical
+        for item in results
+        if item.path == item.logical
+        and (before := previous.assets.get(item.logical)) is not None
+        and before.path == item.path
+        and before.sha256 != item.sha256
+    ]
+    return tuple(
+        f"{logical}: its name is kept as hashed already, but its bytes changed since the last "
+        "build: browsers and CDNs that cached it may keep the old bytes for a year; let the "
+        "bundler put a content hash in the name, or drop the fingerprinted pattern matching it"
+        for logical in changed
+    )
+
+
 def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
     return Asset(
         logical=item.logical,
         path=item.path,
-        size=len(item.data),
+        size=size_of(item.data),
         sha256=item.sha256,
         integrity=item.integrity,
         encodings=encodings,
+        fingerprinted=item.path == item.logical,
     )
 
 
@@ -288,14 +337,16 @@ _WRITERS = 4
 
 class _Compression:
     """Compress what the cache cannot supply, on all cores, and write files as they are ready
-    (through ``stager``; a dry run has none, and writes nothing).
+    (through ``stager``, unless ``write`` is false: a dry run compresses to know what the build
+    would write, and writes nothing).
 
     ``start(items)`` may be called with the files whose bytes are final early (their
     compression then overlaps the rewriting of the others); ``finish(results)`` adds the rest,
     journals and writes everything, and returns the files to publish, the number of
     compressions run and the number of variants reused. ``cache`` (sha256 -> {encoding: size,
     or None when not worth keeping}) is updated in place. ``abort()`` stops the threads and
-    removes what was written.
+    removes what was written. A variant is reused only when the live manifest records it with
+    the same content (``stager.holds``), never because a file of that size is there.
 
     Threads, not processes: brotli, zlib and zstd release the GIL while they compress (measured:
     a pure-Python loop keeps running at full speed beside a brotli call), so the compressing
@@ -305,13 +356,14 @@ class _Compression:
     def __init__(
         self,
         config: BuildConfig,
-        output: Path,
         cache: _Cache,
         progress: Progress,
-        stager: Stager | None,
+        stager: Stager,
+        *,
+        write: bool,
     ) -> None:
-        self.config, self.output, self.cache = config, output, cache
-        self.progress, self.stager = progress, stager
+        self.config, self.cache, self.progress = config, cache, progress
+        self.stager, self.write = stager, write
         self.todo: dict[str, list[str]] = {}  # sha256 -> encodings computed, once per content
         self.holders: dict[str, list[Fingerprinted]] = {}  # sha256 -> files with that content
         self.planned: set[str] = set()  # logical paths already looked at
@@ -324,14 +376,14 @@ class _Compression:
         jobs: dict[str, list[str]] = {}
         for item in items:
             self.planned.add(item.logical)
-            if not worth_compressing(item.logical, len(item.data), self.config.min_size):
+            if not worth_compressing(item.logical, size_of(item.data), self.config.min_size):
                 continue
             self.holders.setdefault(item.sha256, []).append(item)
             known = self.cache.get(item.sha256, {})
             for encoding in self.config.encodings:
-                if encoding in known and reusable_variant(
-                    self.output, item.path, encoding, known[encoding]
-                ):
+                size = known.get(encoding, -1)
+                variant = item.path + ENCODING_SUFFIXES[encoding]
+                if size is None or (size >= 0 and self.stager.holds(variant, item.sha256, size)):
                     self.reused += 1
                 elif encoding not in self.todo.setdefault(item.sha256, []):
                     self.todo[item.sha256].append(encoding)
@@ -342,40 +394,43 @@ class _Compression:
             workers = self.config.worker_count
             self.compressors = ThreadPoolExecutor(workers, thread_name_prefix="compress")
         # Largest first, so that one big file does not finish alone at the end.
-        for sha256 in sorted(jobs, key=lambda sha256: -len(self.holders[sha256][0].data)):
+        for sha256 in sorted(jobs, key=lambda sha256: -size_of(self.holders[sha256][0].data)):
             data = self.holders[sha256][0].data
             job = self.compressors.submit(compress_variants, data, tuple(jobs[sha256]))
             self.jobs[job] = sha256
 
     def finish(self, results: list[Fingerprinted]) -> tuple[list[Published], int, int]:
         self.start(item for item in results if item.logical not in self.planned)
-        fresh: dict[tuple[str, str], bytes] = {}
+        sizes_made: dict[tuple[str, str], int] = {}  # the variants made now, by size
+        unwritten: dict[tuple[str, str], bytes] = {}  # a dry run's variants, to count them
         if self.jobs:
-            fresh = self._write_all(results)
+            sizes_made, unwritten = self._write_all(results)
         todo = {sha256: encodings for sha256, encodings in self.todo.items() if encodings}
         for sha256, encodings in todo.items():
             for encoding in encodings:
-                packed = fresh.get((sha256, encoding))
-                self.cache.setdefault(sha256, {})[encoding] = (
-                    None if packed is None else len(packed)
-                )
+                self.cache.setdefault(sha256, {})[encoding] = sizes_made.get((sha256, encoding))
         published = []
         for item in results:
             sizes: dict[str, int] = {}
             variants: dict[str, bytes] = {}
-            if worth_compressing(item.logical, len(item.data), self.config.min_size):
+            if worth_compressing(item.logical, size_of(item.data), self.config.min_size):
                 for encoding in self.config.encodings:
                     size = self.cache.get(item.sha256, {}).get(encoding)
-                    packed = fresh.get((item.sha256, encoding))
                     if size is not None:
                         sizes[encoding] = size
+                    packed = unwritten.get((item.sha256, encoding))
                     if packed is not None:
                         variants[encoding] = packed
+            # A real build's variants are on disk already (written, or reused): no bytes are
+            # held until publish.
             published.append(Published(_asset(item, sizes), item.data, variants))
         return published, sum(len(e) for e in todo.values()), self.reused
 
-    def _write_all(self, results: list[Fingerprinted]) -> dict[tuple[str, str], bytes]:
-        """Journal, then write every file and each variant as its compression completes."""
+    def _write_all(
+        self, results: list[Fingerprinted]
+    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], bytes]]:
+        """Journal, then write every file and each variant as its compression completes; return
+        the size of each variant kept, by (sha256, encoding), and in a dry run their bytes."""
         names = [item.path for item in results]
         names += [
             item.path + ENCODING_SUFFIXES[encoding]
@@ -384,19 +439,27 @@ class _Compression:
             for encoding in encodings
         ]
         writes: list[Future[None]] = []
-        if self.stager is not None:
+        if self.write:
             self.stager.begin(names)
             self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
-            writes += [self.writers.submit(self.stager.put, i.path, i.data) for i in results]
+            # Two files with the same bytes may share a name (a.css and a.<its hash>.css).
+            unique = {item.path: item for item in results}.values()
+            writes += [
+                self.writers.submit(self.stager.put, item.path, item.data, item.sha256)
+                for item in unique
+            ]
         # The progress counts files, as the README says: a file's variants come as one job.
         total = sum(len(self.holders[sha256]) for sha256 in self.jobs.values())
         done = 0
-        kept: dict[tuple[str, str], bytes] = {}
+        kept: dict[tuple[str, str], int] = {}
+        unwritten: dict[tuple[str, str], bytes] = {}
         self.progress("compress", 0, total)
         for job in as_completed(self.jobs):
             sha256 = self.jobs[job]
             try:
                 variants = job.result()
+            except SourceError:
+                raise  # says which file and what to do already
             except BuildError as exc:
                 raise BuildError(
                     f"{self.holders[sha256][0].logical}: {exc}; nothing was published, "
@@ -405,19 +468,21 @@ class _Compression:
             for encoding, packed in variants.items():
                 if packed is None:
                     continue
-                kept[(sha256, encoding)] = packed
-                if self.stager is not None and self.writers is not None:
-                    suffix = ENCODING_SUFFIXES[encoding]
-                    writes += [
-                        self.writers.submit(self.stager.put, item.path + suffix, packed)
-                        for item in self.holders[sha256]
-                    ]
+                kept[(sha256, encoding)] = len(packed)
+                if self.writers is None:
+                    unwritten[(sha256, encoding)] = packed
+                    continue
+                suffix = ENCODING_SUFFIXES[encoding]
+                writes += [
+                    self.writers.submit(self.stager.put, path + suffix, packed, sha256)
+                    for path in sorted({item.path for item in self.holders[sha256]})
+                ]
             done += len(self.holders[sha256])
             self.progress("compress", done, total)
         for write in writes:
             write.result()  # the first write error, if any
         self._shutdown(cancel=False)
-        return kept
+        return kept, unwritten
 
     def _shutdown(self, *, cancel: bool) -> None:
         for pool in (self.compressors, self.writers):
@@ -426,7 +491,7 @@ class _Compression:
 
     def abort(self) -> None:
         self._shutdown(cancel=True)
-        if self.stager is not None:
+        if self.write:
             self.stager.abort()
 
 

@@ -11,14 +11,18 @@ import contextlib
 import errno
 import json
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import BuildError
 
 __all__ = [
+    "Payload",
     "ensure_dir",
+    "file_chunks",
     "fsync_dir",
     "has_size",
+    "is_temporary",
     "place_copy",
     "reason",
     "temporary",
@@ -29,11 +33,20 @@ __all__ = [
 ]
 
 _TEMP_SUFFIX = ".staticserve-tmp"
+_CHUNK = 1024 * 1024
+
+Payload = bytes | Iterable[bytes]
+"""What a file is written from: its bytes, or its bytes in chunks (read as they are written)."""
 
 
 def temporary(target: Path) -> Path:
     """The name ``target`` is written under before the rename: hidden, beside it."""
     return target.with_name(f".{target.name}{_TEMP_SUFFIX}")
+
+
+def is_temporary(name: str) -> bool:
+    """True when a file name (no folder) has the shape of :func:`temporary`'s names."""
+    return name.startswith(".") and name.endswith(_TEMP_SUFFIX)
 
 
 def has_size(path: Path, size: int) -> bool:
@@ -43,24 +56,39 @@ def has_size(path: Path, size: int) -> bool:
         return False
 
 
-def write_atomic(target: Path, data: bytes, *, sync_dir: bool = True) -> None:
+def write_atomic(target: Path, data: Payload, *, sync_dir: bool = True) -> None:
+    """Give ``target`` the bytes ``data``, or leave it as it was (the temporary is removed when
+    the write fails, or when the chunks stop with an error)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = temporary(target)
-    write_file(temp, data)
+    try:
+        write_file(temp, data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
     os.replace(temp, target)
     if sync_dir:
         fsync_dir(target.parent)
 
 
-def write_file(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: Payload) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        for chunk in (data,) if isinstance(data, bytes) else data:
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    """The bytes of ``path`` in chunks: a copy never holds a whole file."""
+    with open(path, "rb") as file:
+        while chunk := file.read(_CHUNK):
+            yield chunk
 
 
 def fsync_dir(path: Path) -> None:
@@ -102,7 +130,7 @@ def place_copy(source: Path, target: Path) -> None:
     try:
         os.link(source, temp)
     except OSError:  # no hard links here (another filesystem type): copy
-        write_file(temp, source.read_bytes())
+        write_file(temp, file_chunks(source))
     os.replace(temp, target)
 
 

@@ -1,7 +1,8 @@
 """The compression cache: the variant sizes of each content hash, kept from build to build.
 
-A build reuses an earlier build's variant when its file is still there with the recorded size,
-and does not try again an encoding recorded as not worth keeping (a None size).
+A build reuses an earlier build's variant when the live manifest records its file with these
+sizes (publish.Stager.holds), and does not try again an encoding recorded as not worth keeping
+(a None size).
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..manifest import ENCODING_SUFFIXES, Manifest
+from ..manifest import Manifest
 from .atomic import write_atomic
 from .output_dir import STATE_DIR
 
-__all__ = ["load_cache", "reusable_variant", "write_cache"]
+__all__ = ["load_cache", "write_cache"]
 
 _CACHE = "cache.json"
 
@@ -26,16 +27,6 @@ def load_cache(output: Path) -> dict[str, dict[str, int | None]]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def reusable_variant(output: Path, path: str, encoding: str, size: int | None) -> bool:
-    """A variant from an earlier build can be reused when its file is there with its size."""
-    if size is None:
-        return True
-    try:
-        return (output / (path + ENCODING_SUFFIXES[encoding])).stat().st_size == size
-    except OSError:
-        return False
 
 
 def write_cache(

@@ -1,13 +1,21 @@
-"""Collect: read every source file once, apply precedence, report shadowed duplicates."""
+"""Collect: read every source file once, apply precedence, report shadowed duplicates.
+
+The only reader of sources. A file the build will rewrite (CSS, JS) is read into memory; any
+other may be left on disk (:class:`OnDisk`): hashed while it is read once, in chunks, then read
+again in chunks -- never whole -- when it is compressed or copied into the output, and checked
+against that hash on the way. So the build's memory does not grow with the media it publishes.
+"""
 
 from __future__ import annotations
 
+import base64
 import fnmatch
+import hashlib
 import importlib.machinery
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
@@ -15,7 +23,72 @@ from pathlib import Path
 from ..errors import BuildError, ConfigError
 from .config import BuildConfig, Source
 
-__all__ = ["Collected", "Duplicate", "SourceFile", "collect", "is_ignored", "resolve_sources"]
+__all__ = [
+    "CHUNK",
+    "Collected",
+    "Content",
+    "Duplicate",
+    "OnDisk",
+    "SourceError",
+    "SourceFile",
+    "collect",
+    "is_ignored",
+    "resolve_sources",
+    "sha256_of",
+    "size_of",
+]
+
+CHUNK = 1024 * 1024  # bytes per read of a file left on disk
+
+
+class SourceError(BuildError):
+    """A source file left on disk cannot be read again, or changed since it was hashed."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnDisk:
+    """The bytes of a source file, left on disk: their size and digests, taken as collect read
+    them once. :meth:`chunks` reads them again."""
+
+    origin: Path
+    size: int
+    sha256: str
+    integrity: str  # sha384-<base64>, as Subresource Integrity writes it
+
+    def chunks(self) -> Iterator[bytes]:
+        """The bytes again, in chunks; a BuildError at the end if they are not the bytes that
+        were hashed (the file changed while the build ran): no wrong bytes are published."""
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with open(self.origin, "rb") as file:
+                while chunk := file.read(CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    yield chunk
+        except OSError as exc:
+            raise SourceError(
+                f"{self.origin}: cannot read: {exc.strerror or exc}; nothing was published"
+            ) from None
+        if size != self.size or digest.hexdigest() != self.sha256:
+            raise SourceError(
+                f"{self.origin}: changed while the build ran; nothing was published, "
+                "build again once it is written"
+            )
+
+
+Content = bytes | OnDisk
+"""A file's bytes: in memory, or on disk."""
+
+
+def size_of(content: Content) -> int:
+    return content.size if isinstance(content, OnDisk) else len(content)
+
+
+def sha256_of(content: Content) -> str:
+    if isinstance(content, OnDisk):
+        return content.sha256
+    return hashlib.sha256(content).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +97,7 @@ class SourceFile:
 
     logical: str
     origin: Path
-    data: bytes
+    data: Content
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +167,17 @@ def _find_package(name: str, first: list[Path]) -> ModuleSpec | None:
     return spec if spec is not None else importlib.util.find_spec(name)
 
 
-def collect(config: BuildConfig, sources: list[Source] | None = None) -> Collected:
-    """Read every file of every source; the first source to provide a logical path wins."""
+def collect(
+    config: BuildConfig,
+    sources: list[Source] | None = None,
+    *,
+    on_disk: Callable[[str], bool] | None = None,
+) -> Collected:
+    """Read every file of every source; the first source to provide a logical path wins.
+
+    Files whose logical path ``on_disk`` accepts are hashed and left on disk (:class:`OnDisk`);
+    the others are read into memory.
+    """
     files: dict[str, SourceFile] = {}
     duplicates: list[Duplicate] = []
     warnings: list[str] = []
@@ -104,7 +186,8 @@ def collect(config: BuildConfig, sources: list[Source] | None = None) -> Collect
             if logical in files:
                 duplicates.append(Duplicate(logical, files[logical].origin, path))
                 continue
-            files[logical] = SourceFile(logical, path, _read(path))
+            data = _hashed(path) if on_disk and on_disk(logical) else _read(path)
+            files[logical] = SourceFile(logical, path, data)
     return Collected(files, tuple(duplicates), tuple(warnings))
 
 
@@ -113,6 +196,22 @@ def _read(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise BuildError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _hashed(path: Path) -> OnDisk:
+    """Read ``path`` once, in chunks, for its size and digests."""
+    sha256, sha384 = hashlib.sha256(), hashlib.sha384()
+    size = 0
+    try:
+        with open(path, "rb") as file:
+            while chunk := file.read(CHUNK):
+                sha256.update(chunk)
+                sha384.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise BuildError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    integrity = "sha384-" + base64.b64encode(sha384.digest()).decode()
+    return OnDisk(path, size, sha256.hexdigest(), integrity)
 
 
 def _walk(

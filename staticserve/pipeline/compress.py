@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import functools
-import gzip
 import importlib
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
+from typing import Protocol
 
 from ..errors import BuildError, ConfigError
 
 __all__ = [
     "CODECS",
     "INCOMPRESSIBLE_SUFFIXES",
+    "IN_MEMORY_LIMIT",
     "MAX_RATIO",
+    "Readable",
     "compress",
     "compress_variants",
     "worth_compressing",
@@ -36,7 +39,8 @@ GZIP_HOPELESS_RATIO = 0.99
 PROBE_HOPELESS_RATIO = 0.98
 PROBE_MIN_SIZE = 4096
 
-# Formats that are compressed already: another pass costs CPU and saves nothing.
+# Formats that are compressed already: another pass costs CPU and saves nothing. The README's
+# Precompression section lists the same suffixes (tests/pipeline/test_compression.py compares).
 INCOMPRESSIBLE_SUFFIXES = frozenset(
     {
         # images
@@ -44,14 +48,37 @@ INCOMPRESSIBLE_SUFFIXES = frozenset(
         # fonts
         ".woff", ".woff2",
         # archives and compressed streams
-        ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".br", ".7z", ".rar", ".jar", ".whl",
-        # audio and video
-        ".mp3", ".mp4", ".m4a", ".m4v", ".ogg", ".oga", ".ogv", ".opus", ".webm", ".mov", ".aac",
-        ".flac",
+        ".zip", ".gz", ".tgz", ".bz2", ".tbz", ".tbz2", ".xz", ".txz", ".lz", ".lzma", ".zst",
+        ".br", ".7z", ".rar", ".jar", ".whl",
+        # audio
+        ".mp3", ".m4a", ".aac", ".ogg", ".oga", ".opus", ".flac",
+        # video
+        ".mp4", ".m4v", ".ogv", ".webm", ".mov", ".mkv", ".avi", ".mpg", ".mpeg", ".wmv", ".flv",
+        ".swf", ".3gp", ".3gpp", ".asf",
         # documents that are zip or deflate inside
         ".pdf", ".docx", ".xlsx", ".pptx", ".odt", ".epub",
     }
 )  # fmt: skip
+
+
+# A source larger than this is compressed from its chunks, never held whole (zstd aside, see
+# _ENCODERS); a smaller one is read whole first, which is quicker and makes the same bytes.
+IN_MEMORY_LIMIT = 8 * 1024 * 1024
+
+
+class Readable(Protocol):
+    """Bytes left on disk: their size, and a fresh pass over them, in chunks, per call."""
+
+    @property
+    def size(self) -> int: ...
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
+class _Encoder(Protocol):
+    def process(self, chunk: bytes) -> bytes: ...
+
+    def finish(self) -> bytes: ...
 
 
 def _brotli(data: bytes) -> bytes:
@@ -60,9 +87,38 @@ def _brotli(data: bytes) -> bytes:
     return bytes(brotli.compress(data, quality=11))
 
 
+class _BrotliEncoder:
+    def __init__(self, quality: int) -> None:
+        import brotli
+
+        self._compressor = brotli.Compressor(quality=quality)
+
+    def process(self, chunk: bytes) -> bytes:
+        return bytes(self._compressor.process(chunk))
+
+    def finish(self) -> bytes:
+        return bytes(self._compressor.finish())
+
+
+# wbits 31: deflate with a gzip header (mtime 0, so rebuilds are byte-identical; zlib's header,
+# the same under every Python version, where gzip.compress's OS byte changed between them).
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
 def _gzip(data: bytes) -> bytes:
-    # mtime=0 keeps rebuilds byte-identical.
-    return gzip.compress(data, compresslevel=9, mtime=0)
+    encoder = _GzipEncoder()
+    return encoder.process(data) + encoder.finish()
+
+
+class _GzipEncoder:
+    def __init__(self) -> None:
+        self._compressor = zlib.compressobj(9, zlib.DEFLATED, _GZIP_WBITS)
+
+    def process(self, chunk: bytes) -> bytes:
+        return self._compressor.compress(chunk)
+
+    def finish(self) -> bytes:
+        return self._compressor.flush()
 
 
 def _zstd(data: bytes) -> bytes:
@@ -95,6 +151,16 @@ CODECS: Mapping[str, Callable[[bytes], bytes]] = MappingProxyType(
 )
 
 
+# Content-coding -> an encoder that makes from chunks the very bytes its CODECS entry makes in one
+# call (tests/pipeline/test_large_files.py compares). zstd has none: a zstd frame made from a
+# stream differs from a one-shot one (block boundaries), so zstd variants are made from the
+# whole bytes, read into memory for the time of that compression.
+_ENCODERS: Mapping[str, Callable[[], _Encoder]] = MappingProxyType(
+    {"br": lambda: _BrotliEncoder(11), "gzip": _GzipEncoder}
+)
+_PROBE_QUALITY = 5  # see GZIP_HOPELESS_RATIO
+
+
 def check_available(encodings: tuple[str, ...]) -> None:
     """Fail early, before any work, when a requested codec's library is missing."""
     if "zstd" in encodings:
@@ -113,24 +179,29 @@ def compress(data: bytes, encoding: str) -> bytes | None:
     return packed if len(packed) <= len(data) * MAX_RATIO else None
 
 
-def compress_variants(data: bytes, encodings: tuple[str, ...]) -> dict[str, bytes | None]:
-    """Every variant of ``data`` in ``encodings`` (None: not worth keeping), skipping hopeless work.
+def compress_variants(
+    source: bytes | Readable, encodings: tuple[str, ...]
+) -> dict[str, bytes | None]:
+    """Every variant of ``source`` in ``encodings`` (None: not worth keeping), skipping hopeless
+    work. A large :class:`Readable` is compressed from its chunks: the same decisions and bytes,
+    in memory only a chunk, the encoders' state and the variants kept.
 
     gzip runs first because it is cheap (about 1/25 of the CPU of brotli 11 on text) and tells
     whether the expensive codecs can pay at all.
     """
+    if not isinstance(source, bytes) and source.size <= IN_MEMORY_LIMIT:
+        source = b"".join(source.chunks())
+    size = len(source) if isinstance(source, bytes) else source.size
     gzip_size: int | None = None
     out: dict[str, bytes | None] = {}
     for encoding in sorted(encodings, key=lambda e: e != "gzip"):
         try:
             if encoding == "gzip":
-                packed = CODECS["gzip"](data)
-                gzip_size = len(packed)
-                out[encoding] = packed if len(packed) <= len(data) * MAX_RATIO else None
-            elif gzip_size is not None and _hopeless(data, gzip_size):
+                out[encoding], gzip_size = _gzip_variant(source, size)
+            elif gzip_size is not None and _hopeless(source, size, gzip_size):
                 out[encoding] = None
             else:
-                out[encoding] = compress(data, encoding)
+                out[encoding] = _variant(source, encoding)
         except (ConfigError, BuildError):
             raise
         except Exception as exc:  # a codec's own error type, MemoryError, ...
@@ -140,11 +211,67 @@ def compress_variants(data: bytes, encodings: tuple[str, ...]) -> dict[str, byte
     return out
 
 
-def _hopeless(data: bytes, gzip_size: int) -> bool:
-    """True when no codec can save MAX_RATIO's 5 % on ``data`` (see GZIP_HOPELESS_RATIO)."""
-    if len(data) < PROBE_MIN_SIZE or gzip_size <= len(data) * GZIP_HOPELESS_RATIO:
-        return False
-    import brotli
+def _gzip_variant(source: bytes | Readable, size: int) -> tuple[bytes | None, int]:
+    """The gzip variant worth keeping (or None) and the size of the gzip encoding."""
+    if isinstance(source, bytes):
+        packed = CODECS["gzip"](source)
+        return (packed if len(packed) <= size * MAX_RATIO else None), len(packed)
+    # Counted first, kept only when it pays: incompressible bytes never pile up in memory.
+    gzip_size = _encoded_size(source, _ENCODERS["gzip"])
+    if gzip_size > size * MAX_RATIO:
+        return None, gzip_size
+    return _encoded(source, _ENCODERS["gzip"], limit=None), gzip_size
 
-    probe = brotli.compress(data, quality=5)
-    return len(probe) > len(data) * PROBE_HOPELESS_RATIO
+
+def _variant(source: bytes | Readable, encoding: str) -> bytes | None:
+    if isinstance(source, bytes):
+        return compress(source, encoding)
+    encoder = _ENCODERS.get(encoding)
+    if encoder is None:
+        return compress(b"".join(source.chunks()), encoding)  # zstd: see _ENCODERS
+    return _encoded(source, encoder, limit=source.size * MAX_RATIO)
+
+
+def _encoded(
+    source: Readable, encoder: Callable[[], _Encoder], limit: float | None
+) -> bytes | None:
+    """``source`` encoded from its chunks; None as soon as the output grows past ``limit``."""
+    state = encoder()
+    parts: list[bytes] = []
+    total = 0
+    chunks = source.chunks()
+    try:
+        for chunk in chunks:
+            parts.append(state.process(chunk))
+            total += len(parts[-1])
+            if limit is not None and total > limit:
+                return None
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # stopped early: the file is closed now, not when collected
+    parts.append(state.finish())
+    total += len(parts[-1])
+    return None if limit is not None and total > limit else b"".join(parts)
+
+
+def _encoded_size(source: Readable, encoder: Callable[[], _Encoder]) -> int:
+    """The size of ``source`` encoded, counted from its chunks without keeping the bytes."""
+    state = encoder()
+    total = 0
+    for chunk in source.chunks():
+        total += len(state.process(chunk))
+    return total + len(state.finish())
+
+
+def _hopeless(source: bytes | Readable, size: int, gzip_size: int) -> bool:
+    """True when no codec can save MAX_RATIO's 5 % on ``source`` (see GZIP_HOPELESS_RATIO)."""
+    if size < PROBE_MIN_SIZE or gzip_size <= size * GZIP_HOPELESS_RATIO:
+        return False
+    if isinstance(source, bytes):
+        import brotli
+
+        probe = len(brotli.compress(source, quality=_PROBE_QUALITY))
+    else:
+        probe = _encoded_size(source, lambda: _BrotliEncoder(_PROBE_QUALITY))
+    return probe > size * PROBE_HOPELESS_RATIO

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -72,6 +73,7 @@ class BuildConfig:
     jobs: int = 0
     rewrite_js: bool = True
     min_size: int = 0  # every file is tried; MAX_RATIO decides what is kept, as WhiteNoise does
+    fingerprinted: tuple[str, ...] = ()  # regular expressions: names a bundler hashed already
     base_dir: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
@@ -98,6 +100,19 @@ class BuildConfig:
             if key not in _CHECKS:
                 raise ConfigError(_unknown(key))
         return replace(self, **given)
+
+
+def _check_pattern(pattern: object) -> None:
+    if not isinstance(pattern, str):
+        raise ConfigError(f"fingerprinted: patterns must be strings, got {pattern!r}")
+    if not pattern:
+        raise ConfigError("fingerprinted: an empty pattern matches no file name; remove it")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"fingerprinted: {pattern!r} is not a valid regular expression ({exc})"
+        ) from None
 
 
 def _absolute(base: Path, path: Path) -> Path:
@@ -183,6 +198,15 @@ def _source(key: str, entry: object) -> Source:
     )
 
 
+def _patterns(key: str, value: object) -> tuple[str, ...]:
+    """Regular expressions, each compiled once here so that a bad one is named at once."""
+    if not isinstance(value, (list, tuple)):
+        raise _invalid(key, "a list of regular expressions matching whole logical paths", value)
+    for pattern in value:
+        _check_pattern(pattern)
+    return tuple(value)
+
+
 def _clean_prefix(prefix: str) -> str:
     parts = [p for p in prefix.replace("\\", "/").split("/") if p]
     if any(p in (".", "..") for p in parts):
@@ -205,6 +229,7 @@ _CHECKS: Mapping[str, _Check] = {
     "jobs": _count("threads (0: all cores)", 0, "0 (all cores) or more"),
     "rewrite_js": _flag,
     "min_size": _count("bytes", 0, "0 or more"),
+    "fingerprinted": _patterns,
     "base_dir": _folder,
 }
 KEYS: tuple[str, ...] = tuple(sorted(set(_CHECKS) - {"base_dir"}))

@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from ..fingerprinted import is_fingerprinted
+from ..fingerprinted import keeps_its_name
+from .collect import Content, OnDisk, sha256_of
 from .scan import Reference, Syntax, find_references, rewrite
 
 __all__ = ["Fingerprinted", "Problem", "final_as_read", "fingerprint", "hashed_name"]
@@ -25,7 +26,7 @@ class Fingerprinted:
 
     logical: str
     path: str
-    data: bytes
+    data: Content  # in memory, or a file left on disk (never rewritten)
     sha256: str
     integrity: str
 
@@ -57,48 +58,66 @@ def _insert_hash(name: str, short: str) -> str:
 
 
 def fingerprint(
-    files: Mapping[str, bytes],
+    files: Mapping[str, Content],
     *,
     prefix: str,
     strict: bool,
     rewrite_js: bool = True,
     known: Mapping[str, Fingerprinted] | None = None,
+    fingerprinted: tuple[str, ...] = (),
 ) -> tuple[list[Fingerprinted], list[Problem]]:
     """Rewrite every reference to its target's hashed name and hash every file's final bytes.
 
     Files are processed dependencies first; the members of a reference cycle share one hash
     input so that a change to any of them renames them all. ``known`` is what
     :func:`final_as_read` returned for the same ``files``: those are not hashed again.
+    A file whose name carries a hash already (see :mod:`staticserve.fingerprinted`, with the
+    user's ``fingerprinted`` patterns) keeps its name and its bytes.
     """
     problems: list[Problem] = []
+    kept = _kept_names(files, fingerprinted)
     links = {
-        logical: _resolve_all(logical, data, files, prefix, strict, rewrite_js, problems)
+        logical: _resolve_all(logical, data, files, prefix, strict, rewrite_js, problems, kept)
         for logical, data in files.items()
     }
     hashes: dict[str, str | None] = {}
     results: dict[str, Fingerprinted] = {}
     for group in _components(files, links):
-        _fingerprint_group(group, files, links, hashes, results, known or {})
+        _fingerprint_group(group, files, links, hashes, results, known or {}, kept)
     return [results[logical] for logical in sorted(results)], problems
 
 
-def final_as_read(files: Mapping[str, bytes], *, rewrite_js: bool) -> dict[str, Fingerprinted]:
+def final_as_read(
+    files: Mapping[str, Content], *, rewrite_js: bool, fingerprinted: tuple[str, ...] = ()
+) -> dict[str, Fingerprinted]:
     """The files whose bytes no reference can change, fingerprinted already.
 
     These are the files without a syntax we rewrite (images, fonts, source maps, ...) and
-    those a bundler already named by hash, so that the build can start compressing them
-    while the other files are still being rewritten.
+    those named by hash already, so that the build can start compressing them while the other
+    files are still being rewritten.
     """
+    kept = _kept_names(files, fingerprinted)
     return {
-        logical: _record(logical, _final_name(logical, {logical: _short(logical, data)}), data)
+        logical: _record(
+            logical, _final_name(logical, {logical: _short(logical, data, kept)}), data
+        )
         for logical, data in files.items()
-        if syntax_of(logical, rewrite_js) is None or is_fingerprinted(logical)
+        if syntax_of(logical, rewrite_js) is None or logical in kept
     }
 
 
-def _short(logical: str, data: bytes) -> str | None:
+def _kept_names(files: Mapping[str, Content], fingerprinted: tuple[str, ...]) -> frozenset[str]:
+    """The files whose names carry a content hash already: they keep their names."""
+    return frozenset(
+        logical
+        for logical, data in files.items()
+        if keeps_its_name(logical, sha256_of(data), fingerprinted)
+    )
+
+
+def _short(logical: str, data: Content, kept: frozenset[str]) -> str | None:
     """The hash inserted in a file's name, from its final bytes (None: the name is kept)."""
-    return None if is_fingerprinted(logical) else hashlib.sha256(data).hexdigest()[:HASH_LENGTH]
+    return None if logical in kept else sha256_of(data)[:HASH_LENGTH]
 
 
 def syntax_of(logical: str, rewrite_js: bool) -> Syntax | None:
@@ -112,16 +131,17 @@ def syntax_of(logical: str, rewrite_js: bool) -> Syntax | None:
 
 def _resolve_all(
     logical: str,
-    data: bytes,
-    files: Mapping[str, bytes],
+    data: Content,
+    files: Mapping[str, Content],
     prefix: str,
     strict: bool,
     rewrite_js: bool,
     problems: list[Problem],
+    kept: frozenset[str],
 ) -> list[_Link]:
     syntax = syntax_of(logical, rewrite_js)
-    if syntax is None or is_fingerprinted(logical):
-        return []  # a bundler's output already names its dependencies by hash
+    if syntax is None or logical in kept or isinstance(data, OnDisk):
+        return []  # named by its hash: its bytes are final (a bundler named its dependencies)
     links = []
     for reference in find_references(_decode(data), syntax):
         target, problem = _resolve(logical, reference, files, prefix, strict)
@@ -133,7 +153,7 @@ def _resolve_all(
 
 
 def _resolve(
-    logical: str, reference: Reference, files: Mapping[str, bytes], prefix: str, strict: bool
+    logical: str, reference: Reference, files: Mapping[str, Content], prefix: str, strict: bool
 ) -> tuple[str | None, Problem | None]:
     where = f"{logical}:{reference.line}:{reference.column}"
     written = reference.path
@@ -185,7 +205,7 @@ def _encode(text: str, original: bytes) -> bytes:
 # -- ordering ---------------------------------------------------------------------------------
 
 
-def _components(files: Mapping[str, bytes], links: Mapping[str, list[_Link]]) -> list[list[str]]:
+def _components(files: Mapping[str, Content], links: Mapping[str, list[_Link]]) -> list[list[str]]:
     """Strongly connected components, dependencies before dependents (Tarjan, iterative)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -236,11 +256,12 @@ def _targets(links: Mapping[str, list[_Link]], logical: str) -> list[str]:
 
 def _fingerprint_group(
     group: list[str],
-    files: Mapping[str, bytes],
+    files: Mapping[str, Content],
     links: Mapping[str, list[_Link]],
     hashes: dict[str, str | None],
     results: dict[str, Fingerprinted],
     known: Mapping[str, Fingerprinted],
+    kept: frozenset[str],
 ) -> None:
     """Name and rewrite one component; ``hashes`` already holds every dependency outside it.
 
@@ -250,18 +271,20 @@ def _fingerprint_group(
         logical = group[0]
         done = known.get(logical)
         if done is not None:  # no references: its bytes are final, hashed already
-            hashes[logical] = None if is_fingerprinted(logical) else done.sha256[:HASH_LENGTH]
+            hashes[logical] = None if logical in kept else done.sha256[:HASH_LENGTH]
             results[logical] = done
             return
         data = _rewritten(logical, files, links, hashes)
-        hashes[logical] = _short(logical, data)
+        hashes[logical] = _short(logical, data, kept)
         results[logical] = _record(logical, _final_name(logical, hashes), data)
         return
     # A cycle: no member's final bytes can contain its own final hash, so every member is named
     # after the whole group's content (with references inside the group still unresolved).
     group_digest = hashlib.sha256()
     for logical in group:
-        group_digest.update(logical.encode() + b"\0" + _rewritten(logical, files, links, hashes))
+        data = _rewritten(logical, files, links, hashes)
+        assert isinstance(data, bytes)  # a cycle's members have references: rewritable text
+        group_digest.update(logical.encode() + b"\0" + data)
     for logical in group:
         member = hashlib.sha256(group_digest.digest() + logical.encode()).hexdigest()
         hashes[logical] = member[:HASH_LENGTH]
@@ -277,10 +300,10 @@ def _final_name(logical: str, hashes: Mapping[str, str | None]) -> str:
 
 def _rewritten(
     logical: str,
-    files: Mapping[str, bytes],
+    files: Mapping[str, Content],
     links: Mapping[str, list[_Link]],
     hashes: Mapping[str, str | None],
-) -> bytes:
+) -> Content:
     """The file's bytes with every reference to an already-named file pointing at its new name."""
     original = files[logical]
     shorts = {
@@ -288,7 +311,7 @@ def _rewritten(
         for link in links[logical]
         if hashes.get(link.target) is not None
     }
-    if not shorts:
+    if not shorts or isinstance(original, OnDisk):  # only files in memory have references
         return original
 
     def replace(reference: Reference) -> str | None:
@@ -304,6 +327,8 @@ def _rewritten(
     return _encode(rewrite(_decode(original), syntax, replace), original)
 
 
-def _record(logical: str, path: str, data: bytes) -> Fingerprinted:
+def _record(logical: str, path: str, data: Content) -> Fingerprinted:
+    if isinstance(data, OnDisk):  # hashed as collect read it
+        return Fingerprinted(logical, path, data, data.sha256, data.integrity)
     sha384 = base64.b64encode(hashlib.sha384(data).digest()).decode()
     return Fingerprinted(logical, path, data, hashlib.sha256(data).hexdigest(), f"sha384-{sha384}")

@@ -20,6 +20,7 @@ end). output_dir.py claims and locks the output folder before any of this.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from ..manifest import (
     Manifest,
 )
 from .atomic import (
+    Payload,
     fsync_dir,
     has_size,
     place_copy,
@@ -44,6 +46,7 @@ from .atomic import (
     write_error,
 )
 from .cache import write_cache
+from .collect import Content, OnDisk, size_of
 from .journal import journal_path, unfinished_names, write_journal
 from .retention import due_for_pruning, files_on_disk, retained
 
@@ -55,7 +58,7 @@ class Published:
     """A file ready to publish: its record and the bytes of the file and of each variant."""
 
     asset: Asset
-    data: bytes
+    data: Content  # in memory, or a source file copied in chunks
     variants: Mapping[str, bytes]
 
 
@@ -73,6 +76,23 @@ class PublishResult:
     planned: list[str] = field(default_factory=list)
 
 
+def recorded_files(previous: Manifest | None, distrust: set[str]) -> dict[str, tuple[str, int]]:
+    """Name -> (sha256 of the content, size) of every file the live manifest says is on disk.
+
+    A file already in the output is reused only when this record matches what the build would
+    write (and its size still does): never on its size alone, which other bytes can share.
+    ``distrust``: names a killed build may have written over since that manifest went live.
+    """
+    if previous is None:
+        return {}
+    recorded = {}
+    for asset in (*previous.retained.values(), *previous.assets.values()):
+        recorded[asset.path] = (asset.sha256, asset.size)
+        for encoding, size in asset.encodings.items():
+            recorded[asset.variant_path(encoding)] = (asset.sha256, size)
+    return {name: record for name, record in recorded.items() if name not in distrust}
+
+
 def load_previous(output: Path) -> Manifest | None:
     """The live manifest, or None for a first build. A corrupt one is an error, not ignored."""
     if not (output / MANIFEST_NAME).exists():
@@ -86,12 +106,11 @@ def load_previous(output: Path) -> Manifest | None:
 class Stager:
     """Writes content-addressed files as soon as they are ready, from any thread.
 
-    ``begin(names)`` says every name the build may create, which ``put`` journals before the
-    first write (so that a killed build's files are known to be ours; a build that finds every
-    file in place writes nothing at all, not even a journal: a read-only output that is up to
-    date stays up to date); ``put`` writes one file atomically (temporary name, fsync, rename)
-    unless it is already there; ``abort`` removes what this build wrote when it fails.
-    :func:`publish` then only has to make the written files live.
+    ``begin(names)`` journals every name the build may create before the first write, so that
+    a killed build's files are known to be ours; ``put`` writes one file atomically (temporary
+    name, fsync, rename) unless the live manifest records it there with the same bytes;
+    ``abort`` removes what this build wrote when it fails. :func:`publish` then only has to
+    make the written files live.
     """
 
     def __init__(self, output: Path, previous: Manifest | None) -> None:
@@ -101,6 +120,7 @@ class Stager:
         self.inherited = unfinished_names(output)
         self._protected = previous.files() if previous else set()
         self.first_build = previous is None
+        self._recorded = recorded_files(previous, self.inherited or set())
         self._lock = threading.Lock()
         self._names: set[str] = set()
         self.written: set[str] = set()
@@ -115,18 +135,24 @@ class Stager:
         up) before the first write."""
         self._names = set(names) | (self.inherited or set())
 
-    def put(self, name: str, data: bytes) -> None:
-        """Write ``output/name`` unless it is there already (same name, same size: same bytes)."""
+    def holds(self, name: str, sha256: str, size: int) -> bool:
+        """True when ``output/name`` is there with the bytes of size ``size`` made from the
+        content ``sha256``, as the live manifest records (a file, or a variant of it)."""
+        return self._recorded.get(name) == (sha256, size) and has_size(self.output / name, size)
+
+    def put(self, name: str, data: Content, sha256: str) -> None:
+        """Write ``output/name`` (``data``, made from the content ``sha256``) unless it holds
+        those bytes already."""
         assert name in self._names, "Stager.begin() must name every file put() writes"
         target = self.output / name
-        if has_size(target, len(data)):
+        if self.holds(name, sha256, size_of(data)):
             return
         with self._lock:
             if not self.journaled:
                 write_journal(self.output, self._names, first_build=self.first_build)
                 self.journaled = True
         try:
-            write_atomic(target, data, sync_dir=False)
+            write_atomic(target, _payload(data), sync_dir=False)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary(target).unlink()
@@ -198,9 +224,10 @@ def publish(
     # dropped are named by no manifest, so only the journal still says they are ours.
     write_journal(output, wanted | owned, first_build=previous is None)
     written = set(staged)
+    recorded = recorded_files(previous, inherited or set())
     try:
         for item in files:
-            written.update(_write_content_addressed(output, item, staged))
+            written.update(_write_content_addressed(output, item, staged, recorded))
         for folder in {(output / name).parent for name in manifest.files()}:
             fsync_dir(folder)  # every file the manifest names is durable before it goes live
         write_atomic(output / MANIFEST_NAME, manifest.dumps().encode())
@@ -227,15 +254,7 @@ def publish(
 
 
 def _with_generation(asset: Asset, generation: int) -> Asset:
-    return Asset(
-        asset.logical,
-        asset.path,
-        asset.size,
-        asset.sha256,
-        asset.integrity,
-        asset.encodings,
-        generation,
-    )
+    return dataclasses.replace(asset, generation=generation)
 
 
 def _same_build(previous: Manifest, new: Manifest, keep: int) -> bool:
@@ -246,7 +265,7 @@ def _same_build(previous: Manifest, new: Manifest, keep: int) -> bool:
     return old == now and previous.prefix == new.prefix and not expiring
 
 
-def _targets(item: Published) -> list[tuple[str, bytes]]:
+def _targets(item: Published) -> list[tuple[str, Content]]:
     """The content-addressed files of ``item``: the hashed file, then its fresh variants."""
     return [(item.asset.path, item.data)] + [
         (item.asset.variant_path(e), data) for e, data in item.variants.items()
@@ -259,7 +278,7 @@ def _missing(output: Path, files: list[Published]) -> set[str]:
         name
         for item in files
         for name, data in _targets(item)
-        if not has_size(output / name, len(data))
+        if not has_size(output / name, size_of(data))
     }
 
 
@@ -270,18 +289,27 @@ def _tally(names: Iterable[str], files: list[Published]) -> tuple[int, int]:
     return len(names & hashed), len(names - hashed)
 
 
-def _write_content_addressed(output: Path, item: Published, staged: set[str]) -> list[str]:
+def _write_content_addressed(
+    output: Path, item: Published, staged: set[str], recorded: Mapping[str, tuple[str, int]]
+) -> list[str]:
     """Write the hashed file and its variants unless this or an earlier build already did."""
     written = []
     for name, data in _targets(item):
         if name in staged:
             continue
+        staged.add(name)  # once, should another file share the name (and so the bytes)
         target = output / name
-        if has_size(target, len(data)):
-            continue  # content-addressed: same name, same bytes (renamed in only when complete)
-        write_atomic(target, data, sync_dir=False)
+        size = size_of(data)
+        if recorded.get(name) == (item.asset.sha256, size) and has_size(target, size):
+            continue  # the live build's file of these bytes (renamed in only when complete)
+        write_atomic(target, _payload(data), sync_dir=False)
         written.append(name)
     return written
+
+
+def _payload(data: Content) -> Payload:
+    """Bytes in memory as they are; a source left on disk as its chunks, checked as they go."""
+    return data.chunks() if isinstance(data, OnDisk) else data
 
 
 def _write_unhashed(output: Path, asset: Asset) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import brotli
 import pytest
 
 from staticserve.errors import BrokenReference, BuildError, ConfigError
-from staticserve.manifest import Manifest
+from staticserve.manifest import MANIFEST_NAME, Manifest
 from staticserve.pipeline import BuildReport
 from staticserve.pipeline.compress import MAX_RATIO, compress_variants
 from staticserve.pipeline.output_dir import STATE_DIR
@@ -183,3 +184,42 @@ def test_zstd_without_any_library_is_a_clear_error(monkeypatch: pytest.MonkeyPat
             compress.check_available(("br", "zstd"))
     finally:
         compress._zstd_compressor.cache_clear()
+
+
+# -- the skip list: one table in compress.py, the same list in the README ----------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SKIP_LIST_INTRODUCTION = "Never compressed, by suffix"
+
+
+def readme_skip_list() -> set[str]:
+    """The suffixes the README's Precompression section lists as never compressed."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(SKIP_LIST_INTRODUCTION))
+    suffixes: set[str] = set()
+    for line in lines[start + 1 :]:
+        if not line.startswith("- "):
+            break
+        suffixes.update(re.findall(r"`(\.[a-z0-9]+)`", line))
+    return suffixes
+
+
+def test_the_readme_lists_exactly_the_suffixes_the_code_skips() -> None:
+    listed = readme_skip_list()
+    assert listed - compress.INCOMPRESSIBLE_SUFFIXES == set(), "in the README only"
+    assert compress.INCOMPRESSIBLE_SUFFIXES - listed == set(), "in compress.py only"
+
+
+def test_every_format_the_readme_lists_as_compressed_already_gets_no_variant(
+    project: Project, tmp_path: Path
+) -> None:
+    # Compressible bytes, so that only the suffix can stop a variant.
+    suffixes = sorted(readme_skip_list())
+    video_and_archives = {".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".swf", ".3gp", ".3gpp", ".asf", ".tbz"}  # fmt: skip
+    assert video_and_archives <= set(suffixes)
+    project({f"media/clip{suffix}": compressible(20_000) for suffix in suffixes})
+    manifest = Manifest.load(tmp_path / "out")
+    with_variants = {k: dict(a.encodings) for k, a in manifest.assets.items() if a.encodings}
+    assert with_variants == {}
+    names = {name for a in manifest.assets.values() for name in (a.path, a.logical)}
+    assert set(files_on_disk(tmp_path / "out")) == names | {MANIFEST_NAME}  # no .br, no .gz

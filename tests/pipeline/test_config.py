@@ -161,7 +161,7 @@ def test_build_keywords_take_paths_as_str_or_pathlike_relative_to_the_current_fo
 
 # -- one validation for the three ways in: keywords, the command line, the config file ----------
 
-KNOWN_KEYS = "encodings, ignore, ignore_defaults, jobs, keep, min_size, output, packages, prefix, rewrite_js, sources, strict"  # fmt: skip
+KNOWN_KEYS = "encodings, fingerprinted, ignore, ignore_defaults, jobs, keep, min_size, output, packages, prefix, rewrite_js, sources, strict"  # fmt: skip
 
 # (key, TOML value, the same as a Python keyword, the same as command-line arguments or None
 # where the command line cannot express it, the one message all of them give)

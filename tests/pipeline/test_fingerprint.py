@@ -170,11 +170,27 @@ def test_a_reference_cycle_terminates_and_every_member_changes_when_one_does() -
     assert first["c.css"].data.decode().endswith(first["a.css"].path + '";')
 
 
-def test_bundler_fingerprinted_files_are_not_hashed_twice_nor_rewritten() -> None:
+def test_files_the_user_declares_bundler_hashed_are_not_hashed_twice_nor_rewritten() -> None:
     files = {"assets/index-B7x9Qz1k.js": b'import "./dep.js";', "assets/dep.js": b"1"}
-    results, _ = run(files)
+    results, _ = run(files, fingerprinted=(r"assets/index-.{8}\.js",))
     assert results["assets/index-B7x9Qz1k.js"].path == "assets/index-B7x9Qz1k.js"
     assert results["assets/index-B7x9Qz1k.js"].data == files["assets/index-B7x9Qz1k.js"]
+
+
+def test_a_bundler_looking_name_gets_a_second_hash_and_its_references_rewritten() -> None:
+    files = {"assets/index-B7x9Qz1k.js": b'import "./dep.js";', "assets/dep.js": b"1"}
+    results, _ = run(files)
+    bundle = results["assets/index-B7x9Qz1k.js"]
+    assert bundle.path == f"assets/index-B7x9Qz1k.{short(bundle.data)}.js"
+    assert bundle.data == f'import "./dep.{short(b"1")}.js";'.encode()
+
+
+def test_a_file_named_by_the_hash_of_its_own_bytes_keeps_its_name_and_bytes() -> None:
+    css = b'@import "b.css"; a{}'
+    files = {f"a.{short(css)}.css": css, "b.css": b"b{}"}
+    results, _ = run(files)
+    assert results[f"a.{short(css)}.css"].path == f"a.{short(css)}.css"
+    assert results[f"a.{short(css)}.css"].data == css
 
 
 def test_undecodable_bytes_survive_rewriting_untouched() -> None:
@@ -201,9 +217,10 @@ def test_files_final_as_read_are_named_as_fingerprint_names_them_and_reused() ->
         "img/x.png": PNG,
         "app.js.map": b'{"version":3}',
         "vendor.0123456789ab.js": b'import "./css/app.css";',
+        f"own.{short(b'export {}')}.js": b"export {}",
     }
     known = final_as_read(files, rewrite_js=True)
-    assert set(known) == {"img/x.png", "app.js.map", "vendor.0123456789ab.js"}
+    assert set(known) == {"img/x.png", "app.js.map", f"own.{short(b'export {}')}.js"}
     plain, _ = run(files)
     reused, _ = run(files, known=known)
     assert reused == plain

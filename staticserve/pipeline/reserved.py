@@ -1,0 +1,101 @@
+"""Names in the output that belong to staticserve, or to another file: refused before any write.
+
+Each published file claims names in the output: its hashed name, its plain copy (the logical
+name, when the two differ) and a variant of each per encoding the build may make of it. The
+build itself claims the manifest and the state folder at the output root, and the temporary
+name beside every file. A source file whose claims meet another file's (with other bytes) or
+staticserve's own would overwrite them -- the manifest, a lock, another file's immutable
+bytes -- so the build stops first, naming the file and what to do. Below the root,
+``staticserve.json`` and ``.staticserve`` are ordinary names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BuildError
+from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME
+from .atomic import is_temporary
+from .output_dir import STATE_DIR
+
+__all__ = ["Claimant", "check_names"]
+
+_ADVICE = "rename or move the file, or leave it out with --ignore"
+_ADVICE_TWO = "rename or move one of them, or leave one out with --ignore"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimant:
+    """A file about to be published: what it is called, where it came from, what it may get."""
+
+    logical: str
+    path: str
+    sha256: str
+    origin: Path
+    encodings: tuple[str, ...]  # the variants the build may write for it
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    name: str
+    owner: Claimant
+    role: str  # "the name", "the hashed name", "the br variant", "a folder"
+    identity: tuple[str, str]  # (content sha256, encoding): equal identities, equal bytes
+
+
+def check_names(claimants: Iterable[Claimant]) -> None:
+    """Raise a BuildError naming each file that would overwrite another's or staticserve's."""
+    problems: dict[str, str] = {}  # origin -> the first problem found with it
+    owners: dict[str, _Claim] = {}
+    # Files before folders, so that a problem names the file's own name where it can.
+    order = sorted(_claims(claimants), key=lambda c: (c.role == "a folder", c.name, c.owner.origin))
+    for claim in order:
+        origin = str(claim.owner.origin)
+        reserved = _reserved(claim.name)
+        if reserved is not None:
+            problems.setdefault(origin, f"{origin}: {claim.name} is {reserved}; {_ADVICE}")
+            continue
+        first = owners.setdefault(claim.name, claim)
+        if first.identity != claim.identity and first.owner != claim.owner:
+            problems.setdefault(
+                origin,
+                f"{origin}: {claim.name} is {claim.role} of this file and also {first.role} "
+                f"of {first.owner.origin}; {_ADVICE_TWO}",
+            )
+    if len(problems) == 1:
+        raise BuildError(f"{next(iter(problems.values()))}; nothing was published")
+    if problems:
+        raise BuildError(
+            f"{len(problems)} source files would overwrite names the build writes; nothing was "
+            "published:\n  " + "\n  ".join(problems[origin] for origin in sorted(problems))
+        )
+
+
+def _claims(claimants: Iterable[Claimant]) -> Iterable[_Claim]:
+    for owner in claimants:
+        names = [(owner.path, "the hashed name", "")]
+        if owner.path != owner.logical:
+            names.append((owner.logical, "the name", ""))
+        else:
+            names[0] = (owner.path, "the name", "")
+        for base, _, _ in list(names):
+            names += [(base + ENCODING_SUFFIXES[e], f"the {e} variant", e) for e in owner.encodings]
+        for name, role, encoding in names:
+            yield _Claim(name, owner, role, (owner.sha256, encoding))
+            parts = name.split("/")
+            for depth in range(1, len(parts)):  # the folders the file is written into
+                yield _Claim("/".join(parts[:depth]), owner, "a folder", ("", "folder"))
+
+
+def _reserved(name: str) -> str | None:
+    """Why staticserve keeps ``name`` (a path in the output) for itself, or None."""
+    top = name.split("/", 1)[0]
+    if top == MANIFEST_NAME:
+        return "reserved: the manifest is written under it at the output root"
+    if top == STATE_DIR:
+        return "reserved: staticserve keeps its lock, journal and cache in it at the output root"
+    if any(is_temporary(part) for part in name.split("/")):
+        return "reserved: staticserve writes each file under such a temporary name first"
+    return None
