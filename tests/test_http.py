@@ -28,6 +28,7 @@ from staticserve.errors import ManifestError
 from staticserve.manifest import MANIFEST_NAME
 
 from .conftest import (
+    CREATED,
     CREATED_HTTP,
     CSS,
     JS,
@@ -166,6 +167,30 @@ def test_hashed_names_are_cached_for_a_year_with_expires(site: Site) -> None:
     assert reply.headers["last-modified"] == CREATED_HTTP
 
 
+def test_expires_follows_the_clock_not_the_first_request(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The adapters read the clock once per request; plans are prepared once a second.
+    start = 1_800_000_000
+    clock = [start]
+    monkeypatch.setattr(f"staticserve.{site.adapter}.time", lambda: clock[0] + 0.25)
+    url = site.build.hashed("css/app.css")
+    tag = site.build.etag("css/app.css")
+    for step in (0, 1, 1, 3600, 10 * YEAR, 0):
+        clock[0] = start + step
+        replies = {
+            "GET": site.get(url),
+            "GET br": site.get(url, accept_encoding="br"),
+            "HEAD": site.request("HEAD", url),
+            "304": site.get(url, if_none_match=tag),
+            "206": site.get(url, range="bytes=0-0"),
+            "416": site.get(url, range="bytes=999999-"),
+        }
+        assert {
+            name: httpx_date(r.headers["expires"]) for name, r in replies.items()
+        } == dict.fromkeys(replies, start + step + YEAR), step
+
+
 def test_logical_names_get_a_short_max_age_and_no_expires(site: Site) -> None:
     reply = site.get("/static/css/app.css")
     assert reply.body == CSS
@@ -197,6 +222,9 @@ NEGOTIATION = [
     ("zstd built and smallest", "js/app.js", "gzip, br, zstd", None),  # see test below
     ("a file without variants ignores the field", "img/logo.png", "br, gzip", None),
     ("no field means identity", "css/app.css", "", None),
+    ("a higher q wins over a smaller variant", "css/app.css", "br;q=0.1, gzip;q=1", "gzip"),
+    ("identity with the highest q wins", "css/app.css", "gzip;q=0.5, identity;q=1", None),
+    ("equal q: the smallest variant", "css/app.css", "gzip;q=0.5, br;q=0.5", "br"),
 ]
 
 
@@ -244,6 +272,57 @@ def test_vary_is_sent_on_every_response_of_a_file_with_variants(site: Site) -> N
 
 def test_a_file_without_variants_sends_no_vary(site: Site) -> None:
     assert "vary" not in site.get(site.build.hashed("img/logo.png")).headers
+
+
+def test_a_file_with_a_single_compressed_variant_sends_vary(site: Site) -> None:
+    # The earlier build's stylesheet was kept with a gzip variant only.
+    path = site.build.retained_path
+    assert list(site.build.manifest.retained[path].encodings) == ["gzip"]
+    url = "/static/" + path
+    identity = site.get(url)
+    replies = [
+        identity,
+        site.get(url, accept_encoding="gzip"),
+        site.get(url, if_none_match=identity.headers["etag"]),
+        site.get(url, range="bytes=0-0"),
+        site.get(url, if_match='"0123456789abcdef"'),
+        site.request("HEAD", url),
+    ]
+    assert [r.status for r in replies] == [200, 200, 304, 206, 412, 200]
+    assert replies[1].headers["content-encoding"] == "gzip"
+    assert all(r.headers.get_list("vary") == ["Accept-Encoding"] for r in replies)
+
+
+def test_a_configured_vary_is_merged_with_accept_encoding_never_replacing_it(site: Site) -> None:
+    site.serve(headers={"*": {"Vary": "Origin"}, ".css": {"Vary": "origin, Accept-Language"}})
+    url = site.build.hashed("css/app.css")
+    br_tag = site.build.etag("css/app.css", "br")
+    replies = {
+        "200 br": site.get(url, accept_encoding="br"),
+        "200 identity": site.get(url),
+        "HEAD": site.request("HEAD", url, {"accept_encoding": "br"}),
+        "206": site.get(url, range="bytes=0-0", accept_encoding="br"),
+        "304": site.get(url, accept_encoding="br", if_none_match=br_tag),
+        "412": site.get(url, accept_encoding="br", if_match='"0123456789abcdef"'),
+        "416": site.get(url, range="bytes=999999-"),
+    }
+    assert replies["200 br"].headers["content-encoding"] == "br"
+    assert {name: r.status for name, r in replies.items()} == {
+        "200 br": 200,
+        "200 identity": 200,
+        "HEAD": 200,
+        "206": 206,
+        "304": 304,
+        "412": 412,
+        "416": 416,
+    }
+    # One field, so that a shared cache keys on Accept-Encoding as well as on Origin.
+    assert {name: r.headers.get_list("vary") for name, r in replies.items()} == {
+        name: ["Accept-Encoding, Origin, Accept-Language"] for name in replies
+    }
+    # A file without variants gets the configured field alone.
+    logo = site.get(site.build.hashed("img/logo.png"))
+    assert logo.headers.get_list("vary") == ["Origin"]
 
 
 # -- validators and conditional requests -------------------------------------------------------
@@ -297,6 +376,96 @@ def test_if_modified_since_applies_only_without_if_none_match(site: Site) -> Non
     assert site.get(url, if_modified_since=CREATED_HTTP).status == 304
     assert site.get(url, if_modified_since="Thu, 01 Jan 2026 00:00:00 GMT").status == 200
     assert site.get(url, if_modified_since=CREATED_HTTP, if_none_match='"nope"').status == 200
+
+
+# -- preconditions: If-Match and If-Unmodified-Since (RFC 9110 §13.1.1, §13.1.4) -------------
+
+OLD_TAG = '"0123456789abcdef"'
+EARLIER_HTTP = "Thu, 01 Jan 2026 00:00:00 GMT"  # before the build's Last-Modified
+
+IF_MATCH = [
+    ("our tag", "{tag}", 200),
+    ("our tag in a list", '"nope", {tag}', 200),
+    ("the wildcard", "*", 200),
+    ("another tag", OLD_TAG, 412),
+    ("our tag, weak: strong comparison fails", "W/{tag}", 412),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "status"), [c[1:] for c in IF_MATCH], ids=[c[0] for c in IF_MATCH]
+)
+def test_if_match(site: Site, field: str, status: int) -> None:
+    reply = site.get(
+        site.build.hashed("css/app.css"), if_match=field.format(tag=site.build.etag("css/app.css"))
+    )
+    assert reply.status == status
+    assert reply.body == (CSS if status == 200 else b"")
+
+
+def test_if_match_compares_the_tag_of_the_variant_that_would_be_sent(site: Site) -> None:
+    url = site.build.hashed("css/app.css")
+    br_tag = site.build.etag("css/app.css", "br")
+    assert site.get(url, accept_encoding="br", if_match=br_tag).status == 200
+    assert site.get(url, if_match=br_tag).status == 412  # identity would be sent
+    # A range is served from identity: the br tag would splice identity bytes onto br ones.
+    ranged = site.get(url, accept_encoding="br", range="bytes=10-", if_match=br_tag)
+    assert ranged.status == 412
+    ranged = site.get(url, range="bytes=10-", if_match=site.build.etag("css/app.css"))
+    assert (ranged.status, ranged.body) == (206, CSS[10:])
+
+
+def test_if_unmodified_since(site: Site) -> None:
+    url = "/static/css/app.css"
+    assert site.get(url, if_unmodified_since=CREATED_HTTP).status == 200
+    assert site.get(url, if_unmodified_since=EARLIER_HTTP).status == 412
+    assert site.get(url, if_unmodified_since="yesterday").status == 200  # invalid: ignored
+    tag = site.build.etag("css/app.css")
+    # RFC 9110 §13.1.4: ignored when If-Match is present.
+    assert site.get(url, if_unmodified_since=EARLIER_HTTP, if_match=tag).status == 200
+
+
+def test_preconditions_are_evaluated_in_the_rfc_order(site: Site) -> None:
+    url = site.build.hashed("css/app.css")
+    tag = site.build.etag("css/app.css")
+    assert site.get(url, if_match=OLD_TAG, if_none_match=tag).status == 412
+    assert site.get(url, if_match=tag, if_none_match=tag).status == 304
+    assert site.get(url, if_unmodified_since=EARLIER_HTTP, if_none_match=tag).status == 412
+    assert site.get(url, if_match=OLD_TAG, range="bytes=999999-").status == 412
+    assert site.request("HEAD", url, {"if_match": OLD_TAG}).status == 412
+    assert site.request("POST", url, {"if_match": OLD_TAG}, content=b"x").status == 405
+
+
+def test_a_412_carries_validators_vary_and_cors_and_is_never_stored(site: Site) -> None:
+    reply = site.get(site.build.hashed("css/app.css"), accept_encoding="br", if_match=OLD_TAG)
+    assert reply.status == 412
+    assert reply.body == b""
+    assert reply.headers["content-length"] == "0"
+    assert reply.headers["etag"] == site.build.etag("css/app.css", "br")
+    assert reply.headers["last-modified"] == CREATED_HTTP
+    assert reply.headers["vary"] == "Accept-Encoding"
+    assert reply.headers["access-control-allow-origin"] == "*"
+    assert reply.headers["cache-control"] == "no-store"
+    assert "expires" not in reply.headers
+    assert "content-encoding" not in reply.headers
+
+
+def test_a_resumed_download_of_a_file_changed_by_a_deploy_gets_412_not_spliced_bytes(
+    site: Site, fresh_static_build: Build
+) -> None:
+    site.serve(fresh_static_build.root, reload_interval=0.1)
+    url = "/static/css/app.css"  # a logical name: its content changes with the next build
+    first = site.get(url)
+    tag, modified = first.headers["etag"], first.headers["last-modified"]
+    # The download broke after 100 bytes; resuming it before the deploy continues it.
+    before = site.get(url, range="bytes=100-", if_match=tag)
+    assert (before.status, first.body[:100] + before.body) == (206, CSS)
+    new = publish_next_build(fresh_static_build, created="2026-03-04T05:06:07Z")
+    assert wait_for(lambda: site.get(url).body == NEW_CSS)
+    for conditions in ({"if_match": tag}, {"if_unmodified_since": modified}):
+        resumed = site.get(url, range="bytes=100-", **conditions)
+        assert (resumed.status, resumed.body) == (412, b""), conditions
+        assert resumed.headers["etag"] == new.etag("css/app.css")  # what to start again with
 
 
 # -- ranges ------------------------------------------------------------------------------------
@@ -571,13 +740,14 @@ def test_hostile_paths_fall_through_to_the_app_and_never_500(
 NEW_CSS = b"/* the next build */\n" + CSS
 
 
-def publish_next_build(build: Build) -> Build:
+def publish_next_build(build: Build, created: str = CREATED) -> Build:
     previous = build.asset("css/app.css")
     return write_build(
         build.root,
         {"css/app.css": (NEW_CSS, ("br", "gzip"))},
         retained={previous.path: previous},
         generation=3,
+        created=created,
     )
 
 

@@ -90,12 +90,14 @@ def _qvalue(raw: bytes) -> int | None:
 class EntityTags:
     """A parsed If-None-Match / If-Match field: ``*`` or a set of opaque tags.
 
-    ``opaque`` holds each tag with its quotes and without ``W/``: what weak comparison compares
-    (RFC 9110 §8.8.3.2).
+    ``opaque`` holds each tag with its quotes and without ``W/``: what weak comparison compares.
+    ``strong`` holds the tags that were not marked ``W/``: the only ones strong comparison can
+    match (RFC 9110 §8.8.3.2).
     """
 
     wildcard: bool
     opaque: frozenset[bytes]
+    strong: frozenset[bytes] = frozenset()
 
 
 WILDCARD = EntityTags(wildcard=True, opaque=frozenset())
@@ -110,19 +112,27 @@ def parse_entity_tags(value: bytes) -> EntityTags | None:
         return None
     if value.strip(_OWS) == b"*":
         return WILDCARD
-    tags = frozenset(_scan_entity_tags(value))
-    return EntityTags(wildcard=False, opaque=tags) if tags else None
+    found = _scan_entity_tags(value)
+    if not found:
+        return None
+    return EntityTags(
+        wildcard=False,
+        opaque=frozenset(tag for tag, _ in found),
+        strong=frozenset(tag for tag, weak in found if not weak),
+    )
 
 
-def _scan_entity_tags(value: bytes) -> list[bytes]:
+def _scan_entity_tags(value: bytes) -> list[tuple[bytes, bool]]:
+    """Each valid member as (opaque tag with its quotes, marked weak)."""
     # A comma may sit inside a tag (etagc includes %x2C), so scan quote to quote instead of
     # splitting on commas. Every turn of the loop moves past at least one byte.
-    found: list[bytes] = []
+    found: list[tuple[bytes, bool]] = []
     position, end = 0, len(value)
     while position < end:
         while position < end and value[position] in b" \t,":
             position += 1
-        if value.startswith(b"W/", position):
+        weak = value.startswith(b"W/", position)
+        if weak:
             position += 2
         closing = value.find(b'"', position + 1) if value.startswith(b'"', position) else -1
         if closing < 0:
@@ -130,7 +140,7 @@ def _scan_entity_tags(value: bytes) -> list[bytes]:
             continue
         tag = value[position : closing + 1]
         if _is_opaque_tag(tag):
-            found.append(tag)
+            found.append((tag, weak))
         position = closing + 1
     return found
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from .conditional import if_range_allows, is_not_modified
-from .headers import format_http_date, parse_range
+from .conditional import if_range_allows, is_not_modified, precondition_failed
+from .headers import ByteRange, format_http_date, parse_range
 from .negotiate import choose
 from .paths import canonical_path
 from .ranges import content_range, resolve
@@ -25,7 +25,6 @@ __all__ = [
     "plan_response",
 ]
 
-_READ_METHODS = frozenset({"GET", "HEAD"})
 _CHOICES_PER_RESOURCE = 32  # distinct Accept-Encoding values remembered per resource
 
 # RFC 9110 §15.5.6: the origin server MUST generate an Allow field in a 405 response.
@@ -74,32 +73,50 @@ def plan_request(
         resource = _find_equivalent(path, lookup)
         if resource is None:
             return _folder_redirect(method, path, query, lookup)
-    if method not in _READ_METHODS:
+    if method == "GET":
+        head = False
+    elif method == "HEAD":
+        head = True
+    else:
+        # RFC 9110 §13.2.1: preconditions are weighed only when the answer would be 2xx.
         return NOT_ALLOWED
     selected = resource.identity
     if resource.negotiable:
         field = headers.get(b"accept-encoding")
         if field is not None:
             selected = resource.choices.get(field) or _negotiate(resource, field)
+    byte_range = None
+    if not head:  # RFC 9110 §14.2: Range is defined for GET only; HEAD ignores it.
+        field = headers.get(b"range")
+        if field is not None:
+            # RFC 9110 §13.2.2 step 5 (If-Range) only decides whether the Range is honoured,
+            # so it may be weighed first: an honoured Range is cut from identity, which is then
+            # the selected representation, whose validators the preconditions compare.
+            byte_range = _honoured_range(resource, field, headers.get(b"if-range"), now)
+            if byte_range is not None:
+                selected = resource.identity
+    # RFC 9110 §13.2.2 steps 1-2: If-Match, else If-Unmodified-Since, may answer 412 ...
+    if (b"if-match" in headers or b"if-unmodified-since" in headers) and precondition_failed(
+        headers, selected.etag, resource.last_modified, now
+    ):
+        return selected.precondition_failed
     after = resource.expires_after
     if after is None:
         plans = selected.plans
     else:
         dated = selected.dated.value
         plans = dated if dated is not None and dated.now == now else selected.dated.at(now, after)
+    # ... steps 3-4: If-None-Match, else If-Modified-Since, may answer 304 ...
     if (b"if-none-match" in headers or b"if-modified-since" in headers) and is_not_modified(
         headers, selected.etag, resource.last_modified, now
     ):
         return plans.not_modified
-    if method == "HEAD":
-        return plans.head
-    # RFC 9110 §14.2: Range is defined for GET only; other methods ignore it.
-    field = headers.get(b"range")
-    if field is not None:
-        partial = _plan_range(resource, field, headers.get(b"if-range"), now)
-        if partial is not None:
-            return partial
-    return plans.ok
+    # ... step 6: the answer itself. An unsatisfiable range is found only now, so a resumed
+    # download whose If-Match failed gets a 412, never a 416 that a download tool could take
+    # for "already complete".
+    if byte_range is not None:
+        return _plan_range(resource, byte_range, now)
+    return plans.head if head else plans.ok
 
 
 def not_found() -> ResponsePlan:
@@ -128,7 +145,7 @@ def _folder_redirect(method: str, path: bytes, query: bytes, lookup: Lookup) -> 
     index = lookup.find(canonical + b"/")
     if index is None:
         return None
-    if method not in _READ_METHODS:
+    if method not in ("GET", "HEAD"):
         return NOT_ALLOWED
     # A relative reference (RFC 3986 §5.2): the last segment plus "/" resolves against the URL
     # the client asked for, so it stays right under any mount point (root_path, SCRIPT_NAME)
@@ -178,18 +195,24 @@ def _dated(headers: tuple[Header, ...], resource: Resource, now: int) -> tuple[H
     return (*headers, (b"expires", format_http_date(now + after)))
 
 
-def _plan_range(
+def _honoured_range(
     resource: Resource, field: bytes, if_range: bytes | None, now: int
-) -> ResponsePlan | None:
-    """A 206 or 416 for a single byte range of the identity representation; None: send 200."""
+) -> ByteRange | None:
+    """The single byte range to answer with a 206 or 416; None: ignore the field (200)."""
     byte_range = parse_range(field)
-    identity = resource.identity
     # RFC 9110 §14.2: a server MAY ignore Range (malformed, several ranges); §13.1.5: and
-    # MUST ignore it when If-Range does not match.
+    # MUST ignore it when If-Range does not match (the identity representation, whose parts
+    # are sent).
     if byte_range is None or not if_range_allows(
-        if_range, identity.etag, resource.last_modified, now
+        if_range, resource.identity.etag, resource.last_modified, now
     ):
         return None
+    return byte_range
+
+
+def _plan_range(resource: Resource, byte_range: ByteRange, now: int) -> ResponsePlan:
+    """A 206 or 416 for a single byte range of the identity representation."""
+    identity = resource.identity
     span = resolve(byte_range, identity.length)
     if span is None:
         return ResponsePlan(416, _dated(resource.unsatisfiable_headers, resource, now), b"")

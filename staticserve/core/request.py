@@ -10,6 +10,8 @@ __all__ = ["REQUEST_FIELDS", "Request"]
 # Every request header field the core reads; adapters that must copy fields copy only these.
 REQUEST_FIELDS: tuple[bytes, ...] = (
     b"accept-encoding",
+    b"if-match",
+    b"if-unmodified-since",
     b"if-none-match",
     b"if-modified-since",
     b"range",

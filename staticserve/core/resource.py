@@ -28,6 +28,7 @@ __all__ = [
     "Resource",
     "VariantSource",
     "build_resource",
+    "merge_vary",
 ]
 
 IDENTITY = "identity"
@@ -116,7 +117,8 @@ class Representation:
     """A variant ready to send: its strong ETag, header blocks and prepared plans.
 
     ``plans`` holds the complete 200 and 304 answers when the resource sends no Expires;
-    otherwise ``dated`` makes them once a second.
+    otherwise ``dated`` makes them once a second. ``precondition_failed`` is the 412, the same
+    at every second (it carries no Expires: it is never to be stored).
     """
 
     coding: str
@@ -125,10 +127,14 @@ class Representation:
     body: Body
     headers: tuple[Header, ...]
     not_modified_headers: tuple[Header, ...]
+    precondition_failed_headers: tuple[Header, ...]
     plans: Plans = field(init=False, repr=False, compare=False)
     dated: DatedPlans = field(init=False, repr=False, compare=False)
+    precondition_failed: ResponsePlan = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        failed = ResponsePlan(412, self.precondition_failed_headers, b"")
+        object.__setattr__(self, "precondition_failed", failed)
         plans = Plans(
             0,
             ResponsePlan(200, self.headers, self.body),
@@ -187,7 +193,8 @@ def build_resource(
     """Prepare the header blocks of every answer for a file stored as ``variants``.
 
     ``variants`` must include the identity coding. ``extra_headers`` (lower-case names) are
-    added to every response and replace a default field of the same name.
+    added to every response and replace a default field of the same name, except ``vary``,
+    whose names are added to the default's (see :func:`merge_vary`).
     """
     identity_source = next((v for v in variants if v.coding == IDENTITY), None)
     if identity_source is None:
@@ -219,10 +226,36 @@ def _fields(*pairs: tuple[bytes, bytes | None]) -> tuple[Header, ...]:
 
 
 def _finish(fields: Iterable[Header], extras: tuple[Header, ...]) -> tuple[Header, ...]:
-    """Apply the configured extra fields: each replaces a default of its name or is appended."""
+    """Apply the configured extra fields: each replaces a default of its name or is appended.
+
+    Vary is merged instead: replacing ``Vary: Accept-Encoding`` would let a shared cache hand
+    a compressed variant to a client that cannot decode it (RFC 9110 §12.5.5).
+    """
     merged = dict(fields)
-    merged.update(extras)
+    for name, value in extras:
+        if name == b"vary":
+            vary = merge_vary(merged.get(name, b""), value)
+            if vary:
+                merged[name] = vary  # in the default's place when there is one
+        else:
+            merged[name] = value
     return tuple(merged.items())
+
+
+def merge_vary(current: bytes, added: bytes) -> bytes:
+    """Both Vary values as one: each field name once (compared case-insensitively), in order.
+
+    RFC 9110 §12.5.5: Vary is a list of field names or "*", and "*" ("anything about the
+    request") says everything the names could, so it stands alone.
+    """
+    names: dict[bytes, bytes] = {}
+    for member in (current + b"," + added).split(b","):
+        name = member.strip(b" \t")
+        if name == b"*":
+            return b"*"
+        if name:
+            names.setdefault(name.lower(), name)
+    return b", ".join(names.values())
 
 
 def _representation(
@@ -252,7 +285,29 @@ def _representation(
         body=source.body,
         headers=_finish(headers + shared + ranges + cors + nosniff, extras),
         not_modified_headers=_finish(((b"etag", etag), *shared, *cors), extras),
+        precondition_failed_headers=_precondition_failed_headers(etag, shared, cors, extras),
     )
+
+
+# Fields about storing a response: a 412 gets none of the configured ones.
+_CACHING = frozenset({b"cache-control", b"expires"})
+
+
+def _precondition_failed_headers(
+    etag: bytes, shared: tuple[Header, ...], cors: tuple[Header, ...], extras: tuple[Header, ...]
+) -> tuple[Header, ...]:
+    # RFC 9110 §15.5.13 requires no field of a 412. It carries the selected representation's
+    # ETag and Last-Modified, so that a client whose download broke can start it again; Vary
+    # and CORS, as every other answer (a cross-origin reader sees the status, not a network
+    # error); no body. It is not a state of the file that a cache could reuse for anyone
+    # else (a 412 is not cacheable by default, RFC 9110 §15.1): "no-store" keeps CDNs that
+    # cache error responses from storing it, and no Expires is sent.
+    uncached = tuple(
+        (name, b"no-store" if name == b"cache-control" else value) for name, value in shared
+    )
+    fields = ((b"content-length", b"0"), (b"etag", etag), *uncached, *cors)
+    nosniff = ((b"x-content-type-options", b"nosniff"),)
+    return _finish(fields + nosniff, tuple(e for e in extras if e[0] not in _CACHING))
 
 
 def _partial_headers(

@@ -19,6 +19,7 @@ STATUS_LINES: Mapping[int, str] = MappingProxyType(
         304: "304 Not Modified",
         404: "404 Not Found",
         405: "405 Method Not Allowed",
+        412: "412 Precondition Failed",
         416: "416 Range Not Satisfiable",
     }
 )
@@ -53,7 +54,7 @@ Body = bytes | FileSlice
 
 @dataclass(frozen=True, slots=True)
 class ResponsePlan:
-    """What to send. An empty ``bytes`` body means no body (HEAD, 304, 405, 416).
+    """What to send. An empty ``bytes`` body means no body (HEAD, 304, 405, 412, 416).
 
     Plans are immutable and often shared between requests (prepared once per representation),
     so ``headers`` is a tuple; adapters copy it into whatever their server may mutate.

@@ -54,18 +54,19 @@ def test_an_absurdly_long_accept_encoding_is_ignored() -> None:
     assert parse_accept_encoding(b"gzip, " * 2000) is None
 
 
+def tags(opaque: set[bytes], strong: set[bytes]) -> EntityTags:
+    return EntityTags(False, frozenset(opaque), frozenset(strong))
+
+
 ENTITY_TAGS = [
-    ("one strong tag", b'"abc"', EntityTags(False, frozenset({b'"abc"'}))),
-    ("a weak tag loses its W/", b'W/"abc"', EntityTags(False, frozenset({b'"abc"'}))),
-    ("a list", b'"a", W/"b" ,"c"', EntityTags(False, frozenset({b'"a"', b'"b"', b'"c"'}))),
-    ("a comma inside a tag", b'"a,b"', EntityTags(False, frozenset({b'"a,b"'}))),
+    ("one strong tag", b'"abc"', tags({b'"abc"'}, {b'"abc"'})),
+    ("a weak tag loses its W/ and is not strong", b'W/"abc"', tags({b'"abc"'}, set())),
+    ("a list", b'"a", W/"b" ,"c"', tags({b'"a"', b'"b"', b'"c"'}, {b'"a"', b'"c"'})),
+    ("the same tag weak and strong", b'W/"a", "a"', tags({b'"a"'}, {b'"a"'})),
+    ("a comma inside a tag", b'"a,b"', tags({b'"a,b"'}, {b'"a,b"'})),
     ("the wildcard", b" * ", EntityTags(True, frozenset())),
-    (
-        "garbage members are skipped",
-        b'junk, "ok", "unclosed',
-        EntityTags(False, frozenset({b'"ok"'})),
-    ),
-    ("the empty tag", b'""', EntityTags(False, frozenset({b'""'}))),
+    ("garbage members are skipped", b'junk, "ok", "unclosed', tags({b'"ok"'}, {b'"ok"'})),
+    ("the empty tag", b'""', tags({b'""'}, {b'""'})),
 ]
 
 

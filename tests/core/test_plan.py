@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from staticserve.core import (
@@ -20,7 +20,8 @@ from staticserve.core import (
     build_resource,
     plan_response,
 )
-from staticserve.core.paths import canonical_path
+from staticserve.core.headers import format_http_date
+from staticserve.core.resource import ONE_YEAR
 
 NOW = 1_767_400_000
 MODIFIED = 1_767_323_045  # Fri, 02 Jan 2026 03:04:05 GMT
@@ -61,6 +62,7 @@ CATALOG = Catalog(
         b"/static/app.abc.css": resource("br", "gzip"),
         b"/static/app.css": resource("br", "gzip", cache=CachePolicy.short(60)),
         b"/static/all.css": resource("br", "gzip", "zstd"),
+        b"/static/one.css": resource("gzip"),
         b"/static/plain.txt": resource(origin=None),
         b"/static/~me.css": resource(),
         b"/static/docs/": resource(cache=CachePolicy.short(60)),  # a folder's index file
@@ -137,9 +139,33 @@ CASES = [
         GZIP,
     ),
     (
-        "smallest wins over q order",
+        "a higher q wins over a smaller variant",
         ("/static/all.css",),
         {"accept_encoding": "gzip;q=1, zstd;q=0.5"},
+        200,
+        b"gzip",
+        GZIP,
+    ),
+    (
+        "br;q=0.1 loses to gzip;q=1",
+        ("/static/app.abc.css",),
+        {"accept_encoding": "br;q=0.1, gzip;q=1"},
+        200,
+        b"gzip",
+        GZIP,
+    ),
+    (
+        "identity competes: its higher q wins",
+        ("/static/app.abc.css",),
+        {"accept_encoding": "gzip;q=0.5, identity;q=1"},
+        200,
+        None,
+        BODY,
+    ),
+    (
+        "equal q: the smallest variant",
+        ("/static/all.css",),
+        {"accept_encoding": "gzip;q=0.5, zstd;q=0.5"},
         200,
         b"zstd",
         ZSTD,
@@ -238,6 +264,152 @@ CASES = [
         206,
         None,
         b"0",
+    ),
+    # Preconditions (RFC 9110 §13.2.2): If-Match, else If-Unmodified-Since, then If-None-Match,
+    # else If-Modified-Since, then If-Range.
+    ("If-Match with our tag", ("/static/app.abc.css",), {"if_match": '"abc"'}, 200, None, BODY),
+    ("If-Match with the wildcard", ("/static/app.abc.css",), {"if_match": "*"}, 200, None, BODY),
+    ("If-Match with an old tag", ("/static/app.abc.css",), {"if_match": '"old"'}, 412, None, b""),
+    (
+        "If-Match compares strongly",
+        ("/static/app.abc.css",),
+        {"if_match": 'W/"abc"'},
+        412,
+        None,
+        b"",
+    ),
+    (
+        "If-Match with the tag of the negotiated variant",
+        ("/static/app.abc.css",),
+        {"if_match": '"abc-br"', "accept_encoding": "br"},
+        200,
+        b"br",
+        BR,
+    ),
+    (
+        "If-Match with the br tag when identity is selected",
+        ("/static/app.abc.css",),
+        {"if_match": '"abc-br"'},
+        412,
+        None,
+        b"",
+    ),
+    (
+        "a HEAD with an old If-Match tag",
+        ("/static/app.abc.css", "HEAD"),
+        {"if_match": '"old"'},
+        412,
+        None,
+        b"",
+    ),
+    (
+        "If-Match is evaluated before If-None-Match",
+        ("/static/app.abc.css",),
+        {"if_match": '"old"', "if_none_match": '"abc"'},
+        412,
+        None,
+        b"",
+    ),
+    (
+        "If-Match holds, If-None-Match matches",
+        ("/static/app.abc.css",),
+        {"if_match": '"abc"', "if_none_match": '"abc"'},
+        304,
+        None,
+        b"",
+    ),
+    (
+        "a resumed download of changed content",
+        ("/static/app.abc.css",),
+        {"range": "bytes=50-", "if_match": '"old"'},
+        412,
+        None,
+        b"",
+    ),
+    (
+        "a resumed download of the same content",
+        ("/static/app.abc.css",),
+        {"range": "bytes=50-", "if_match": '"abc"'},
+        206,
+        None,
+        BODY[50:],
+    ),
+    (
+        "a range is of identity, so the br tag fails If-Match",
+        ("/static/app.abc.css",),
+        {"range": "bytes=50-", "if_match": '"abc-br"', "accept_encoding": "br"},
+        412,
+        None,
+        b"",
+    ),
+    (
+        "a range is of identity, so identity's tag passes If-Match",
+        ("/static/app.abc.css",),
+        {"range": "bytes=50-", "if_match": '"abc"', "accept_encoding": "br"},
+        206,
+        None,
+        BODY[50:],
+    ),
+    (
+        "a range ignored for If-Range: If-Match compares the negotiated variant",
+        ("/static/app.abc.css",),
+        {
+            "range": "bytes=0-0",
+            "if_range": '"old"',
+            "if_match": '"abc-br"',
+            "accept_encoding": "br",
+        },
+        200,
+        b"br",
+        BR,
+    ),
+    (
+        "If-Match fails before the range is found unsatisfiable",
+        ("/static/app.abc.css",),
+        {"range": "bytes=500-", "if_match": '"old"'},
+        412,
+        None,
+        b"",
+    ),
+    (
+        "If-Unmodified-Since an earlier date",
+        ("/static/app.abc.css",),
+        {"range": "bytes=50-", "if_unmodified_since": "Thu, 01 Jan 2026 00:00:00 GMT"},
+        412,
+        None,
+        b"",
+    ),
+    (
+        "If-Unmodified-Since the Last-Modified date",
+        ("/static/app.abc.css",),
+        {"range": "bytes=50-", "if_unmodified_since": "Fri, 02 Jan 2026 03:04:05 GMT"},
+        206,
+        None,
+        BODY[50:],
+    ),
+    (
+        "If-Unmodified-Since is ignored beside If-Match",
+        ("/static/app.abc.css",),
+        {"if_match": '"abc"', "if_unmodified_since": "Thu, 01 Jan 2026 00:00:00 GMT"},
+        200,
+        None,
+        BODY,
+    ),
+    (
+        "an invalid If-Unmodified-Since is ignored",
+        ("/static/app.abc.css",),
+        {"if_unmodified_since": "yesterday"},
+        200,
+        None,
+        BODY,
+    ),
+    (
+        "other methods ignore preconditions",
+        ("/static/app.abc.css", "PUT"),
+        {"if_match": '"old"'},
+        405,
+        None,
+        b"",
     ),
     (
         "a range of a file on disk is a file slice",
@@ -350,6 +522,130 @@ def test_a_file_without_variants_has_no_vary() -> None:
     assert field_of(plan("/static/plain.txt"), b"vary") is None
 
 
+EVERY_STATUS = {
+    "200": ({}, 200),
+    "200 gzip": ({"accept_encoding": "gzip"}, 200),
+    "304": ({"if_none_match": '"abc"'}, 304),
+    "206": ({"range": "bytes=0-0"}, 206),
+    "416": ({"range": "bytes=999-"}, 416),
+    "412": ({"if_match": '"old"'}, 412),
+}
+
+
+@pytest.mark.parametrize(("headers", "status"), EVERY_STATUS.values(), ids=list(EVERY_STATUS))
+def test_a_file_with_a_single_compressed_variant_has_vary(
+    headers: dict[str, str], status: int
+) -> None:
+    # Identity and gzip only: the answer still depends on Accept-Encoding.
+    result = plan("/static/one.css", **headers)
+    assert result is not None
+    assert (result.status, field_of(result, b"vary")) == (status, b"Accept-Encoding")
+
+
+def test_expires_follows_the_clock_on_every_dated_answer() -> None:
+    path = b"/static/app.abc.css"
+    for now in (NOW, NOW + 1, NOW + 1, NOW + 3600, NOW + 86400 * 400, NOW):
+        expected = format_http_date(now + ONE_YEAR)
+        for method, extra in (
+            ("GET", {}),
+            ("HEAD", {}),
+            ("GET", {b"accept-encoding": b"br"}),
+            ("GET", {b"if-none-match": b'"abc"'}),
+            ("GET", {b"range": b"bytes=0-0"}),
+            ("GET", {b"range": b"bytes=999-"}),
+        ):
+            result = plan_response(Request(method, path, extra, now), CATALOG)
+            assert field_of(result, b"expires") == expected, (now - NOW, method, extra)
+
+
+def test_a_412_has_validators_vary_and_cors_but_no_body_and_is_never_stored() -> None:
+    result = plan("/static/app.abc.css", accept_encoding="br", if_match='"old"')
+    assert result is not None
+    assert (result.status, result.body) == (412, b"")
+    # RFC 9110 §15.5.13 asks for no field; the ETag and Last-Modified of the selected
+    # representation let a client restart its download, Vary and CORS keep caches and
+    # cross-origin readers correct, and no-store keeps a cache from serving it to others.
+    assert list(result.headers) == [
+        (b"content-length", b"0"),
+        (b"etag", b'"abc-br"'),
+        (b"last-modified", b"Fri, 02 Jan 2026 03:04:05 GMT"),
+        (b"cache-control", b"no-store"),
+        (b"vary", b"Accept-Encoding"),
+        (b"access-control-allow-origin", b"*"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+
+
+def test_configured_cache_fields_do_not_make_a_412_storable() -> None:
+    custom = build_resource(
+        [VariantSource("identity", "abc", 3, b"abc")],
+        content_type=b"text/plain; charset=utf-8",
+        cache=IMMUTABLE,
+        extra_headers=[(b"cache-control", b"public, max-age=600"), (b"x-extra", b"1")],
+    )
+    request = Request("GET", b"/x", {b"if-match": b'"old"'}, NOW)
+    result = plan_response(request, Catalog({b"/x": custom}))
+    assert result is not None
+    assert result.status == 412
+    assert field_of(result, b"cache-control") == b"no-store"
+    assert field_of(result, b"expires") is None
+    assert field_of(result, b"x-extra") == b"1"
+
+
+VARY_MERGES = [
+    ("a configured field is added", 2, [b"Origin"], b"Accept-Encoding, Origin"),
+    (
+        "names already there are not repeated, whatever their case",
+        2,
+        [b"accept-encoding, Origin, ORIGIN"],
+        b"Accept-Encoding, Origin",
+    ),
+    (
+        "several rules add up in order",
+        2,
+        [b"Origin", b"Accept-Language", b"origin"],
+        b"Accept-Encoding, Origin, Accept-Language",
+    ),
+    ("empty members are dropped", 2, [b" Origin ,, "], b"Accept-Encoding, Origin"),
+    ("the wildcard stands alone", 2, [b"Origin", b"*"], b"*"),
+    ("a file without variants gets the configured field only", 1, [b"Origin"], b"Origin"),
+    ("an empty configured field leaves the default", 2, [b""], b"Accept-Encoding"),
+]
+
+
+@pytest.mark.parametrize(
+    ("variants", "configured", "expected"),
+    [c[1:] for c in VARY_MERGES],
+    ids=[c[0] for c in VARY_MERGES],
+)
+@pytest.mark.parametrize(("headers", "status"), EVERY_STATUS.values(), ids=list(EVERY_STATUS))
+def test_a_configured_vary_is_merged_on_every_status(
+    variants: int,
+    configured: list[bytes],
+    expected: bytes,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    sources = [
+        VariantSource("identity", "abc", 100, BODY),
+        VariantSource("gzip", "abc-gzip", 40, GZIP),
+    ]
+    custom = build_resource(
+        sources[:variants],
+        content_type=b"text/css; charset=utf-8",
+        cache=IMMUTABLE,
+        last_modified=MODIFIED,
+        extra_headers=[(b"vary", value) for value in configured],
+    )
+    fields = {k.replace("_", "-").encode(): v.encode() for k, v in headers.items()}
+    result = plan_response(Request("GET", b"/x", fields, NOW), Catalog({b"/x": custom}))
+    assert result is not None
+    assert result.status == status
+    assert [value for name, value in result.headers if name == b"vary"] == (
+        [expected] if expected else []
+    )
+
+
 def test_a_304_keeps_validators_caching_vary_and_cors_but_no_content_fields() -> None:
     result = plan("/static/app.abc.css", if_none_match='"abc"')
     assert result is not None
@@ -402,7 +698,15 @@ def test_a_file_slice_cannot_reach_past_the_file() -> None:
 
 
 HEADER_NAMES = st.sampled_from(
-    [b"accept-encoding", b"if-none-match", b"if-modified-since", b"range", b"if-range"]
+    [
+        b"accept-encoding",
+        b"if-match",
+        b"if-unmodified-since",
+        b"if-none-match",
+        b"if-modified-since",
+        b"range",
+        b"if-range",
+    ]
 )
 
 
@@ -416,14 +720,100 @@ def test_any_header_values_give_a_valid_plan(
 ) -> None:
     result = plan_response(Request(method, path, headers, NOW), CATALOG)
     assert result is not None
-    assert result.status in (200, 206, 304, 405, 416)
+    assert result.status in (200, 206, 304, 405, 412, 416)
     if isinstance(result.body, bytes) and result.status in (200, 206) and method == "GET":
         assert field_of(result, b"content-length") == b"%d" % len(result.body)
 
 
-@given(st.binary(max_size=120))
-def test_generated_paths_resolve_only_to_catalog_entries(tail: bytes) -> None:
-    path = b"/static/" + tail
+# -- near misses of catalog entries ------------------------------------------------------------
+#
+# Each mutation turns an entry's path into another spelling and says what a user expects of it:
+# the entry itself (an equivalent spelling, RFC 3986 §6.2.2) or nothing at all (None: the
+# request goes on to the wrapped app). Every generated example has one of the two outcomes by
+# construction, so both are checked on every run.
+
+ENTRIES = sorted(CATALOG.entries)
+UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+Mutation = tuple[bytes, bytes | None]  # (the path requested, the entry it must serve, or None)
+
+
+def _positions(path: bytes, allowed: bytes, start: int = 1) -> list[int]:
+    """Where a character of ``allowed`` stands for itself (not inside a ``%XX`` escape)."""
+    escaped = {j for i in range(len(path)) if path[i : i + 1] == b"%" for j in (i + 1, i + 2)}
+    return [i for i in range(start, len(path)) if path[i] in allowed and i not in escaped]
+
+
+@st.composite
+def near_misses(draw: st.DrawFn) -> tuple[str, bytes, Mutation]:
+    entry = draw(st.sampled_from(ENTRIES))
+    kind = draw(st.sampled_from(sorted(_MUTATIONS)))
+    return kind, entry, _MUTATIONS[kind](draw, entry)
+
+
+def _escaped_unreserved(draw: st.DrawFn, entry: bytes) -> Mutation:
+    # RFC 3986 §2.3: an escaped unreserved character is the character itself.
+    i = draw(st.sampled_from(_positions(entry, UNRESERVED)))
+    escape = draw(st.sampled_from([b"%%%02X", b"%%%02x"])) % entry[i]
+    return entry[:i] + escape + entry[i + 1 :], entry
+
+
+def _case_changed(draw: st.DrawFn, entry: bytes) -> Mutation:
+    i = draw(st.sampled_from(_positions(entry, bytes(range(65, 91)) + bytes(range(97, 123)))))
+    return entry[:i] + entry[i : i + 1].swapcase() + entry[i + 1 :], None
+
+
+def _climbing(draw: st.DrawFn, entry: bytes) -> Mutation:
+    i = draw(st.sampled_from(_positions(entry, b"/", start=0)))
+    climb = draw(st.sampled_from([b"/x/..", b"/.", b"/%2e%2e/static", b"/..%2F", b"/%2E"]))
+    return entry[:i] + climb + entry[i:], None
+
+
+def _encoded_slash(draw: st.DrawFn, entry: bytes) -> Mutation:
+    i = draw(st.sampled_from(_positions(entry, b"/")))
+    return entry[:i] + draw(st.sampled_from([b"%2f", b"%2F", b"%5c", b"\\"])) + entry[i + 1 :], None
+
+
+def _doubled_slash(draw: st.DrawFn, entry: bytes) -> Mutation:
+    i = draw(st.sampled_from(_positions(entry, b"/", start=0)))
+    return entry[:i] + b"/" + entry[i:], None
+
+
+def _suffixed(draw: st.DrawFn, entry: bytes) -> Mutation:
+    suffix = draw(st.sampled_from([b".", b"/", b"%2e", b"%00", b"%00.png", b"~", b";x", b"%20"]))
+    return entry + suffix, None
+
+
+def _shortened(draw: st.DrawFn, entry: bytes) -> Mutation:
+    cut = draw(st.integers(min_value=1, max_value=4))
+    return entry[:-cut], None
+
+
+_MUTATIONS = {
+    "escaped unreserved character": _escaped_unreserved,
+    "case changed": _case_changed,
+    "climbing segment": _climbing,
+    "encoded or back slash": _encoded_slash,
+    "doubled slash": _doubled_slash,
+    "suffixed": _suffixed,
+    "shortened": _shortened,
+}
+
+
+@given(near_misses())
+def test_near_misses_of_catalog_entries_serve_that_entry_or_nothing(
+    case: tuple[str, bytes, Mutation],
+) -> None:
+    kind, entry, (path, expected) = case
+    event(kind)
+    assert path != entry
     result = plan_response(Request("GET", path, {}, NOW), CATALOG)
-    if result is not None:
-        assert path in CATALOG.entries or canonical_path(path) in CATALOG.entries
+    if expected is None and path + b"/" in CATALOG.entries:
+        # A folder's URL without its slash: redirected to the folder, never served as it.
+        assert result is not None
+        assert (result.status, dict(result.headers)[b"location"][-1:]) == (302, b"/")
+    elif expected is None:
+        assert result is None, f"{path!r} ({kind} of {entry!r}) was served"
+    else:
+        assert result == plan_response(Request("GET", expected, {}, NOW), CATALOG)
+        assert result is not None
+        assert result.status == 200
