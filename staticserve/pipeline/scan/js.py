@@ -19,24 +19,24 @@ _JS_NAME_CHARS = r"\w$\\\u200c\u200d"
 _JS_NAME = re.compile(rf"[{_JS_NAME_CHARS}]+")
 _JS_LINE_END = re.compile(r"[\n\r\u2028\u2029]")
 _JS_LINE_TERMINATORS = "\n\r\u2028\u2029"
-_JS_SPACE = re.compile(r"[\s\ufeff]*+")  # \s is exactly str.isspace()
+_JS_SPACE = re.compile(r"[\s\ufeff]*")  # \s is exactly str.isspace()
 # One token that is no string, template, regex, comment or brace: a number (group 1), a name
 # (group 2), a private name such as #import (group 3, not the keyword) or a punctuator.
 _JS_PLAIN = re.compile(
-    rf"(\.?[0-9][\w.]*+)|([{_JS_NAME_CHARS}]++)|(#[{_JS_NAME_CHARS}]*+)|\+\+|--|[\s\S]"
+    rf"(\.?[0-9][\w.]*)|([{_JS_NAME_CHARS}]+)|(#[{_JS_NAME_CHARS}]*)|\+\+|--|[\s\S]"
 )
 # Characters that may continue the token before them: what may precede the last token of a run.
 _JS_JOINING = re.compile(rf"[{_JS_NAME_CHARS}.+\-#]")
 # The bodies of strings, template chunks and regular expressions, up to what ends them.
 _JS_STRING_BODIES = {
-    quote: rf"[^{quote}\\\n\r]*+(?:\\(?:\r\n|[\s\S])[^{quote}\\\n\r]*+)*" for quote in "\"'"
+    quote: rf"[^{quote}\\\n\r]*(?:\\(?:\r\n|[\s\S])[^{quote}\\\n\r]*)*" for quote in "\"'"
 }
 _JS_STRING_BODY = {quote: re.compile(body) for quote, body in _JS_STRING_BODIES.items()}
-_JS_TEMPLATE_BODY_SOURCE = r"[^`\\$]*+(?:(?:\\[\s\S]|\$(?!\{))[^`\\$]*+)*"
+_JS_TEMPLATE_BODY_SOURCE = r"[^`\\$]*(?:(?:\\[\s\S]|\$(?!\{))[^`\\$]*)*"
 _JS_TEMPLATE_BODY = re.compile(_JS_TEMPLATE_BODY_SOURCE)
+_JS_REGEX_CLASS = r"\[[^\\\]\n\r\u2028\u2029]*(?:\\[\s\S][^\\\]\n\r\u2028\u2029]*)*\]?"
 _JS_REGEX_BODY = re.compile(
-    r"(?:[^\\/\[\n\r\u2028\u2029]++|\\[\s\S]"
-    r"|\[(?:[^\\\]\n\r\u2028\u2029]++|\\[\s\S])*\]?)*"
+    rf"[^\\/\[\n\r\u2028\u2029]*(?:(?:\\[\s\S]|{_JS_REGEX_CLASS})[^\\/\[\n\r\u2028\u2029]*)*"
 )
 # "import" or "export" where a name token starts. After ".", the word is a property or sits in a
 # number ("1.import"); after a name character or "#", it is part of a longer name: never a keyword.
@@ -56,11 +56,11 @@ def _js_stretch(stops: str) -> re.Pattern[str]:
         + [f"`{_JS_TEMPLATE_BODY_SOURCE}`"]
     )
     return re.compile(
-        r"(?:[\s\ufeff]++"
-        rf"|/\*{_JS_NOT_SOURCEMAP}[^*]*+\*++(?:[^/*][^*]*+\*++)*/"
-        rf"|(//{_JS_NOT_SOURCEMAP}[^\n\r\u2028\u2029]*+)"
+        r"(?:[\s\ufeff]+"
+        rf"|/\*{_JS_NOT_SOURCEMAP}[^*]*\*+(?:[^/*][^*]*\*+)*/"
+        rf"|(//{_JS_NOT_SOURCEMAP}[^\n\r\u2028\u2029]*)"
         rf"|({quoted})"
-        rf"|([^\s\ufeff{stops}][^{stops}]*+))*"
+        rf"|([^\s\ufeff{stops}][^{stops}]*))*"
     )
 
 
