@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from ..fingerprinted import is_fingerprinted
-from .scan import Reference, Syntax, find_references, rewrite
+from .scan import Reference, Syntax, find_references, rewrite, with_hash
 
 __all__ = ["Fingerprinted", "Problem", "final_as_read", "fingerprint", "hashed_name"]
 
@@ -296,8 +296,7 @@ def _rewritten(
         if short is None:
             return None
         # Keep the reference's own spelling (relative, ./, percent-encoding); add the hash.
-        head, slash, written_base = reference.path.rpartition("/")
-        return head + slash + _insert_hash(written_base, short)
+        return with_hash(reference.path, short)
 
     syntax = syntax_of(logical, rewrite_js=True)
     assert syntax is not None  # only files with a syntax have links
