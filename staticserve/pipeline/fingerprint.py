@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import posixpath
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from ..fingerprinted import keeps_its_name
 from .collect import Content, OnDisk, sha256_of
-from .scan import Reference, Syntax, find_references, rewrite
+from .scan import Edit, Reference, Syntax, apply_edits, find_edits, find_references, with_hash
+from .sourcemap import adjust_source_map, moves_code
 
 __all__ = ["Fingerprinted", "Problem", "final_as_read", "fingerprint", "hashed_name"]
 
@@ -80,10 +82,13 @@ def fingerprint(
         logical: _resolve_all(logical, data, files, prefix, strict, rewrite_js, problems, kept)
         for logical, data in files.items()
     }
+    adjusted = _adjusted_source_maps(files, links, problems, kept)
+    files = {**files, **adjusted}
+    known = {k: v for k, v in (known or {}).items() if k not in adjusted}
     hashes: dict[str, str | None] = {}
     results: dict[str, Fingerprinted] = {}
     for group in _components(files, links):
-        _fingerprint_group(group, files, links, hashes, results, known or {}, kept)
+        _fingerprint_group(group, files, links, hashes, results, known, kept)
     return [results[logical] for logical in sorted(results)], problems
 
 
@@ -97,12 +102,14 @@ def final_as_read(
     files are still being rewritten.
     """
     kept = _kept_names(files, fingerprinted)
+    maybe_maps = _source_map_names(files, rewrite_js, kept)
     return {
         logical: _record(
             logical, _final_name(logical, {logical: _short(logical, data, kept)}), data
         )
         for logical, data in files.items()
-        if syntax_of(logical, rewrite_js) is None or logical in kept
+        if (syntax_of(logical, rewrite_js) is None or logical in kept)
+        and posixpath.basename(logical) not in maybe_maps
     }
 
 
@@ -306,25 +313,143 @@ def _rewritten(
 ) -> Content:
     """The file's bytes with every reference to an already-named file pointing at its new name."""
     original = files[logical]
+    edits = _edits(logical, files, links, hashes)
+    if not edits:
+        return original
+    assert isinstance(original, bytes)  # only files in memory have edits
+    return _encode(apply_edits(_decode(original), edits), original)
+
+
+def _edits(
+    logical: str,
+    files: Mapping[str, Content],
+    links: Mapping[str, list[_Link]],
+    hashes: Mapping[str, str | None],
+) -> list[Edit]:
+    """The edits that point the file's references at their targets' hashed names."""
     shorts = {
         link.reference.start: hashes[link.target]
         for link in links[logical]
         if hashes.get(link.target) is not None
     }
-    if not shorts or isinstance(original, OnDisk):  # only files in memory have references
-        return original
+    if not shorts or isinstance(files[logical], OnDisk):  # only files in memory have references
+        return []
 
     def replace(reference: Reference) -> str | None:
         short = shorts.get(reference.start)
         if short is None:
             return None
         # Keep the reference's own spelling (relative, ./, percent-encoding); add the hash.
-        head, slash, written_base = reference.path.rpartition("/")
-        return head + slash + _insert_hash(written_base, short)
+        return with_hash(reference.path, short)
 
     syntax = syntax_of(logical, rewrite_js=True)
+    data = files[logical]
     assert syntax is not None  # only files with a syntax have links
-    return _encode(rewrite(_decode(original), syntax, replace), original)
+    assert isinstance(data, bytes)  # ... and those are read into memory
+    return find_edits(_decode(data), syntax, replace)
+
+
+# -- source maps ------------------------------------------------------------------------------
+
+
+def _adjusted_source_maps(
+    files: Mapping[str, Content],
+    links: Mapping[str, list[_Link]],
+    problems: list[Problem],
+    kept: frozenset[str],
+) -> dict[str, bytes]:
+    """Source maps whose ``mappings`` must move because their generated file is edited.
+
+    The map's bytes are needed before its generated file is named (the file names the map's
+    hash), but the edits' places and lengths are known before any hash: every target that will
+    be renamed gains "." and 12 hex digits, whatever they are. So the generated file's edits are
+    computed with a stand-in hash, its own sourceMappingURL included.
+    """
+    stand_in = {
+        link.target: None if link.target in kept else "0" * HASH_LENGTH
+        for file_links in links.values()
+        for link in file_links
+    }
+    generated_by: dict[str, list[str]] = {}
+    for logical, file_links in links.items():
+        for link in file_links:
+            if link.reference.kind == "sourcemap":
+                generated_by.setdefault(link.target, []).append(logical)
+    adjusted: dict[str, bytes] = {}
+    for source_map, generated in sorted(generated_by.items()):
+        edits_of = {logical: _edits(logical, files, links, stand_in) for logical in generated}
+        if not any(edits_of.values()):
+            continue
+        if len(generated) > 1:  # one map cannot follow two files' edits
+            problems.append(_map_left(source_map, f"it is named by {len(generated)} files"))
+            continue
+        logical, edits = next(iter(edits_of.items()))
+        syntax = syntax_of(logical, rewrite_js=True)
+        assert syntax is not None  # only files with a syntax have links
+        generated_data = files[logical]
+        assert isinstance(generated_data, bytes)  # a file with edits is text in memory
+        text = _decode(generated_data)
+        if not moves_code(text, _whole_map_url(edits, links[logical], source_map), syntax):
+            continue  # only its own sourceMappingURL changed, at the end of its line
+        original_map = _in_memory(files[source_map])  # a map has no syntax: it may be on disk
+        data, why = adjust_source_map(original_map, text, edits, syntax)
+        if why is not None:
+            problems.append(_map_left(source_map, why))
+        elif data != original_map:
+            adjusted[source_map] = data
+    return adjusted
+
+
+def _whole_map_url(edits: list[Edit], file_links: list[_Link], source_map: str) -> list[Edit]:
+    """``edits`` with the one inside the sourceMappingURL value stretched to the value's end:
+    what follows that edit up to there is the rest of the same URL, not code."""
+    urls = [
+        (link.reference.start, link.reference.start + len(link.reference.url))
+        for link in file_links
+        if link.target == source_map and link.reference.kind == "sourcemap"
+    ]
+    # A comment has no escapes: the value is spelled as decoded, query and fragment included.
+    return [
+        next((Edit(e.start, end, e.new) for start, end in urls if start <= e.start <= end), e)
+        for e in edits
+    ]
+
+
+def _map_left(source_map: str, why: str) -> Problem:
+    return Problem(
+        f"{source_map}: source map left as it was: {why}; on lines where references were "
+        "rewritten, its columns after them are off by the inserted characters",
+        fatal=False,
+    )
+
+
+# A sourceMappingURL value runs to whitespace or the end of its comment.
+_SOURCE_MAP_VALUE = re.compile(rb"sourceMappingURL=(\S*)")
+
+
+def _in_memory(data: Content) -> bytes:
+    return b"".join(data.chunks()) if isinstance(data, OnDisk) else data
+
+
+def _source_map_names(
+    files: Mapping[str, Content], rewrite_js: bool, kept: frozenset[str]
+) -> set[str]:
+    """The base names of files that a rewritten file may name as its source map.
+
+    A cheap over-estimate (any "sourceMappingURL=" text, decoded or not): such a map may be
+    adjusted to its file's edits, so its bytes are not final as read."""
+    names: set[str] = set()
+    for logical, data in files.items():
+        if syntax_of(logical, rewrite_js) is None or logical in kept or isinstance(data, OnDisk):
+            continue
+        for match in _SOURCE_MAP_VALUE.finditer(data):
+            value = match.group(1).split(b"*/")[0].decode("utf-8", "surrogateescape")
+            path = re.split(r"[?#]", value, maxsplit=1)[0]
+            for spelling in (path, unquote(path)):
+                names.add(posixpath.basename(posixpath.normpath(spelling or ".")))
+    if names & {".", "..", ""}:  # a name that climbs: any file may be the map
+        names.update(posixpath.basename(logical) for logical in files)
+    return names
 
 
 def _record(logical: str, path: str, data: Content) -> Fingerprinted:

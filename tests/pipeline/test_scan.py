@@ -362,7 +362,7 @@ def js_references(draw: st.DrawFn) -> Doc:
         f"import * as ns from {spec}", f"import {spec}", f"import{{a}}from{spec}",
         f"import {{\n  a,\n  b\n}} from\n{spec}", f"export {{x}} from {spec}",
         f"export * from {spec}", f"export*from{spec}", f"export * as y from {spec}",
-        f"const m = import({spec})", f"import({spec}).then(f)",
+        f"const m = import({spec})", f"import({spec}).then(f)", f"import(`{url}`)",
     ]  # fmt: skip
     return draw(st.sampled_from(forms)), [("module", url)]
 

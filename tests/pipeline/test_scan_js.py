@@ -39,6 +39,13 @@ JS_FOUND = [
     ("an import inside a template substitution", "t = `${await import('./a.js')}`",
      ["./a.js"]),
     ("a query and fragment", 'import "./a.js?v=1#x"', ["./a.js?v=1#x"]),
+    ("dynamic import of a template without substitutions", "const m = import(`./lazy.js`)",
+     ["./lazy.js"]),
+    ("dynamic import of a template with attributes", "import(`./d.json`, {with: {type: 'json'}})",
+     ["./d.json"]),
+    ("dynamic import of a template with escapes", r"import(`./\u{61}.js`)", ["./a.js"]),
+    ("dynamic import of a template in a substitution", "t = `${await import(`./a.js`)}`",
+     ["./a.js"]),
 ]  # fmt: skip
 
 
@@ -78,6 +85,11 @@ JS_IGNORED = [
     ("a block comment", '/* import x from "./x.js" */'),
     ("a template literal", 'const t = `import "./x.js"`'),
     ("dynamic import of a template", "import(`./x${n}.js`)"),
+    ("dynamic import of a template ending in a substitution", "import(`./x/${name}`)"),
+    ("dynamic import of a tagged template", "import(tag`./x.js`)"),
+    ("import from a template (a syntax error)", "import x from `./x.js`"),
+    ("export from a template (a syntax error)", "export * from `./x.js`"),
+    ("export names from a template (a syntax error)", "export {a} from `./x.js`"),
     ("dynamic import of a variable", "import(name)"),
     ("dynamic import of an expression", 'import("./x" + ".js")'),
     ("a regex literal", 'const r = /import "\\.\\/x.js"/g'),
@@ -94,3 +106,34 @@ JS_IGNORED = [
 def test_js_non_reference_is_ignored_and_left_alone(js: str) -> None:
     assert find_references(js, "js") == []
     assert rewrite(js, "js", lambda ref: "CHANGED") == js
+
+
+TEMPLATE_REWRITES = [
+    ("the backticks are kept", "import(`./lazy.js`).then(run)",
+     "import(`./lazy.3f2a9c1d7e4b.js`).then(run)"),
+    ("on a minified line beside quoted specifiers",
+     'import{a}from"./a.js";const b=()=>import(`./b.js`);export*from"./c.js"',
+     'import{a}from"./a.3f2a9c1d7e4b.js";const b=()=>import(`./b.3f2a9c1d7e4b.js`);'
+     'export*from"./c.3f2a9c1d7e4b.js"'),
+    ("a template with a substitution is left alone", "import(`./${name}.js`)",
+     "import(`./${name}.js`)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("js", "expected"),
+    [c[1:] for c in TEMPLATE_REWRITES],
+    ids=[c[0] for c in TEMPLATE_REWRITES],
+)
+def test_dynamic_import_of_a_template_literal_is_rewritten(js: str, expected: str) -> None:
+    def hashed(path: str) -> str:
+        head, _, ext = path.rpartition(".")
+        return f"{head}.3f2a9c1d7e4b.{ext}"
+
+    assert rewrite(js, "js", lambda ref: hashed(ref.path)) == expected
+
+
+def test_a_new_path_in_a_template_cannot_open_a_substitution_or_close_it() -> None:
+    output = rewrite("import(`./x.js`)", "js", lambda ref: "./a${b}`c.js")
+    assert output == "import(`./a\\${b}\\`c.js`)"
+    assert found(output, "js") == [("module", "./a${b}`c.js")]

@@ -25,7 +25,9 @@ from staticserve.manifest import Manifest
 
 from .conftest import PROJECT, Server, Site, child_env, make_site, record
 
-pytest.importorskip("redbot", reason="REDbot is in the test extra: pip install -e '.[test]'")
+pytest.importorskip(
+    "redbot", reason="REDbot (Python 3.11+) is in the test extra: pip install -e '.[test]'"
+)
 
 # note id -> (the checks it may appear on, None for any; why it is acceptable)
 ACCEPTED_WARNINGS: dict[str, tuple[set[str] | None, str]] = {

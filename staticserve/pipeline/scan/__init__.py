@@ -5,18 +5,40 @@ it knows comments, strings, escapes and the inside of ``data:`` URIs, and report
 reference with the exact span of its path part, so a rewrite changes those characters only.
 
 This module is the front: it picks the scanner for a syntax (``css.py``, ``js.py``, both built on
-``scanner.py``) and splices new paths into the text.
+``scanner.py``) and splices new paths into the text; ``urlpath.py`` says where a hash goes in a
+percent-encoded path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from .css import CssScanner
 from .js import JsScanner
-from .scanner import Reference, Site, Syntax, is_local
+from .scanner import HEX_DIGITS, Piece, Reference, Site, Syntax, is_local
+from .urlpath import with_hash
 
-__all__ = ["Reference", "Syntax", "find_references", "is_local", "rewrite"]
+__all__ = [
+    "Edit",
+    "Reference",
+    "Syntax",
+    "apply_edits",
+    "find_edits",
+    "find_references",
+    "is_local",
+    "rewrite",
+    "with_hash",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """``text[start:end]`` becomes ``new``."""
+
+    start: int
+    end: int
+    new: str
 
 
 def find_references(text: str, syntax: Syntax) -> list[Reference]:
@@ -28,19 +50,70 @@ def rewrite(text: str, syntax: Syntax, replace: Callable[[Reference], str | None
     """Call ``replace`` for each reference and splice in the new path parts it returns.
 
     A str return is the new path part (unescaped); None, or the unchanged path, leaves the
-    reference as it is. Only ``text[start:end]`` of a replaced reference changes, escaped for its
-    context (quoted string, unquoted ``url()``, comment); every other character stays identical.
+    reference as it is. Only the characters that differ change, escaped for their context
+    (quoted string, unquoted ``url()``, template, comment); every other character, escapes
+    included, stays identical.
     """
-    parts: list[str] = []
-    done = 0
+    return apply_edits(text, find_edits(text, syntax, replace))
+
+
+def find_edits(text: str, syntax: Syntax, replace: Callable[[Reference], str | None]) -> list[Edit]:
+    """The edits :func:`rewrite` makes, in order and not overlapping."""
+    edits = []
     for site in _scan(text, syntax):
         new_path = replace(site.ref)
-        if new_path is None or new_path == site.ref.path:
-            continue
-        parts += (text[done : site.ref.start], site.escape(new_path))
-        done = site.ref.end
+        if new_path is not None and new_path != site.ref.path:
+            edits.append(_minimal_edit(text, site, new_path))
+    return edits
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    parts: list[str] = []
+    done = 0
+    for edit in edits:
+        parts += (text[done : edit.start], edit.new)
+        done = edit.end
     parts.append(text[done:])
     return "".join(parts)
+
+
+# "${" opens a template substitution and "*/" ends a block comment: an edit never starts after,
+# or ends with, one of these, so that the escape sees the pair whole.
+_PAIRING = frozenset("$*")
+_ESCAPE_SPACE = frozenset(" \t\n\r\f")
+
+
+def _can_border(text: str, piece: Piece) -> bool:
+    """True when what follows this kept piece cannot change what it stands for: a plain
+    character, or an escape that ends on its own (not CSS ``\\61`` before a hex digit or a
+    space, not JavaScript ``\\0`` before a digit); else the edit takes it in and re-escapes it."""
+    char, start, end = piece
+    if end - start == 1:
+        return char not in _PAIRING
+    return text[start + 1] not in HEX_DIGITS or text[end - 1] in _ESCAPE_SPACE
+
+
+def _minimal_edit(text: str, site: Site, new_path: str) -> Edit:
+    """Replace only what lies between the longest common prefix and suffix of the two paths,
+    widened where a kept neighbour could combine with the new text."""
+    old_path, pieces, ref = site.ref.path, site.pieces, site.ref
+    keep = min(len(old_path), len(new_path))
+    head = 0
+    while head < keep and old_path[head] == new_path[head]:
+        head += 1
+    tail = 0
+    while tail < keep - head and old_path[-1 - tail] == new_path[-1 - tail]:
+        tail += 1
+    while head > 0 and not _can_border(text, pieces[head - 1]):
+        head -= 1
+    while tail > 0 and (
+        not _can_border(text, pieces[-tail])
+        or (len(new_path) - tail > head and new_path[-1 - tail] in _PAIRING)
+    ):
+        tail -= 1
+    start = pieces[head][1] if head < len(pieces) else ref.end
+    end = pieces[-tail][1] if tail else ref.end
+    return Edit(start, end, site.escape(new_path[head : len(new_path) - tail]))
 
 
 _SCANNERS: dict[str, Callable[[str], list[Site]]] = {

@@ -35,13 +35,19 @@ _CSS_ESCAPE = r"\\(?:[0-9a-fA-F]{1,6}(?:\r\n|[ \t\n\r\f])?|\r\n|[\s\S])?"
 # newline), names without escapes (but not url( or image-set( ), @ and # names (but not @import)
 # and punctuation. It stops at a token start the scanner must look at: those exceptions, any
 # backslash (an escape can spell url), and an unclosed comment.
+#
+# Linear time without possessive quantifiers (Python 3.11+): the pattern always matches (its
+# tail is a "*"), so the engine only ever backtracks inside an alternative that fails, and each
+# such alternative is an "unrolled loop" (a run, then iterations that each start with a
+# character the run cannot hold), which gives back one position at a time. A name run followed
+# by a backslash must not be split: the lookahead after it rejects any shorter run.
 _CSS_STRETCH = re.compile(
-    r"(?:[ \t\n\r\f]++"
-    r"|/\*(?![#@][ \t]+sourceMappingURL=)[^*]*+\*++(?:[^/*][^*]*+\*++)*/"
-    + "".join(rf"|{q}[^{q}\\\n\r\f]*+(?:{_CSS_ESCAPE}[^{q}\\\n\r\f]*+)*{q}?" for q in "\"'")
-    + rf"|(?!(?:{_CSS_URL_FUNCTIONS})\()[{_CSS_NAME_CHARS}]++(?!\\)"
+    r"(?:[ \t\n\r\f]+"
+    r"|/\*(?![#@][ \t]+sourceMappingURL=)[^*]*\*+(?:[^/*][^*]*\*+)*/"
+    + "".join(rf"|{q}[^{q}\\\n\r\f]*(?:{_CSS_ESCAPE}[^{q}\\\n\r\f]*)*{q}?" for q in "\"'")
+    + rf"|(?!(?:{_CSS_URL_FUNCTIONS})\()[{_CSS_NAME_CHARS}]+(?![{_CSS_NAME_CHARS}\\])"
     + rf"|(?!@{_ascii_case_insensitive('import')}(?![{_CSS_NAME_CHARS}\\]))"
-    + rf"[@#][{_CSS_NAME_CHARS}]*+(?!\\)"
+    + rf"[@#][{_CSS_NAME_CHARS}]*(?![{_CSS_NAME_CHARS}\\])"
     + rf"|(?:[^{_CSS_NAME_CHARS}@#\\\"'/ \t\n\r\f]|/(?!\*))+)*"
 )
 # Without a backslash, a reference needs one of these words as it stands (any ASCII case).

@@ -19,24 +19,24 @@ _JS_NAME_CHARS = r"\w$\\\u200c\u200d"
 _JS_NAME = re.compile(rf"[{_JS_NAME_CHARS}]+")
 _JS_LINE_END = re.compile(r"[\n\r\u2028\u2029]")
 _JS_LINE_TERMINATORS = "\n\r\u2028\u2029"
-_JS_SPACE = re.compile(r"[\s\ufeff]*+")  # \s is exactly str.isspace()
+_JS_SPACE = re.compile(r"[\s\ufeff]*")  # \s is exactly str.isspace()
 # One token that is no string, template, regex, comment or brace: a number (group 1), a name
 # (group 2), a private name such as #import (group 3, not the keyword) or a punctuator.
 _JS_PLAIN = re.compile(
-    rf"(\.?[0-9][\w.]*+)|([{_JS_NAME_CHARS}]++)|(#[{_JS_NAME_CHARS}]*+)|\+\+|--|[\s\S]"
+    rf"(\.?[0-9][\w.]*)|([{_JS_NAME_CHARS}]+)|(#[{_JS_NAME_CHARS}]*)|\+\+|--|[\s\S]"
 )
 # Characters that may continue the token before them: what may precede the last token of a run.
 _JS_JOINING = re.compile(rf"[{_JS_NAME_CHARS}.+\-#]")
 # The bodies of strings, template chunks and regular expressions, up to what ends them.
 _JS_STRING_BODIES = {
-    quote: rf"[^{quote}\\\n\r]*+(?:\\(?:\r\n|[\s\S])[^{quote}\\\n\r]*+)*" for quote in "\"'"
+    quote: rf"[^{quote}\\\n\r]*(?:\\(?:\r\n|[\s\S])[^{quote}\\\n\r]*)*" for quote in "\"'"
 }
 _JS_STRING_BODY = {quote: re.compile(body) for quote, body in _JS_STRING_BODIES.items()}
-_JS_TEMPLATE_BODY_SOURCE = r"[^`\\$]*+(?:(?:\\[\s\S]|\$(?!\{))[^`\\$]*+)*"
+_JS_TEMPLATE_BODY_SOURCE = r"[^`\\$]*(?:(?:\\[\s\S]|\$(?!\{))[^`\\$]*)*"
 _JS_TEMPLATE_BODY = re.compile(_JS_TEMPLATE_BODY_SOURCE)
+_JS_REGEX_CLASS = r"\[[^\\\]\n\r\u2028\u2029]*(?:\\[\s\S][^\\\]\n\r\u2028\u2029]*)*\]?"
 _JS_REGEX_BODY = re.compile(
-    r"(?:[^\\/\[\n\r\u2028\u2029]++|\\[\s\S]"
-    r"|\[(?:[^\\\]\n\r\u2028\u2029]++|\\[\s\S])*\]?)*"
+    rf"[^\\/\[\n\r\u2028\u2029]*(?:(?:\\[\s\S]|{_JS_REGEX_CLASS})[^\\/\[\n\r\u2028\u2029]*)*"
 )
 # "import" or "export" where a name token starts. After ".", the word is a property or sits in a
 # number ("1.import"); after a name character or "#", it is part of a longer name: never a keyword.
@@ -56,11 +56,11 @@ def _js_stretch(stops: str) -> re.Pattern[str]:
         + [f"`{_JS_TEMPLATE_BODY_SOURCE}`"]
     )
     return re.compile(
-        r"(?:[\s\ufeff]++"
-        rf"|/\*{_JS_NOT_SOURCEMAP}[^*]*+\*++(?:[^/*][^*]*+\*++)*/"
-        rf"|(//{_JS_NOT_SOURCEMAP}[^\n\r\u2028\u2029]*+)"
+        r"(?:[\s\ufeff]+"
+        rf"|/\*{_JS_NOT_SOURCEMAP}[^*]*\*+(?:[^/*][^*]*\*+)*/"
+        rf"|(//{_JS_NOT_SOURCEMAP}[^\n\r\u2028\u2029]*)"
         rf"|({quoted})"
-        rf"|([^\s\ufeff{stops}][^{stops}]*+))*"
+        rf"|([^\s\ufeff{stops}][^{stops}]*))*"
     )
 
 
@@ -209,10 +209,10 @@ class JsScanner(Scanner):
         if char in "\"'":
             return self.string(char)
         if char == "`":
-            return self.template(self.pos + 1)
+            return self.template(self.pos + 1, opened=True)
         if char == "}" and self.substitutions and self.substitutions[-1] == 0:
             self.substitutions.pop()
-            return self.template(self.pos + 1)
+            return self.template(self.pos + 1, opened=False)
         if self.substitutions:  # only braces reach here in a substitution
             self.substitutions[-1] += 1 if char == "{" else -1
         return self.emit("punct", self.pos + 1)
@@ -272,11 +272,12 @@ class JsScanner(Scanner):
             return self.emit("other", end)
         return self.emit("other", self.n)  # the end of the text, maybe after a lone backslash
 
-    def template(self, i: int) -> Token:
-        """A template chunk from ``i`` up to the closing backtick or the next ``${``."""
+    def template(self, i: int, *, opened: bool) -> Token:
+        """A template chunk from ``i`` up to the closing backtick or the next ``${``; a whole
+        template without substitutions (``opened`` by a backtick, closed by one) is a literal."""
         end = anchored(_JS_TEMPLATE_BODY, self.text, i).end()
         if self.text.startswith("`", end):
-            return self.emit("other", end + 1)
+            return self.emit("template" if opened else "other", end + 1)
         if self.text.startswith("${", end):
             self.substitutions.append(0)
             return self.emit("other", end + 2)
@@ -293,7 +294,7 @@ class JsScanner(Scanner):
 
     def add_specifier(self, token: Token) -> None:
         quote = self.text[token.start]
-        pieces = _js_pieces(self.text, token.start + 1, token.end - 1)
+        pieces = _js_pieces(self.text, token.start + 1, token.end - 1, template=quote == "`")
         escape = partial(_escape_js_string, quote=quote)
         self.add("module", pieces, escape, trim=False, accept=_is_module_path)
 
@@ -332,11 +333,18 @@ def _is_module_path(url: str) -> bool:
 _JS_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 
 
-def _js_pieces(text: str, start: int, end: int) -> list[Piece]:
-    """Decode JS string escapes in ``text[start:end]``; invalid ones stand for themselves."""
+def _js_pieces(text: str, start: int, end: int, *, template: bool = False) -> list[Piece]:
+    """Decode JS string escapes in ``text[start:end]``; invalid ones stand for themselves.
+
+    In a ``template``, a raw CR or CRLF stands for LF (ECMA-262 §12.9.6, TV of a template)."""
     pieces: list[Piece] = []
     i = start
     while i < end:
+        if template and text[i] == "\r":
+            j = i + (2 if text.startswith("\r\n", i) else 1)
+            pieces.append(("\n", i, j))
+            i = j
+            continue
         if text[i] != "\\" or i + 1 >= end:
             pieces.append((text[i], i, i + 1))
             i += 1
@@ -379,7 +387,8 @@ def _escape_js_string(path: str, *, quote: str) -> str:
 
 
 def _escape_js_string_char(char: str, quote: str) -> str:
-    if char in (quote, "\\"):
+    # In a template, "$" could start a substitution: "\$" stands for "$" (ECMA-262 §12.9.6).
+    if char in (quote, "\\") or (quote == "`" and char == "$"):
         return "\\" + char
     if char == "\n":
         return "\\n"

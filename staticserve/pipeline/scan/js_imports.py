@@ -1,7 +1,7 @@
 """Which string after a JavaScript ``import`` or ``export`` keyword is a module specifier.
 
 Small recursive-descent checks over the tokens the JavaScript scanner produces after the keyword:
-``import "x"``, ``import("x")``, and ``import``/``export`` clauses ending in ``from "x"``.
+``import "x"``, ``import("x")`` (or ``import(`x`)``), and ``import``/``export`` clauses ending in ``from "x"``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Literal
 
 __all__ = ["Token", "TokenKind", "TokenMatcher"]
 
-TokenKind = Literal["name", "string", "punct", "other"]
+# "template": a whole template literal without substitutions, `like this`.
+TokenKind = Literal["name", "string", "template", "punct", "other"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +50,10 @@ class TokenMatcher:
 
     def after_import(self, i: int) -> int | None:
         if self.is_at(i, "punct", "("):  # import("./x.js") or import("./x.json", {...})
-            plain = self.is_at(i + 1, "string") and (
-                self.is_at(i + 2, "punct", ")") or self.is_at(i + 2, "punct", ",")
-            )
+            # A template without ${} is a literal too: import(`./lazy.js`). Only here: the
+            # static forms (import … from, export … from) accept nothing but a string.
+            literal = self.is_at(i + 1, "string") or self.is_at(i + 1, "template")
+            plain = literal and (self.is_at(i + 2, "punct", ")") or self.is_at(i + 2, "punct", ","))
             return i + 1 if plain else None
         if self.is_at(i, "string"):  # import "./side-effect.js"
             return i

@@ -84,10 +84,12 @@ Escape = Callable[[str], str]
 
 @dataclass(frozen=True, slots=True)
 class Site:
-    """A reference plus the way a new path must be escaped where it sits."""
+    """A reference plus the way a new path must be escaped where it sits, and the pieces its
+    path part was decoded from (one per character of ``ref.path``)."""
 
     ref: Reference
     escape: Escape
+    pieces: tuple[Piece, ...]
 
 
 def _path_length(url: str) -> int:
@@ -145,7 +147,8 @@ class Scanner:
         if self._lines is None:
             self._lines = _Lines(self.text)
         line, column = self._lines.position(start)
-        self.sites.append(Site(Reference(kind, url, url[:cut], line, column, start, end), escape))
+        reference = Reference(kind, url, url[:cut], line, column, start, end)
+        self.sites.append(Site(reference, escape, tuple(pieces[lo : lo + cut])))
 
     def add_comment_url(self, value_start: int, body_end: int, *, block: bool) -> None:
         """A ``sourceMappingURL=`` value runs from ``value_start`` to whitespace or the end."""
