@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import ConfigError, StaticServeError
+from .errors import StaticServeError
 from .pipeline import BuildReport, build
 from .pipeline.config import DEFAULT_IGNORE, load_config, parse_source
 
@@ -148,10 +148,6 @@ def build_command(
         if overrides.get("output") is not None:
             overrides["output"] = Path.cwd() / overrides["output"]
         config = config.with_overrides(**overrides)
-        if not config.sources and not config.packages:
-            raise ConfigError(
-                "no sources: pass --source DIR or set sources in [tool.staticserve] of pyproject.toml"
-            )
         show_progress = not (quiet or as_json) and sys.stderr.isatty()
         with _progress_bar(show_progress) as progress:
             report = build(

@@ -130,14 +130,19 @@ def resolve_sources(config: BuildConfig) -> list[Source]:
     # elsewhere. So the config file's folder and the working folder are searched first.
     first = list(dict.fromkeys([config.base_dir.resolve(), Path.cwd()]))
     sources.extend(_package_source(name, first) for name in config.packages)
+    if not sources:  # a build of nothing would publish an empty manifest over the live one
+        raise ConfigError(
+            "no sources: pass --source DIR or set sources in [tool.staticserve] of pyproject.toml"
+            " (staticserve.build(sources=[...]) from Python)"
+        )
     return sources
 
 
 def _package_source(name: str, first: list[Path]) -> Source:
     try:
         spec = _find_package(name, first)
-    except (ImportError, ValueError) as exc:
-        raise ConfigError(f"package {name!r} cannot be imported: {exc}") from None
+    except (ImportError, ValueError, KeyError) as exc:  # KeyError: a parent not imported
+        raise ConfigError(f"package {name!r} cannot be found: {exc}") from None
     if spec is None:
         where = " or ".join(str(folder) for folder in first)
         raise ConfigError(

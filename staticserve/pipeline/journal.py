@@ -42,4 +42,19 @@ def _entries(journal: Path) -> set[str]:
         entries = json.loads(journal.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return set()
-    return {e for e in entries if isinstance(e, str)} if isinstance(entries, list) else set()
+    if not isinstance(entries, list):
+        return set()
+    # Only names inside the output folder: a damaged or tampered journal must never make a
+    # build delete a file elsewhere ("../x", "/etc/x", "a/../../x").
+    return {e for e in entries if isinstance(e, str) and _inside(e)}
+
+
+def _inside(name: str) -> bool:
+    parts = name.split("/")
+    return (
+        bool(name)
+        and not name.startswith("/")
+        and "\\" not in name
+        and "\0" not in name
+        and all(part not in ("", ".", "..") for part in parts)
+    )
