@@ -169,7 +169,7 @@ def build(
                     f"{len(fatal)} broken reference(s); nothing was published:\n  "
                     + "\n  ".join(fatal)
                 )
-            _check_names(results, collected, config)
+            _check_names(results, collected, config, previous)
             with _timed(timings, "compress"):
                 published, compressed, reused = compression.finish(results)
         except BaseException:
@@ -282,19 +282,36 @@ def _duplicates_message(duplicates: tuple[Duplicate, ...]) -> str:
     )
 
 
-def _check_names(results: list[Fingerprinted], collected: Collected, config: BuildConfig) -> None:
-    """Refuse files that would overwrite the manifest, the state folder or each other."""
+def _check_names(
+    results: list[Fingerprinted],
+    collected: Collected,
+    config: BuildConfig,
+    previous: Manifest | None,
+) -> None:
+    """Refuse files that would overwrite the manifest, the state folder, each other, or the
+    hashed files earlier builds left for pages that still use them."""
+    kept: dict[str, tuple[str, str]] = {}
+    if previous is not None:
+        for asset in (*previous.assets.values(), *previous.retained.values()):
+            if asset.path == asset.logical:
+                continue  # a plain name: each build writes it anew
+            kept[asset.path] = (asset.sha256, "")
+            for encoding in asset.encodings:
+                kept[asset.variant_path(encoding)] = (asset.sha256, encoding)
     check_names(
-        Claimant(
-            item.logical,
-            item.path,
-            item.sha256,
-            collected.files[item.logical].origin,
-            config.encodings
-            if worth_compressing(item.logical, size_of(item.data), config.min_size)
-            else (),
-        )
-        for item in results
+        (
+            Claimant(
+                item.logical,
+                item.path,
+                item.sha256,
+                collected.files[item.logical].origin,
+                config.encodings
+                if worth_compressing(item.logical, size_of(item.data), config.min_size)
+                else (),
+            )
+            for item in results
+        ),
+        kept,
     )
 
 

@@ -11,7 +11,7 @@ bytes -- so the build stops first, naming the file and what to do. Below the roo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +45,18 @@ class _Claim:
     identity: tuple[str, str]  # (content sha256, encoding): equal identities, equal bytes
 
 
-def check_names(claimants: Iterable[Claimant]) -> None:
-    """Raise a BuildError naming each file that would overwrite another's or staticserve's."""
+def check_names(
+    claimants: Iterable[Claimant], kept: Mapping[str, tuple[str, str]] | None = None
+) -> None:
+    """Raise a BuildError naming each file that would overwrite another's or staticserve's.
+
+    ``kept`` maps the hashed names (and their variants) of earlier builds that stay on disk to
+    their identity (content sha256, encoding): pages still cached use them, so a new file may
+    take such a name only with the very same bytes.
+    """
     problems: dict[str, str] = {}  # origin -> the first problem found with it
     owners: dict[str, _Claim] = {}
+    kept = kept or {}
     # Files before folders, so that a problem names the file's own name where it can.
     order = sorted(_claims(claimants), key=lambda c: (c.role == "a folder", c.name, c.owner.origin))
     for claim in order:
@@ -56,6 +64,14 @@ def check_names(claimants: Iterable[Claimant]) -> None:
         reserved = _reserved(claim.name)
         if reserved is not None:
             problems.setdefault(origin, f"{origin}: {claim.name} is {reserved}; {_ADVICE}")
+            continue
+        earlier = kept.get(claim.name)
+        if earlier is not None and earlier != claim.identity and claim.role != "a folder":
+            problems.setdefault(
+                origin,
+                f"{origin}: {claim.name} is {claim.role} of this file and also a file an earlier "
+                "build published, kept for the pages that still use it; " + _ADVICE,
+            )
             continue
         first = owners.setdefault(claim.name, claim)
         if first.identity != claim.identity and first.owner != claim.owner:

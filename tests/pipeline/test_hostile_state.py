@@ -72,3 +72,21 @@ def test_a_package_path_through_a_plain_folder_is_one_line_not_a_traceback(
         assert result.stderr.startswith("Error: ")
         assert len(result.stderr.strip().splitlines()) == 1
         assert "Traceback" not in result.output
+
+
+def test_a_source_named_like_a_kept_hashed_file_of_an_earlier_build_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = first_build(tmp_path, monkeypatch)
+    old = staticserve.Manifest.load(out).assets["a.css"]
+    old_bytes = (out / old.path).read_bytes()
+    (tmp_path / "src" / "a.css").write_text("a { color: blue }\n")
+    staticserve.build(sources=["src"], output="out")  # the first build's file is kept
+    (tmp_path / "src" / old.path).write_text("evil {}\n")
+    with pytest.raises(staticserve.BuildError, match=r"earlier build published, kept"):
+        staticserve.build(sources=["src"], output="out")
+    assert (out / old.path).read_bytes() == old_bytes
+    # The very same bytes under that name (a built file copied back) take nothing from anyone.
+    (tmp_path / "src" / old.path).write_bytes(old_bytes)
+    staticserve.build(sources=["src"], output="out")
+    assert (out / old.path).read_bytes() == old_bytes
