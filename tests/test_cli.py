@@ -229,6 +229,17 @@ def test_a_dry_run_counts_what_the_build_then_writes(sources: Path) -> None:
         assert planned[1] > planned[0] or change == "a variant deleted"
 
 
+def test_a_dry_run_counts_what_the_build_then_prunes(sources: Path) -> None:
+    """Regression: a dry run said "pruned": 0 where the build then pruned the deleted file's."""
+    write_tree(sources / "assets", {f"css/part{i}.css": compressible(3000 + i) for i in range(3)})
+    args = ("--source", "assets", "--output", "out", "--keep", "1", "--json")
+    assert cli(sources, *args).returncode == 0
+    (sources / "assets/css/part2.css").unlink()
+    planned = json.loads(cli(sources, *args, "--dry-run").stdout)["pruned"]
+    done = json.loads(cli(sources, *args).stdout)["pruned"]
+    assert planned == done > 0
+
+
 def test_clear_over_unchanged_inputs_keeps_the_generation(sources: Path) -> None:
     """Regression: --clear published the same files again as a new generation."""
     args = ("--source", "assets", "--output", "out")

@@ -210,16 +210,20 @@ def publish(
     inherited = stager.inherited if stager else unfinished_names(output)
     unfinished = inherited is not None
     same = previous is not None and not unfinished and _same_build(previous, manifest, keep)
+    wanted = files_on_disk(manifest)
+    owned = (files_on_disk(previous) if previous else set()) | (inherited or set())
     if dry_run:
         planned = sorted(_missing(output, files))
         live = previous if same and previous else manifest
-        return PublishResult(live, not same, *_tally(planned, files), planned=planned)
+        # What the real build would prune: the files it owns that the new build does not name.
+        prunable = 0 if same else sum((output / name).is_file() for name in owned - wanted)
+        return PublishResult(
+            live, not same, *_tally(planned, files), pruned=prunable, planned=planned
+        )
     if same and previous:
         if stager and stager.journaled:  # only repaired files the live manifest names
             journal.unlink()
         return PublishResult(previous, False, *_tally(staged, files))
-    wanted = files_on_disk(manifest)
-    owned = (files_on_disk(previous) if previous else set()) | (inherited or set())
     # Everything this build may create or prune: once the new manifest is live, the files it
     # dropped are named by no manifest, so only the journal still says they are ours.
     write_journal(output, wanted | owned, first_build=previous is None)
