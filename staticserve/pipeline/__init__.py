@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,24 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BrokenReference, BuildError, ConfigError, ManifestError
-from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
+from ..manifest import MANIFEST_NAME, Asset, Manifest
 from .atomic import reason
 from .cache import load_cache, write_cache
-from .collect import Collected, Duplicate, SourceError, collect, resolve_sources, size_of
-from .compress import check_available, compress_variants, worth_compressing
+from .collect import Collected, Duplicate, collect, resolve_sources, size_of
+from .compress import check_available, worth_compressing
 from .config import BuildConfig, Source, load_config
 from .fingerprint import Fingerprinted, final_as_read, fingerprint, syntax_of
 from .journal import unfinished_names
 from .output_dir import build_lock, check_output_contents, check_output_dir, no_notice
-from .publish import Published, Stager, load_previous, publish
+from .publish import Stager, load_previous, publish
 from .reserved import Claimant, check_names
+from .variants import Cache, Progress, Variants
 
 __all__ = ["BuildConfig", "BuildReport", "EncodingStats", "Source", "build", "load_config"]
-
-Progress = Callable[[str, int, int], None]
-"""Called as ``progress(stage, done, total)`` while a stage runs."""
-
-_Cache = dict[str, dict[str, int | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +138,12 @@ def build(
             raise BuildError(_duplicates_message(collected.duplicates))
         notes: list[str] = []
         previous = _previous_build(output, clear=clear, notes=notes)
-        cache: _Cache = {} if clear else load_cache(output)
+        cache: Cache = {} if clear else load_cache(output)
         files = {k: f.data for k, f in collected.files.items()}
         # A dry run compresses too (writing nothing): which variants are worth keeping, and so
         # how many files the build writes, is known only then.
         stager = Stager(output, previous)  # reads only, until it is asked to write
-        compression = _Compression(config, cache, report_progress, stager, write=not dry_run)
+        compression = Variants(config, cache, report_progress, stager, write=not dry_run)
         try:
             with _timed(timings, "fingerprint"):
                 known = final_as_read(
@@ -233,7 +228,7 @@ def _claimed(output: Path, *, dry_run: bool, notice: Callable[[str], None]) -> I
         yield
 
 
-def _keep_cache(output: Path, cache: _Cache, manifest: Manifest, notes: list[str]) -> None:
+def _keep_cache(output: Path, cache: Cache, manifest: Manifest, notes: list[str]) -> None:
     """Save the compression cache of a build that published nothing. That build needed no
     write (its output may be read-only), so a failure is only a warning."""
     try:
@@ -333,183 +328,6 @@ def _kept_names_changed(results: list[Fingerprinted], previous: Manifest | None)
         "bundler put a content hash in the name, or drop the fingerprinted pattern matching it"
         for logical in changed
     )
-
-
-def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
-    return Asset(
-        logical=item.logical,
-        path=item.path,
-        size=size_of(item.data),
-        sha256=item.sha256,
-        integrity=item.integrity,
-        encodings=encodings,
-        fingerprinted=item.path == item.logical,
-    )
-
-
-# Threads that write finished files (temporary name, fsync, rename): they mostly wait on the
-# disk, so a few of them keep the compressing threads from ever waiting on an fsync.
-_WRITERS = 4
-
-
-class _Compression:
-    """Compress what the cache cannot supply, on all cores, and write files as they are ready
-    (through ``stager``, unless ``write`` is false: a dry run compresses to know what the build
-    would write, and writes nothing).
-
-    ``start(items)`` may be called with the files whose bytes are final early (their
-    compression then overlaps the rewriting of the others); ``finish(results)`` adds the rest,
-    journals and writes everything, and returns the files to publish, the number of
-    compressions run and the number of variants reused. ``cache`` (sha256 -> {encoding: size,
-    or None when not worth keeping}) is updated in place. ``abort()`` stops the threads and
-    removes what was written. A variant is reused only when the live manifest records it with
-    the same content (``stager.holds``), never because a file of that size is there.
-
-    Threads, not processes: brotli, zlib and zstd release the GIL while they compress (measured:
-    a pure-Python loop keeps running at full speed beside a brotli call), so the compressing
-    threads use every core without pickling megabytes to worker processes.
-    """
-
-    def __init__(
-        self,
-        config: BuildConfig,
-        cache: _Cache,
-        progress: Progress,
-        stager: Stager,
-        *,
-        write: bool,
-    ) -> None:
-        self.config, self.cache, self.progress = config, cache, progress
-        self.stager, self.write = stager, write
-        self.todo: dict[str, list[str]] = {}  # sha256 -> encodings computed, once per content
-        self.holders: dict[str, list[Fingerprinted]] = {}  # sha256 -> files with that content
-        self.planned: set[str] = set()  # logical paths already looked at
-        self.reused = 0
-        self.jobs: dict[Future[dict[str, bytes | None]], str] = {}
-        self.compressors: ThreadPoolExecutor | None = None
-        self.writers: ThreadPoolExecutor | None = None
-
-    def start(self, items: Iterable[Fingerprinted]) -> None:
-        jobs: dict[str, list[str]] = {}
-        for item in items:
-            self.planned.add(item.logical)
-            if not worth_compressing(item.logical, size_of(item.data), self.config.min_size):
-                continue
-            self.holders.setdefault(item.sha256, []).append(item)
-            known = self.cache.get(item.sha256, {})
-            for encoding in self.config.encodings:
-                size = known.get(encoding, -1)
-                variant = item.path + ENCODING_SUFFIXES[encoding]
-                if size is None or (size >= 0 and self.stager.holds(variant, item.sha256, size)):
-                    self.reused += 1
-                elif encoding not in self.todo.setdefault(item.sha256, []):
-                    self.todo[item.sha256].append(encoding)
-                    jobs.setdefault(item.sha256, []).append(encoding)
-        if not jobs:
-            return
-        if self.compressors is None:
-            workers = self.config.worker_count
-            self.compressors = ThreadPoolExecutor(workers, thread_name_prefix="compress")
-        # Largest first, so that one big file does not finish alone at the end.
-        for sha256 in sorted(jobs, key=lambda sha256: -size_of(self.holders[sha256][0].data)):
-            data = self.holders[sha256][0].data
-            job = self.compressors.submit(compress_variants, data, tuple(jobs[sha256]))
-            self.jobs[job] = sha256
-
-    def finish(self, results: list[Fingerprinted]) -> tuple[list[Published], int, int]:
-        self.start(item for item in results if item.logical not in self.planned)
-        sizes_made: dict[tuple[str, str], int] = {}  # the variants made now, by size
-        unwritten: dict[tuple[str, str], bytes] = {}  # a dry run's variants, to count them
-        if self.jobs:
-            sizes_made, unwritten = self._write_all(results)
-        todo = {sha256: encodings for sha256, encodings in self.todo.items() if encodings}
-        for sha256, encodings in todo.items():
-            for encoding in encodings:
-                self.cache.setdefault(sha256, {})[encoding] = sizes_made.get((sha256, encoding))
-        published = []
-        for item in results:
-            sizes: dict[str, int] = {}
-            variants: dict[str, bytes] = {}
-            if worth_compressing(item.logical, size_of(item.data), self.config.min_size):
-                for encoding in self.config.encodings:
-                    size = self.cache.get(item.sha256, {}).get(encoding)
-                    if size is not None:
-                        sizes[encoding] = size
-                    packed = unwritten.get((item.sha256, encoding))
-                    if packed is not None:
-                        variants[encoding] = packed
-            # A real build's variants are on disk already (written, or reused): no bytes are
-            # held until publish.
-            published.append(Published(_asset(item, sizes), item.data, variants))
-        return published, sum(len(e) for e in todo.values()), self.reused
-
-    def _write_all(
-        self, results: list[Fingerprinted]
-    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], bytes]]:
-        """Journal, then write every file and each variant as its compression completes; return
-        the size of each variant kept, by (sha256, encoding), and in a dry run their bytes."""
-        names = [item.path for item in results]
-        names += [
-            item.path + ENCODING_SUFFIXES[encoding]
-            for sha256, encodings in self.todo.items()
-            for item in self.holders[sha256]
-            for encoding in encodings
-        ]
-        writes: list[Future[None]] = []
-        if self.write:
-            self.stager.begin(names)
-            self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
-            # Two files with the same bytes may share a name (a.css and a.<its hash>.css).
-            unique = {item.path: item for item in results}.values()
-            writes += [
-                self.writers.submit(self.stager.put, item.path, item.data, item.sha256)
-                for item in unique
-            ]
-        # The progress counts files, as the README says: a file's variants come as one job.
-        total = sum(len(self.holders[sha256]) for sha256 in self.jobs.values())
-        done = 0
-        kept: dict[tuple[str, str], int] = {}
-        unwritten: dict[tuple[str, str], bytes] = {}
-        self.progress("compress", 0, total)
-        for job in as_completed(self.jobs):
-            sha256 = self.jobs[job]
-            try:
-                variants = job.result()
-            except SourceError:
-                raise  # says which file and what to do already
-            except BuildError as exc:
-                raise BuildError(
-                    f"{self.holders[sha256][0].logical}: {exc}; nothing was published, "
-                    "the previous build is untouched"
-                ) from exc.__cause__
-            for encoding, packed in variants.items():
-                if packed is None:
-                    continue
-                kept[(sha256, encoding)] = len(packed)
-                if self.writers is None:
-                    unwritten[(sha256, encoding)] = packed
-                    continue
-                suffix = ENCODING_SUFFIXES[encoding]
-                writes += [
-                    self.writers.submit(self.stager.put, path + suffix, packed, sha256)
-                    for path in sorted({item.path for item in self.holders[sha256]})
-                ]
-            done += len(self.holders[sha256])
-            self.progress("compress", done, total)
-        for write in writes:
-            write.result()  # the first write error, if any
-        self._shutdown(cancel=False)
-        return kept, unwritten
-
-    def _shutdown(self, *, cancel: bool) -> None:
-        for pool in (self.compressors, self.writers):
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=cancel)
-
-    def abort(self) -> None:
-        self._shutdown(cancel=True)
-        if self.write:
-            self.stager.abort()
 
 
 def _encoding_stats(assets: list[Asset], encodings: tuple[str, ...]) -> dict[str, EncodingStats]:
