@@ -15,6 +15,7 @@ from staticserve import StaticServe, StaticServeWSGI
 from staticserve.catalog import Catalog
 from staticserve.core.response import FileSlice
 from staticserve.integrations.jinja2 import install
+from staticserve.manifest import MANIFEST_NAME
 from staticserve.options import ServeOptions
 
 from .conftest import CSS, JS, Build, write_build
@@ -169,3 +170,76 @@ def test_a_page_never_pairs_the_url_of_one_build_with_the_integrity_of_the_next(
     assert second == [new.hashed("css/app.css"), new.asset("css/app.css").integrity]
     # Outside a request the helpers answer from the newest build.
     assert middleware.integrity("css/app.css") == new.asset("css/app.css").integrity
+
+
+# -- reloads, and files that are not what the manifest says ------------------------------------
+
+
+def test_static_url_takes_a_logical_path_with_or_without_its_leading_slash(
+    static_build: Build,
+) -> None:
+    found = catalog(static_build)
+    expected = static_build.hashed("css/app.css")
+    assert found.static_url("css/app.css") == expected
+    assert found.static_url("/css/app.css") == expected
+    with pytest.raises(KeyError, match=r"'css/missing\.css' is not in the manifest"):
+        found.static_url("css/missing.css")
+
+
+def test_reload_without_a_new_build_changes_nothing(fresh_static_build: Build) -> None:
+    found = catalog(fresh_static_build, reload_interval=0)
+    before = found.find(b"/static/css/app.css")
+    assert found.reload() is False
+    assert found.find(b"/static/css/app.css") is before
+
+
+def test_a_broken_manifest_is_refused_once_and_the_previous_build_stays(
+    fresh_static_build: Build, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = fresh_static_build.root
+    found = catalog(fresh_static_build, reload_interval=0)
+    (root / MANIFEST_NAME).write_text("{not json", encoding="utf-8")
+    with caplog.at_level("INFO", logger="staticserve"):
+        assert found.reload() is False
+        assert found.reload() is False  # the same broken file: refused without a new warning
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"{root / MANIFEST_NAME} is not valid JSON (")
+    assert warnings[0].count("staticserve build") == 1
+    assert warnings[0].endswith(
+        ": it is corrupt; run `staticserve build --clear` to rebuild the output from scratch; "
+        "still serving the previous build"
+    )
+    assert found.static_url("css/app.css") == fresh_static_build.hashed("css/app.css")
+    caplog.clear()
+    rebuilt = write_build(root, {"css/app.css": (JS, ())}, generation=3)
+    with caplog.at_level("INFO", logger="staticserve"):
+        assert found.reload() is True
+    assert [r.getMessage() for r in caplog.records] == [f"serving build 3 from {root}"]
+    assert found.static_url("css/app.css") == rebuilt.hashed("css/app.css")
+
+
+def test_a_missing_file_is_served_from_disk_later_and_a_resized_one_as_it_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    build = write_build(tmp_path / "out", {"css/app.css": (CSS, ()), "js/app.js": (JS, ())})
+    css = build.asset("css/app.css").path
+    js = build.asset("js/app.js").path
+    (build.root / css).unlink()
+    (build.root / js).write_bytes(JS + b"// grown\n")
+    found = catalog(build)
+    with caplog.at_level("WARNING", logger="staticserve"):
+        missing = found.find(build.hashed("css/app.css").encode())
+        grown = found.find(build.hashed("js/app.js").encode())
+        found.find(b"/static/img/logo.png")  # not in this build: no warning
+    assert missing is not None
+    assert grown is not None
+    assert isinstance(missing.identity.body, FileSlice)  # read at request time
+    assert grown.identity.body == JS + b"// grown\n"
+    messages = sorted(r.getMessage() for r in caplog.records)
+    assert len(messages) == 2, messages
+    assert messages[0].startswith(f"cannot read {css} (")
+    assert messages[0].endswith("); it will be read at request time")
+    assert messages[1] == (
+        f"{js} has {len(JS) + 9} bytes but the manifest says {len(JS)}; serving the file as it is"
+    )
