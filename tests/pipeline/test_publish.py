@@ -8,6 +8,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from staticserve.errors import BuildError
 from staticserve.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest
 from staticserve.pipeline import BuildReport
 from staticserve.pipeline.output_dir import STATE_DIR
+from staticserve.pipeline.retention import files_on_disk
 
 from .conftest import compressible, write_tree
 
@@ -262,3 +264,172 @@ def test_an_unreadable_journal_still_means_the_last_build_was_killed(
         assert (report.changed, report.generation) == (True, Manifest.load(out).generation)
         assert not (out / JOURNAL).exists()
         check_live(out)
+
+
+# -- more of what a build writes, keeps and says ---------------------------------------------------
+
+
+def test_published_files_are_readable_by_all_and_executable_by_none(
+    project: Project, tmp_path: Path
+) -> None:
+    previous = os.umask(0o022)
+    try:
+        project({"deep/er/a.css": compressible(3000), "b.txt": "b"})
+    finally:
+        os.umask(previous)
+    modes = {
+        name: (tmp_path / "out" / name).stat().st_mode & 0o777 for name in on_disk(tmp_path / "out")
+    }
+    assert set(modes.values()) == {0o644}, modes
+
+
+def test_a_compressed_build_reports_each_file_it_wrote(project: Project, tmp_path: Path) -> None:
+    first = project({"a.css": compressible(3000), "b.css": compressible(3000, "b{}\n")})
+    # two files, a br and a gzip of each
+    assert (first.written, first.written_variants, first.compressed) == (2, 4, 4)
+    write_tree(tmp_path / "assets", {"a.css": compressible(3000) + "/* 2 */"})
+    second = project()
+    assert (second.written, second.written_variants, second.compressed, second.reused) == (
+        1,
+        2,
+        2,
+        2,
+    )
+
+
+def test_a_deleted_variant_of_the_live_build_is_restored_without_a_new_generation(
+    project: Project, tmp_path: Path
+) -> None:
+    project({"a.css": compressible(3000)})
+    asset = Manifest.load(tmp_path / "out").assets["a.css"]
+    (tmp_path / "out" / asset.variant_path("br")).unlink()
+    report = project(clear=False)
+    assert (report.changed, report.generation, report.written, report.written_variants) == (
+        False,
+        1,
+        0,
+        1,
+    )
+    check_live(tmp_path / "out")
+
+
+def test_an_unchanged_build_still_publishes_when_a_kept_file_is_due_for_pruning(
+    project: Project, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    project({"a.css": "a{}"}, keep=2)
+    old = Manifest.load(out).assets["a.css"].path
+    write_tree(tmp_path / "assets", {"a.css": "a{order:2}"})
+    assert project(keep=2).generation == 2
+    assert (out / old).exists()  # kept: built by one of the last two builds
+    report = project(keep=2)  # nothing changed, but generation 1 falls out of the last two
+    assert (report.changed, report.generation, report.pruned) == (True, 3, 1)
+    assert not (out / old).exists()
+    assert project(keep=2).changed is False
+
+
+def test_the_manifest_records_the_prefix_and_when_it_was_built(
+    project: Project, tmp_path: Path
+) -> None:
+    project(SMALL, prefix="/assets/")
+    manifest = Manifest.load(tmp_path / "out")
+    assert manifest.prefix == "/assets/"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest.created), manifest.created
+
+
+def test_without_hard_links_the_unhashed_names_are_copies(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EPERM, "no hard links on this filesystem")
+
+    monkeypatch.setattr(atomic.os, "link", no_links)
+    project({"a.css": compressible(3000), "b.txt": "b"})
+    write_tree(tmp_path / "assets", {"b.txt": "b2"})
+    project()  # the copies of b.txt are replaced, those of a.css stay
+    check_live(tmp_path / "out")
+    assert temporaries(tmp_path / "out") == []
+
+
+def test_a_build_killed_after_staging_is_cleaned_up_by_the_next(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    project({"a.css": compressible(3000)})
+    write_tree(tmp_path / "assets", {"a.css": compressible(3000) + "/* 2 */"})
+
+    class Killed(BaseException):
+        """Stands for SIGKILL right before publishing: nothing after it runs."""
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise Killed
+
+    pipeline = importlib.import_module("staticserve.pipeline")
+    monkeypatch.setattr(pipeline, "publish", killed)
+    with pytest.raises(Killed):
+        project()
+    monkeypatch.undo()
+    staged = set(on_disk(out)) - files_on_disk(Manifest.load(out)) - {MANIFEST_NAME}
+    assert staged  # the killed build had written its files
+    assert staged <= set(json.loads((out / JOURNAL).read_text()))  # and journaled them first
+    write_tree(tmp_path / "assets", {"a.css": compressible(3000) + "/* 3 */"})
+    project(keep=1)
+    manifest = check_live(out)
+    assert set(on_disk(out)) == manifest.files() | {"a.css", "a.css.br", "a.css.gz", MANIFEST_NAME}
+
+
+def test_a_journal_that_is_not_a_list_names_nothing_to_remove(
+    project: Project, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    project(SMALL)
+    (out / "notes.txt").write_text("the user's own file")
+    (out / JOURNAL).write_text(json.dumps({"notes.txt": 1}))
+    project()
+    assert (out / "notes.txt").read_text() == "the user's own file"
+
+
+def test_a_state_folder_that_is_a_file_is_a_clear_error(project: Project, tmp_path: Path) -> None:
+    project(SMALL)
+    state = tmp_path / "out" / STATE_DIR
+    for entry in state.iterdir():
+        entry.unlink()
+    state.rmdir()
+    state.write_text("not a folder")
+    with pytest.raises(BuildError) as error:
+        project()
+    assert str(error.value).startswith(f"cannot write {state}: ")
+    assert str(error.value).endswith("; nothing was published, the previous build is untouched")
+
+
+def test_a_full_disk_when_the_journal_is_written_names_the_journal(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    project(SMALL, **PLAIN)
+    write_tree(tmp_path / "assets", {"a.css": "a{order:2}"})
+    full_disk_at(monkeypatch, lambda p: p.name == ".journal.json.staticserve-tmp")
+    with pytest.raises(BuildError) as error:
+        project(**PLAIN)
+    assert str(error.value) == (
+        f"cannot write {out / JOURNAL}: the disk is full; nothing was published, "
+        "the previous build is untouched"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "the disk is full"),
+        (OSError(errno.EROFS, "Read-only file system"), "the file system is read-only"),
+        (OSError(errno.EACCES, "Permission denied"), "permission denied"),
+        (OSError(errno.EPERM, "Operation not permitted"), "permission denied"),
+        (OSError(errno.EIO, "Input/output error"), "Input/output error"),
+        (OSError("a failure without an errno"), "a failure without an errno"),
+    ],
+)
+def test_a_failed_write_says_why_in_words_a_user_acts_on(error: OSError, said: str) -> None:
+    message = str(atomic.write_error(Path("out/a.css"), error))
+    assert message == (
+        f"cannot write out/a.css: {said}; nothing was published, the previous build is untouched"
+    )
