@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import io
+import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,40 +28,76 @@ def catalog(build: Build, **options: object) -> Catalog:
     return Catalog(build.root, ServeOptions(**options))  # type: ignore[arg-type]
 
 
-def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    reads: list[str] = []
-    original = Path.read_bytes
-
-    def read_bytes(self: Path) -> bytes:
-        reads.append(self.name)
-        return original(self)
-
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    return reads
+# Every file the process opens, through open(), io.open, Path.read_bytes, os.open or anything
+# else, raises the "open" audit event (PEP 578). A hook cannot be removed once added, so one
+# hook serves the whole session and records only while a test holds a recorder.
+_recorders: list[tuple[str, list[str]]] = []
 
 
-def test_loading_a_build_reads_no_file_but_the_manifest(
-    static_build: Build, monkeypatch: pytest.MonkeyPatch
+def _on_audit(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open" or not _recorders or not isinstance(args[0], (str, bytes, os.PathLike)):
+        return
+    path = os.path.abspath(os.fsdecode(args[0]))
+    for root, opened in _recorders:
+        if path.startswith(root):
+            opened.append(os.path.relpath(path, root))
+
+
+sys.addaudithook(_on_audit)
+
+
+@pytest.fixture
+def opened_in() -> Iterator[Callable[[Path], list[str]]]:
+    """``opened_in(root)``: a list that fills with every file opened under ``root`` from now
+    until the test ends (relative names, in order, each time it is opened)."""
+    mine: list[tuple[str, list[str]]] = []
+
+    def start(root: Path) -> list[str]:
+        recorder: tuple[str, list[str]] = (os.path.abspath(root) + os.sep, [])
+        mine.append(recorder)
+        _recorders.append(recorder)
+        return recorder[1]
+
+    yield start
+    for recorder in mine:
+        _recorders.remove(recorder)
+
+
+def test_opened_in_sees_every_way_of_opening_a_file(
+    tmp_path: Path, opened_in: Callable[[Path], list[str]]
 ) -> None:
-    reads = count_reads(monkeypatch)
+    (tmp_path / "f").write_bytes(b"x")
+    opened = opened_in(tmp_path)
+    (tmp_path / "f").read_bytes()
+    with open(tmp_path / "f", "rb"), io.open(tmp_path / "f", "rb"):  # noqa: UP020
+        pass
+    os.close(os.open(tmp_path / "f", os.O_RDONLY))
+    assert opened == ["f", "f", "f", "f"]
+
+
+def test_loading_a_build_opens_no_file_but_the_manifest(
+    static_build: Build, opened_in: Callable[[Path], list[str]]
+) -> None:
+    opened = opened_in(static_build.root)
     catalog(static_build)
-    assert reads == []
+    assert opened == [MANIFEST_NAME]
 
 
 def test_a_file_is_read_once_for_its_logical_and_hashed_urls(
-    static_build: Build, monkeypatch: pytest.MonkeyPatch
+    static_build: Build, opened_in: Callable[[Path], list[str]]
 ) -> None:
-    reads = count_reads(monkeypatch)
     found = catalog(static_build)
+    opened = opened_in(static_build.root)
     logical = found.find(b"/static/css/app.css")
     hashed = found.find(static_build.hashed("css/app.css").encode())
     assert logical is not None
     assert hashed is not None
     assert logical.identity.body == CSS
     assert hashed.identity.body is logical.identity.body  # the same bytes, held once
-    assert len(reads) == 3  # identity, br, gzip
+    path = static_build.asset("css/app.css").path
+    assert sorted(opened) == sorted([path, path + ".br", path + ".gz"])  # identity, br, gzip
     assert found.find(b"/static/css/app.css") is logical  # prepared once
-    assert len(reads) == 3
+    assert len(opened) == 3
 
 
 def test_unknown_paths_prepare_nothing(static_build: Build) -> None:
@@ -79,19 +118,19 @@ def test_the_memory_budget_holds_when_files_are_prepared_lazily(tmp_path: Path) 
 
 
 def test_a_reload_keeps_the_bytes_of_unchanged_files_without_reading_them_again(
-    fresh_static_build: Build, monkeypatch: pytest.MonkeyPatch
+    fresh_static_build: Build, opened_in: Callable[[Path], list[str]]
 ) -> None:
     found = catalog(fresh_static_build, reload_interval=0)
     before = found.find(b"/static/js/app.js")
     assert before is not None
     write_build(fresh_static_build.root, {"js/app.js": (JS, ("br", "gzip", "zstd"))}, generation=2)
-    reads = count_reads(monkeypatch)
+    opened = opened_in(fresh_static_build.root)
     assert found.reload() is True
     after = found.find(b"/static/js/app.js")
     assert after is not None
     assert after is not before
     assert after.identity.body is before.identity.body
-    assert reads == []
+    assert opened == [MANIFEST_NAME]  # the new manifest, and no file it names
 
 
 # -- a deploy landing while a page renders -----------------------------------------------------
