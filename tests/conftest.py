@@ -22,13 +22,21 @@ from typing import Any
 
 import brotli
 import pytest
+from hypothesis import settings
 
 from staticserve.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Asset, Manifest
+
+from .ports import start_on_free_port, wait_listening
 
 try:  # Python 3.14+, else the backport the zstd extra installs
     from compression import zstd  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - depends on the interpreter
     from backports import zstd
+
+# Hypothesis's per-example deadline (200 ms) is a timed assertion: on a loaded 2-core machine it
+# fails examples that are correct but were descheduled. Speed is measured in bench/ instead.
+settings.register_profile("staticserve", deadline=None)
+settings.load_profile("staticserve")
 
 CREATED = "2026-01-02T03:04:05Z"
 CREATED_HTTP = "Fri, 02 Jan 2026 03:04:05 GMT"
@@ -350,44 +358,50 @@ def live_servers() -> Iterator[dict[str, LiveServer]]:
 # -- servers in subprocesses ---------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server this suite started, by its PID: SIGTERM, then SIGKILL."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 @contextmanager
 def server_process(
-    command: list[str],
-    probe_url: str,
+    command: Callable[[int], list[str]],
+    probe_path: str,
     *,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server command until ``probe_url`` answers; stop it (by its PID) afterwards."""
+) -> Iterator[str]:
+    """Run ``command(port)`` on a free port until ``probe_path`` answers; yield the server's
+    URL; stop it afterwards. A port lost to another process is replaced (see tests/ports.py)."""
     import httpx
 
-    process = subprocess.Popen(command, cwd=cwd, env=env)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(probe_url, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"{command[2]} did not start") from None
-                time.sleep(0.1)
-        yield process
-    finally:
-        process.terminate()
+    def start(port: int) -> tuple[subprocess.Popen[bytes], int]:
+        process = subprocess.Popen(command(port), cwd=cwd, env=env)
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+            wait_listening(process, port)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}{probe_path}", timeout=1)
+                    return process, port
+                except httpx.TransportError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise RuntimeError(f"{command(port)[2]} did not start") from None
+                    time.sleep(0.1)
+        except BaseException:
+            stop_process(process)
+            raise
+
+    process, port = start_on_free_port(start)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
 
 
 def check_live_build(out: Path) -> Manifest:

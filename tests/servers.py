@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import free_port
+from .ports import free_port
 
 __all__ = ["DEPLOYMENTS", "Deployment", "ServerPool", "running"]
 

@@ -19,7 +19,7 @@ import pytest
 import staticserve
 from staticserve.pipeline import load_config
 
-from .conftest import free_port, server_process
+from .conftest import server_process
 
 CSS = b"body { background: url(../img/dot.png); }\n" + b".gap { margin: 0 auto; }\n" * 40
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(300)
@@ -92,16 +92,16 @@ def server(request: pytest.FixtureRequest, project: Path) -> Iterator[str]:
     """``wsgi`` (gunicorn) or ``asgi`` (uvicorn), then ``-prod`` or ``-dev`` settings."""
     kind, mode = request.param.split("-")
     write_settings(project, dev=mode == "dev")
-    port = free_port()
-    if kind == "wsgi":
-        command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--log-level", "warning"]
-        command += ["--bind", f"127.0.0.1:{port}", "proj.wsgi:application"]
-    else:
+
+    def command(port: int) -> list[str]:
+        if kind == "wsgi":
+            command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--log-level"]
+            return [*command, "warning", "--bind", f"127.0.0.1:{port}", "proj.wsgi:application"]
         command = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--lifespan", "off"]
-        command += ["--host", "127.0.0.1", "--port", str(port), "proj.asgi:application"]
+        return [*command, "--host", "127.0.0.1", "--port", str(port), "proj.asgi:application"]
+
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project), *sys.path])}
-    url = f"http://127.0.0.1:{port}"
-    with server_process(command, url + "/api/ping", cwd=project, env=env):
+    with server_process(command, "/api/ping", cwd=project, env=env) as url:
         yield url
 
 

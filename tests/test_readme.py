@@ -54,7 +54,7 @@ import staticserve
 from staticserve.manifest import MANIFEST_NAME, Manifest
 from staticserve.pipeline import build, load_config
 
-from .conftest import free_port, server_process
+from .conftest import server_process
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
@@ -233,11 +233,12 @@ def check_demo_command(line: str, request: pytest.FixtureRequest) -> None:
     for name in ("assets", "theme_overrides", "vendor"):
         shutil.copytree(REPO / "demo_app" / name, copy / name)
     shutil.copy(REPO / "demo_app/staticserve.toml", copy / "staticserve.toml")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = subprocess_env(STATICSERVE_DEMO_CONFIG=str(copy / "staticserve.toml"))
-    command = [sys.executable, "-m", "demo_app", "--port", str(port)]
-    with server_process(command, url + "/", cwd=REPO, env=env):
+
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "demo_app", "--port", str(port)]
+
+    with server_process(command, "/", cwd=REPO, env=env) as url:
         page = get(url + "/")
         assert page.status_code == 200
         links = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
@@ -476,11 +477,12 @@ def handle_fastapi(block: Block, request: pytest.FixtureRequest) -> None:
     pytest.importorskip("fastapi", reason="fastapi is a test dependency: pip install -e '.[test]'")
     root: Path = request.getfixturevalue("site")
     assert "`uvicorn main:static`" in block.text
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "uvicorn", "main:static", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--log-level", "warning"]
-    with server_process(command, url + "/", cwd=root, env=subprocess_env()):
+
+    def command(port: int) -> list[str]:
+        command = [sys.executable, "-m", "uvicorn", "main:static", "--host", "127.0.0.1"]
+        return [*command, "--port", str(port), "--log-level", "warning"]
+
+    with server_process(command, "/", cwd=root, env=subprocess_env()) as url:
         check_hashed_asset(url, root, "css/app.css")
         check_hashed_asset(url, root, "js/app.js")
         other = get(url + "/elsewhere")  # everything else is the app's: FastAPI's 404
@@ -490,11 +492,12 @@ def handle_fastapi(block: Block, request: pytest.FixtureRequest) -> None:
 def handle_flask(block: Block, request: pytest.FixtureRequest) -> None:
     """Written as flask_app.py and served by gunicorn, a WSGI server."""
     root: Path = request.getfixturevalue("site")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
-    command += ["--log-level", "warning", "flask_app:app"]
-    with server_process(command, url + "/", cwd=root, env=subprocess_env()):
+
+    def command(port: int) -> list[str]:
+        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+        return [*command, "--workers", "1", "--log-level", "warning", "flask_app:app"]
+
+    with server_process(command, "/", cwd=root, env=subprocess_env()) as url:
         check_hashed_asset(url, root, "css/app.css")
         other = get(url + "/elsewhere")
         assert other.status_code == 404
@@ -609,18 +612,18 @@ def django_servers(site: Path) -> Iterator[dict[str, str]]:
     urls = {}
     with ExitStack() as servers:
         for name, debug in (("wsgi", "0"), ("asgi", "0"), ("dev", "1")):
-            port = free_port()
-            if name == "asgi":
-                command = [sys.executable, "-m", "uvicorn", "proj.asgi:application"]
-                command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
-            else:
-                command = [sys.executable, "-m", "gunicorn", "proj.wsgi:application"]
-                command += ["--bind", f"127.0.0.1:{port}", "--workers", "1"]
-            command += ["--log-level", "warning"]
-            url = f"http://127.0.0.1:{port}"
+
+            def command(port: int, name: str = name) -> list[str]:
+                if name == "asgi":
+                    command = [sys.executable, "-m", "uvicorn", "proj.asgi:application"]
+                    command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
+                else:
+                    command = [sys.executable, "-m", "gunicorn", "proj.wsgi:application"]
+                    command += ["--bind", f"127.0.0.1:{port}", "--workers", "1"]
+                return [*command, "--log-level", "warning"]
+
             env = subprocess_env(README_DJANGO_DEBUG=debug)
-            servers.enter_context(server_process(command, url + "/", cwd=site, env=env))
-            urls[name] = url
+            urls[name] = servers.enter_context(server_process(command, "/", cwd=site, env=env))
         yield urls
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import io
+import os
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from staticserve import StaticServe, StaticServeWSGI
 from staticserve.catalog import Catalog
 from staticserve.core.response import FileSlice
 from staticserve.integrations.jinja2 import install
+from staticserve.manifest import MANIFEST_NAME
 from staticserve.options import ServeOptions
 
 from .conftest import CSS, JS, Build, write_build
@@ -24,40 +28,76 @@ def catalog(build: Build, **options: object) -> Catalog:
     return Catalog(build.root, ServeOptions(**options))  # type: ignore[arg-type]
 
 
-def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    reads: list[str] = []
-    original = Path.read_bytes
-
-    def read_bytes(self: Path) -> bytes:
-        reads.append(self.name)
-        return original(self)
-
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
-    return reads
+# Every file the process opens, through open(), io.open, Path.read_bytes, os.open or anything
+# else, raises the "open" audit event (PEP 578). A hook cannot be removed once added, so one
+# hook serves the whole session and records only while a test holds a recorder.
+_recorders: list[tuple[str, list[str]]] = []
 
 
-def test_loading_a_build_reads_no_file_but_the_manifest(
-    static_build: Build, monkeypatch: pytest.MonkeyPatch
+def _on_audit(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open" or not _recorders or not isinstance(args[0], (str, bytes, os.PathLike)):
+        return
+    path = os.path.abspath(os.fsdecode(args[0]))
+    for root, opened in _recorders:
+        if path.startswith(root):
+            opened.append(os.path.relpath(path, root))
+
+
+sys.addaudithook(_on_audit)
+
+
+@pytest.fixture
+def opened_in() -> Iterator[Callable[[Path], list[str]]]:
+    """``opened_in(root)``: a list that fills with every file opened under ``root`` from now
+    until the test ends (relative names, in order, each time it is opened)."""
+    mine: list[tuple[str, list[str]]] = []
+
+    def start(root: Path) -> list[str]:
+        recorder: tuple[str, list[str]] = (os.path.abspath(root) + os.sep, [])
+        mine.append(recorder)
+        _recorders.append(recorder)
+        return recorder[1]
+
+    yield start
+    for recorder in mine:
+        _recorders.remove(recorder)
+
+
+def test_opened_in_sees_every_way_of_opening_a_file(
+    tmp_path: Path, opened_in: Callable[[Path], list[str]]
 ) -> None:
-    reads = count_reads(monkeypatch)
+    (tmp_path / "f").write_bytes(b"x")
+    opened = opened_in(tmp_path)
+    (tmp_path / "f").read_bytes()
+    with open(tmp_path / "f", "rb"), io.open(tmp_path / "f", "rb"):  # noqa: UP020
+        pass
+    os.close(os.open(tmp_path / "f", os.O_RDONLY))
+    assert opened == ["f", "f", "f", "f"]
+
+
+def test_loading_a_build_opens_no_file_but_the_manifest(
+    static_build: Build, opened_in: Callable[[Path], list[str]]
+) -> None:
+    opened = opened_in(static_build.root)
     catalog(static_build)
-    assert reads == []
+    assert opened == [MANIFEST_NAME]
 
 
 def test_a_file_is_read_once_for_its_logical_and_hashed_urls(
-    static_build: Build, monkeypatch: pytest.MonkeyPatch
+    static_build: Build, opened_in: Callable[[Path], list[str]]
 ) -> None:
-    reads = count_reads(monkeypatch)
     found = catalog(static_build)
+    opened = opened_in(static_build.root)
     logical = found.find(b"/static/css/app.css")
     hashed = found.find(static_build.hashed("css/app.css").encode())
     assert logical is not None
     assert hashed is not None
     assert logical.identity.body == CSS
     assert hashed.identity.body is logical.identity.body  # the same bytes, held once
-    assert len(reads) == 3  # identity, br, gzip
+    path = static_build.asset("css/app.css").path
+    assert sorted(opened) == sorted([path, path + ".br", path + ".gz"])  # identity, br, gzip
     assert found.find(b"/static/css/app.css") is logical  # prepared once
-    assert len(reads) == 3
+    assert len(opened) == 3
 
 
 def test_unknown_paths_prepare_nothing(static_build: Build) -> None:
@@ -78,19 +118,19 @@ def test_the_memory_budget_holds_when_files_are_prepared_lazily(tmp_path: Path) 
 
 
 def test_a_reload_keeps_the_bytes_of_unchanged_files_without_reading_them_again(
-    fresh_static_build: Build, monkeypatch: pytest.MonkeyPatch
+    fresh_static_build: Build, opened_in: Callable[[Path], list[str]]
 ) -> None:
     found = catalog(fresh_static_build, reload_interval=0)
     before = found.find(b"/static/js/app.js")
     assert before is not None
     write_build(fresh_static_build.root, {"js/app.js": (JS, ("br", "gzip", "zstd"))}, generation=2)
-    reads = count_reads(monkeypatch)
+    opened = opened_in(fresh_static_build.root)
     assert found.reload() is True
     after = found.find(b"/static/js/app.js")
     assert after is not None
     assert after is not before
     assert after.identity.body is before.identity.body
-    assert reads == []
+    assert opened == [MANIFEST_NAME]  # the new manifest, and no file it names
 
 
 # -- a deploy landing while a page renders -----------------------------------------------------
@@ -169,3 +209,76 @@ def test_a_page_never_pairs_the_url_of_one_build_with_the_integrity_of_the_next(
     assert second == [new.hashed("css/app.css"), new.asset("css/app.css").integrity]
     # Outside a request the helpers answer from the newest build.
     assert middleware.integrity("css/app.css") == new.asset("css/app.css").integrity
+
+
+# -- reloads, and files that are not what the manifest says ------------------------------------
+
+
+def test_static_url_takes_a_logical_path_with_or_without_its_leading_slash(
+    static_build: Build,
+) -> None:
+    found = catalog(static_build)
+    expected = static_build.hashed("css/app.css")
+    assert found.static_url("css/app.css") == expected
+    assert found.static_url("/css/app.css") == expected
+    with pytest.raises(KeyError, match=r"'css/missing\.css' is not in the manifest"):
+        found.static_url("css/missing.css")
+
+
+def test_reload_without_a_new_build_changes_nothing(fresh_static_build: Build) -> None:
+    found = catalog(fresh_static_build, reload_interval=0)
+    before = found.find(b"/static/css/app.css")
+    assert found.reload() is False
+    assert found.find(b"/static/css/app.css") is before
+
+
+def test_a_broken_manifest_is_refused_once_and_the_previous_build_stays(
+    fresh_static_build: Build, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = fresh_static_build.root
+    found = catalog(fresh_static_build, reload_interval=0)
+    (root / MANIFEST_NAME).write_text("{not json", encoding="utf-8")
+    with caplog.at_level("INFO", logger="staticserve"):
+        assert found.reload() is False
+        assert found.reload() is False  # the same broken file: refused without a new warning
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"{root / MANIFEST_NAME} is not valid JSON (")
+    assert warnings[0].count("staticserve build") == 1
+    assert warnings[0].endswith(
+        ": it is corrupt; run `staticserve build --clear` to rebuild the output from scratch; "
+        "still serving the previous build"
+    )
+    assert found.static_url("css/app.css") == fresh_static_build.hashed("css/app.css")
+    caplog.clear()
+    rebuilt = write_build(root, {"css/app.css": (JS, ())}, generation=3)
+    with caplog.at_level("INFO", logger="staticserve"):
+        assert found.reload() is True
+    assert [r.getMessage() for r in caplog.records] == [f"serving build 3 from {root}"]
+    assert found.static_url("css/app.css") == rebuilt.hashed("css/app.css")
+
+
+def test_a_missing_file_is_served_from_disk_later_and_a_resized_one_as_it_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    build = write_build(tmp_path / "out", {"css/app.css": (CSS, ()), "js/app.js": (JS, ())})
+    css = build.asset("css/app.css").path
+    js = build.asset("js/app.js").path
+    (build.root / css).unlink()
+    (build.root / js).write_bytes(JS + b"// grown\n")
+    found = catalog(build)
+    with caplog.at_level("WARNING", logger="staticserve"):
+        missing = found.find(build.hashed("css/app.css").encode())
+        grown = found.find(build.hashed("js/app.js").encode())
+        found.find(b"/static/img/logo.png")  # not in this build: no warning
+    assert missing is not None
+    assert grown is not None
+    assert isinstance(missing.identity.body, FileSlice)  # read at request time
+    assert grown.identity.body == JS + b"// grown\n"
+    messages = sorted(r.getMessage() for r in caplog.records)
+    assert len(messages) == 2, messages
+    assert messages[0].startswith(f"cannot read {css} (")
+    assert messages[0].endswith("); it will be read at request time")
+    assert messages[1] == (
+        f"{js} has {len(JS) + 9} bytes but the manifest says {len(JS)}; serving the file as it is"
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import CSS, Build, free_port, server_process
+from .conftest import CSS, Build, server_process
 
 APP_MODULE = """
 from flask import Flask
@@ -34,11 +34,12 @@ app = StaticServeWSGI(flask_app, ROOT, "/static")
 def gunicorn(static_build: Build, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("gunicorn_app")
     (folder / "served.py").write_text(APP_MODULE.replace("ROOT", repr(str(static_build.root))))
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--chdir", str(folder), "--workers", "1"]
-    command += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", "served:app"]
-    url = f"http://127.0.0.1:{port}"
-    with server_process(command, url + "/api/data", cwd=Path(__file__).parent.parent):
+
+    def command(port: int) -> list[str]:
+        command = [sys.executable, "-m", "gunicorn", "--chdir", str(folder), "--workers", "1"]
+        return [*command, "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "served:app"]
+
+    with server_process(command, "/api/data", cwd=Path(__file__).parent.parent) as url:
         yield url
 
 

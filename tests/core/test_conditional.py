@@ -68,6 +68,9 @@ IF_RANGE = [
     ("exact Last-Modified date", b"Fri, 02 Jan 2026 03:04:05 GMT", True),
     ("later date", b"Sat, 03 Jan 2026 00:00:00 GMT", False),
     ("garbage", b"garbage", False),
+    # RFC 9110 §5.6.3: only spaces and tabs are optional whitespace around a field value.
+    ("our tag with spaces around", b' \t"0123456789abcdef" ', True),
+    ("our tag and a form feed", b'"0123456789abcdef"\x0c', False),
 ]
 
 
@@ -90,6 +93,8 @@ RESOLVED = [
     ("zero-length suffix", ByteRange(None, 0), 100, None),
     ("any range of an empty file", ByteRange(0, 0), 0, None),
     ("a suffix of an empty file", ByteRange(None, 5), 0, None),
+    ("last position one past the end", ByteRange(0, 100), 100, (0, 100)),
+    ("the one byte of a one-byte file, as a suffix", ByteRange(None, 1), 1, (0, 1)),
 ]
 
 

@@ -96,6 +96,7 @@ BY_NAME = {
     "no extension": ("Makefile", b"application/octet-stream"),
     "a dot in a folder name only": ("dir.d/noext", b"application/octet-stream"),
     "a trailing dot": ("file.", b"application/octet-stream"),
+    "a file named like an extension": ("a-file-named/css", b"application/octet-stream"),
 }
 
 

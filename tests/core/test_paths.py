@@ -18,6 +18,7 @@ CANONICAL = [
     ("an escaped dot is unescaped", b"/static/app%2Ecss", b"/static/app.css"),
     ("a space stays escaped", b"/static/my%20logo.svg", b"/static/my%20logo.svg"),
     ("a directory keeps its slash", b"/static/docs/", b"/static/docs/"),
+    ("a path at the length limit", b"/" + b"a" * (MAX_PATH - 1), b"/" + b"a" * (MAX_PATH - 1)),
 ]
 
 
@@ -38,6 +39,10 @@ HOSTILE = [
     ("upper-case encoded slash", b"/static/css%2Fapp.css"),
     ("encoded backslash", b"/static/..%5csecret"),
     ("raw backslash", b"/static/..\\secret"),
+    ("raw backslash inside a name", b"/static/a\\b.css"),
+    ("a dot directory first", b"/.git/config"),
+    ("an empty first segment", b"//static/app.css"),
+    ("a dotfile three folders down", b"/static/css/.env"),
     ("encoded NUL", b"/static/app.css%00.png"),
     ("raw NUL", b"/static/app.css\x00.png"),
     ("double slash", b"/static//etc/passwd"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -57,29 +58,36 @@ class Catalog:
         return self.entries.get(path)
 
 
-CATALOG = Catalog(
-    {
-        b"/static/app.abc.css": resource("br", "gzip"),
-        b"/static/app.css": resource("br", "gzip", cache=CachePolicy.short(60)),
-        b"/static/all.css": resource("br", "gzip", "zstd"),
-        b"/static/one.css": resource("gzip"),
-        b"/static/plain.txt": resource(origin=None),
-        b"/static/~me.css": resource(),
-        b"/static/docs/": resource(cache=CachePolicy.short(60)),  # a folder's index file
-        b"/static/my%20docs/": resource(cache=CachePolicy(b"no-cache")),
-        b"/static/clip.mp4": build_resource(
-            [VariantSource("identity", "vid", 1000, VIDEO)],
-            content_type=b"video/mp4",
-            cache=IMMUTABLE,
-            last_modified=MODIFIED,
-        ),
-    }
-)
+def make_catalog() -> Catalog:
+    """A fresh catalog: each plan is made from resources built for it, so that no answer is
+    remembered from another test (resources cache their negotiated choices)."""
+    return Catalog(
+        {
+            b"/static/app.abc.css": resource("br", "gzip"),
+            b"/static/app.css": resource("br", "gzip", cache=CachePolicy.short(60)),
+            b"/static/all.css": resource("br", "gzip", "zstd"),
+            b"/static/one.css": resource("gzip"),
+            b"/static/plain.txt": resource(origin=None),
+            b"/static/~me.css": resource(),
+            b"/static/docs/": resource(cache=CachePolicy.short(60)),  # a folder's index file
+            b"/static/my%20docs/": resource(cache=CachePolicy(b"no-cache")),
+            b"/static/clip.mp4": build_resource(
+                [VariantSource("identity", "vid", 1000, VIDEO)],
+                content_type=b"video/mp4",
+                cache=IMMUTABLE,
+                last_modified=MODIFIED,
+            ),
+        }
+    )
 
 
-def plan(path: str, method: str = "GET", **headers: str) -> ResponsePlan | None:
+CATALOG = make_catalog()
+PATHS = sorted(CATALOG.entries)
+
+
+def plan(path: str, method: str = "GET", now: int = NOW, **headers: str) -> ResponsePlan | None:
     fields = {k.replace("_", "-").encode(): v.encode() for k, v in headers.items()}
-    return plan_response(Request(method, path.encode(), fields, NOW), CATALOG)
+    return plan_response(Request(method, path.encode(), fields, now), make_catalog())
 
 
 def field_of(result: ResponsePlan | None, name: bytes) -> bytes | None:
@@ -118,6 +126,14 @@ CASES = [
         "the wildcard accepts brotli",
         ("/static/app.abc.css",),
         {"accept_encoding": "*"},
+        200,
+        b"br",
+        BR,
+    ),
+    (
+        "the least weight still accepts",
+        ("/static/app.abc.css",),
+        {"accept_encoding": "br;q=0.001"},
         200,
         b"br",
         BR,
@@ -198,6 +214,14 @@ CASES = [
         b"",
     ),
     (
+        "a 304 of a logical name (no Expires) is empty",
+        ("/static/app.css",),
+        {"if_none_match": '"abc"'},
+        304,
+        None,
+        b"",
+    ),
+    (
         "the br tag matches the br response",
         ("/static/app.abc.css",),
         {"if_none_match": '"abc-br"', "accept_encoding": "br"},
@@ -241,6 +265,8 @@ CASES = [
         BODY,
     ),
     ("HEAD ignores Range", ("/static/app.abc.css", "HEAD"), {"range": "bytes=0-0"}, 200, None, b""),
+    ("HEAD of a logical name has no body", ("/static/app.css", "HEAD"), {}, 200, None, b""),
+    ("GET of a logical name", ("/static/app.css",), {"accept_encoding": "br"}, 200, b"br", BR),
     (
         "If-Range with our tag allows the range",
         ("/static/app.abc.css",),
@@ -675,6 +701,142 @@ def test_a_206_describes_the_part() -> None:
     assert field_of(result, b"etag") == b'"abc"'
 
 
+EVERY_KIND_OF_ANSWER = [
+    {},
+    {"accept_encoding": "br"},
+    {"accept_encoding": "gzip"},
+    {"if_none_match": '"abc"'},
+    {"if_none_match": '"abc-br"', "accept_encoding": "br"},
+    {"range": "bytes=1-2"},
+    {"range": "bytes=999-"},
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("method", ["GET", "HEAD", "DELETE"])
+def test_every_header_name_is_lower_case(path: str, method: str) -> None:
+    # ASGI servers and HTTP/2 (RFC 9113 §8.2.1) take field names in lower case only.
+    for headers in EVERY_KIND_OF_ANSWER:
+        result = plan(path.decode(), method, **headers)
+        assert result is not None
+        names = [name for name, _ in result.headers]
+        assert names == [name.lower() for name in names], (headers, names)
+
+
+def test_a_206_has_the_fields_of_the_identity_200_with_the_part_s_length() -> None:
+    result = plan("/static/app.abc.css", range="bytes=10-19", accept_encoding="br")
+    assert result is not None
+    assert result.headers == (
+        (b"content-type", b"text/css; charset=utf-8"),
+        (b"etag", b'"abc"'),
+        (b"accept-ranges", b"bytes"),
+        (b"access-control-allow-origin", b"*"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"last-modified", b"Fri, 02 Jan 2026 03:04:05 GMT"),
+        (b"cache-control", b"public, max-age=31536000, immutable"),
+        (b"vary", b"Accept-Encoding"),
+        (b"expires", b"Sun, 03 Jan 2027 00:26:40 GMT"),
+        (b"content-range", b"bytes 10-19/100"),
+        (b"content-length", b"10"),
+    )
+
+
+def test_a_416_is_empty_and_keeps_validators_caching_and_cors() -> None:
+    result = plan("/static/app.abc.css", range="bytes=500-")
+    assert result is not None
+    assert (result.status, result.body) == (416, b"")
+    assert result.headers == (
+        (b"content-range", b"bytes */100"),
+        (b"content-length", b"0"),
+        (b"etag", b'"abc"'),
+        (b"accept-ranges", b"bytes"),
+        (b"access-control-allow-origin", b"*"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"last-modified", b"Fri, 02 Jan 2026 03:04:05 GMT"),
+        (b"cache-control", b"public, max-age=31536000, immutable"),
+        (b"vary", b"Accept-Encoding"),
+        (b"expires", b"Sun, 03 Jan 2027 00:26:40 GMT"),
+    )
+
+
+def test_a_200_lists_its_fields_in_a_fixed_order() -> None:
+    result = plan("/static/app.abc.css", accept_encoding="br")
+    assert result is not None
+    assert result.headers == (
+        (b"content-type", b"text/css; charset=utf-8"),
+        (b"content-length", b"30"),
+        (b"content-encoding", b"br"),
+        (b"etag", b'"abc-br"'),
+        (b"last-modified", b"Fri, 02 Jan 2026 03:04:05 GMT"),
+        (b"cache-control", b"public, max-age=31536000, immutable"),
+        (b"vary", b"Accept-Encoding"),
+        (b"accept-ranges", b"bytes"),
+        (b"access-control-allow-origin", b"*"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"expires", b"Sun, 03 Jan 2027 00:26:40 GMT"),
+    )
+
+
+def test_expires_moves_with_the_clock_on_one_resource() -> None:
+    catalog = make_catalog()
+
+    def expires(now: int, headers: dict[bytes, bytes] | None = None) -> bytes | None:
+        request = Request("GET", b"/static/app.abc.css", headers or {}, now)
+        return field_of(plan_response(request, catalog), b"expires")
+
+    assert expires(NOW) == b"Sun, 03 Jan 2027 00:26:40 GMT"
+    assert expires(NOW) == b"Sun, 03 Jan 2027 00:26:40 GMT"
+    assert expires(NOW + 1) == b"Sun, 03 Jan 2027 00:26:41 GMT"
+    assert expires(NOW + 1, {b"if-none-match": b'"abc"'}) == b"Sun, 03 Jan 2027 00:26:41 GMT"
+    assert expires(NOW) == b"Sun, 03 Jan 2027 00:26:40 GMT"
+
+
+def test_a_file_with_one_compressed_form_varies_by_accept_encoding() -> None:
+    result = plan_response(Request("GET", b"/x", {}, NOW), Catalog({b"/x": resource("br")}))
+    assert field_of(result, b"vary") == b"Accept-Encoding"
+
+
+def test_a_compressed_form_no_smaller_than_the_file_is_not_preferred() -> None:
+    # Among codings of equal q-value the smallest wins; at equal size, identity.
+    same_size = build_resource(
+        [VariantSource("identity", "abc", 3, b"abc"), VariantSource("br", "abc-br", 3, b"xyz")],
+        content_type=b"text/plain; charset=utf-8",
+        cache=IMMUTABLE,
+    )
+    fields = {b"accept-encoding": b"br, identity"}
+    result = plan_response(Request("GET", b"/x", fields, NOW), Catalog({b"/x": same_size}))
+    assert result is not None
+    assert (field_of(result, b"content-encoding"), result.body) == (None, b"abc")
+
+
+def test_a_plan_with_a_status_the_core_never_sends_cannot_be_made() -> None:
+    # a folder's redirect is a 302; a 301 would be kept by browsers past the next build
+    with pytest.raises(ValueError, match=r"^the core never answers 301$"):
+        ResponsePlan(301, (), b"")
+
+
+def test_a_file_with_one_form_is_not_negotiated() -> None:
+    result = plan("/static/plain.txt", accept_encoding="br, gzip")
+    assert result is not None
+    assert field_of(result, b"vary") is None
+    assert field_of(result, b"content-encoding") is None
+
+
+def test_if_range_reads_a_two_digit_year_against_the_clock() -> None:
+    # RFC 9110 §5.6.7: in 2026, "75" is 2075 (less than 50 years ahead), not 1975.
+    in_2075 = 3313526400  # Tue, 01 Jan 2075 00:00:00 GMT
+    dated = build_resource(
+        [VariantSource("identity", "abc", 3, b"abc")],
+        content_type=b"text/plain; charset=utf-8",
+        cache=IMMUTABLE,
+        last_modified=in_2075,
+    )
+    fields = {b"range": b"bytes=0-0", b"if-range": b"Tuesday, 01-Jan-75 00:00:00 GMT"}
+    result = plan_response(Request("GET", b"/x", fields, NOW), Catalog({b"/x": dated}))
+    assert result is not None
+    assert (result.status, result.body) == (206, b"a")
+
+
 def test_extra_headers_replace_defaults_of_the_same_name() -> None:
     custom = build_resource(
         [VariantSource("identity", "abc", 3, b"abc")],
@@ -688,13 +850,55 @@ def test_extra_headers_replace_defaults_of_the_same_name() -> None:
 
 
 def test_variants_without_identity_are_refused() -> None:
-    with pytest.raises(ValueError, match="identity"):
+    with pytest.raises(
+        ValueError, match=r"^a resource needs its identity \(uncompressed\) variant$"
+    ):
         build_resource([VariantSource("br", "a-br", 2, b"xx")], content_type=b"x", cache=IMMUTABLE)
 
 
-def test_a_file_slice_cannot_reach_past_the_file() -> None:
+@pytest.mark.parametrize(
+    ("tag", "length", "body", "message"),
+    [
+        ("", 2, b"xx", "entity tag text '' must be"),
+        ("a b", 2, b"xx", "entity tag text 'a b' must be"),
+        ('a"b', 2, b"xx", "must be letters"),
+        ("é", 2, b"xx", "must be letters"),
+        ("a-b.c_D9", 3, b"xx", "identity body has 2 bytes, expected 3"),
+    ],
+)
+def test_a_variant_with_a_bad_tag_or_length_cannot_be_made(
+    tag: str, length: int, body: bytes, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        VariantSource("identity", tag, length, body)
+
+
+def test_a_resource_must_hold_its_identity_representation() -> None:
+    one, other = resource(), resource()
+    with pytest.raises(
+        ValueError, match=r"^the identity representation must be one of the representations$"
+    ):
+        Resource(
+            representations=one.representations,
+            identity=other.representations[0].__class__("identity", b'"x"', 1, b"x", (), (), ()),
+            last_modified=None,
+            expires_after=None,
+            partial_headers=(),
+            unsatisfiable_headers=(),
+        )
+
+
+@pytest.mark.parametrize(
+    ("offset", "length", "size"), [(90, 20, 100), (-1, 5, 100), (0, -1, 100), (101, 0, 100)]
+)
+def test_a_file_slice_cannot_reach_outside_the_file(offset: int, length: int, size: int) -> None:
     with pytest.raises(ValueError, match="outside"):
-        FileSlice("/x", 90, 20, 100)
+        FileSlice("/x", offset, length, size)
+
+
+@pytest.mark.parametrize(("offset", "length"), [(0, 0), (100, 0), (0, 100), (99, 1)])
+def test_a_file_slice_may_be_empty_or_the_whole_file(offset: int, length: int) -> None:
+    assert FileSlice("/x", offset, length, 100).length == length
 
 
 HEADER_NAMES = st.sampled_from(
@@ -711,14 +915,14 @@ HEADER_NAMES = st.sampled_from(
 
 
 @given(
-    st.sampled_from(sorted(CATALOG.entries)),
+    st.sampled_from(PATHS),
     st.sampled_from(["GET", "HEAD", "POST", "OPTIONS"]),
     st.dictionaries(HEADER_NAMES, st.binary(max_size=80)),
 )
 def test_any_header_values_give_a_valid_plan(
     path: bytes, method: str, headers: dict[bytes, bytes]
 ) -> None:
-    result = plan_response(Request(method, path, headers, NOW), CATALOG)
+    result = plan_response(Request(method, path, headers, NOW), make_catalog())
     assert result is not None
     assert result.status in (200, 206, 304, 405, 412, 416)
     if isinstance(result.body, bytes) and result.status in (200, 206) and method == "GET":

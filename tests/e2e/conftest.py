@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,8 @@ import pytest
 
 from staticserve.manifest import Manifest
 from staticserve.pipeline import build, load_config
+
+from ..ports import start_on_free_port, wait_listening
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Playwright
@@ -124,51 +125,30 @@ class DemoServer:
         env["STATICSERVE_DEMO_CONFIG"] = str(self.demo.config)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"
-        for _attempt in range(3):  # a free port can be taken between the probe and the bind
-            self.port = _free_port()
-            command = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "demo_app.app:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "info",  # the access log is what the cache tests count
-                "--timeout-graceful-shutdown",
-                "3",
-            ]
-            with open(self.log_path, "wb") as log:
-                self.process = subprocess.Popen(
-                    command,
-                    cwd=self.demo.root,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            if self._wait_until_up():
-                return
-            self.stop()
-            if "address already in use" not in self.log().lower():
-                break
-        raise RuntimeError(f"uvicorn did not start; its output:\n{self.log()}")
+        self.env = env
+        self.port = start_on_free_port(self._start)
 
-    def _wait_until_up(self) -> bool:
-        assert self.process is not None
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return True
-            except OSError:
-                time.sleep(0.05)
-        return False
+    def _start(self, port: int) -> int:
+        """Start on ``port``; :class:`PortLost` (after stopping) when another process has it."""
+        command = [sys.executable, "-m", "uvicorn", "--factory", "demo_app.app:create_app"]
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+        command += ["--log-level", "info"]  # the access log is what the cache tests count
+        command += ["--timeout-graceful-shutdown", "3"]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.demo.root,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_listening(self.process, port, SERVER_START_TIMEOUT, log=self.log_path)
+        except BaseException:
+            self.stop()
+            raise
+        return port
 
     def stop(self) -> None:
         """Stop the server this fixture started, by its PID: SIGTERM, then SIGKILL."""
@@ -209,13 +189,6 @@ class DemoServer:
             for method, target, status in lines
             if "sentinel=" not in target
         ]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ import pytest
 from staticserve.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest
 
 from ..conftest import DECODERS, check_live_build
+from ..ports import start_on_free_port, wait_listening
 
 __all__ = ["DECODERS", "check_live_build"]  # shared with the root conftest, used from here too
 
@@ -64,12 +65,6 @@ def child_env(**extra: str) -> dict[str, str]:
     path = os.environ.get("PYTHONPATH", "")
     joined = str(PROJECT) + (os.pathsep + path if path else "")
     return {**os.environ, "PYTHONPATH": joined, **extra}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- a raw HTTP/1.1 client ----------------------------------------------------------------------
@@ -313,42 +308,56 @@ class Server:
 
     def __init__(self, kind: str, site: Site, mode: str, log: Path, **options: str) -> None:
         self.kind = kind
-        self.port = free_port()
-        module = "tests.reliability.served_app"
-        if kind == "uvicorn":
-            command = [sys.executable, "-m", "uvicorn", f"{module}:asgi_app", "--host", "127.0.0.1"]
-            command += ["--port", str(self.port), "--log-level", "warning", "--no-access-log"]
-            command += ["--lifespan", "off", "--http", "h11"]
-        elif kind == "gunicorn":
-            command = [sys.executable, "-m", "gunicorn", f"{module}:wsgi_app", "--workers", "1"]
-            command += ["--worker-class", "gthread", "--threads", options.get("threads", "8")]
-            command += ["--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
-        else:
-            command = [sys.executable, "-m", module, str(self.port)]
-        env = child_env(
+        self.log = log
+        self.env = child_env(
             RELIAB_ROOT=str(site.out),
             RELIAB_MODE=mode,
             RELIAB_CONFIG=str(site.config),
             RELIAB_RELOAD=options.get("reload", "1"),
         )
-        self.log = log
-        self._log_file = open(log, "wb")  # noqa: SIM115 -- closed in stop()
-        self.process = subprocess.Popen(
-            command, cwd=PROJECT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT
-        )
-        self._wait_ready()
+        self.options = options
+        self.port = start_on_free_port(self._start)
         self.worker_pid = int(raw_request(self.port, b"/__pid").body)
 
-    def _wait_ready(self) -> None:
+    def _command(self, port: int) -> list[str]:
+        module = "tests.reliability.served_app"
+        if self.kind == "uvicorn":
+            command = [sys.executable, "-m", "uvicorn", f"{module}:asgi_app", "--host", "127.0.0.1"]
+            command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+            return [*command, "--lifespan", "off", "--http", "h11"]
+        if self.kind == "gunicorn":
+            command = [sys.executable, "-m", "gunicorn", f"{module}:wsgi_app", "--workers", "1"]
+            command += ["--worker-class", "gthread", "--threads", self.options.get("threads", "8")]
+            return [*command, "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+        return [sys.executable, "-m", module, str(port)]
+
+    def _start(self, port: int) -> int:
+        """Start on ``port``; :class:`PortLost` (after stopping) when another process has it."""
+        self._log_file = open(self.log, "wb")  # noqa: SIM115 -- closed in stop()
+        self.process = subprocess.Popen(
+            self._command(port),
+            cwd=PROJECT,
+            env=self.env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_listening(self.process, port, log=self.log)
+            self._wait_ready(port)
+        except BaseException:
+            self.stop()
+            raise
+        return port
+
+    def _wait_ready(self, port: int) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if raw_request(self.port, b"/__health", timeout=2).status == 200:
+                if raw_request(port, b"/__health", timeout=2).status == 200:
                     return
             except (OSError, NoResponse):
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError(f"{self.kind} did not start:\n{self.log.read_text()}")
             time.sleep(0.05)
 

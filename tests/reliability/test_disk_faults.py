@@ -28,6 +28,7 @@ import pytest
 
 from staticserve.manifest import MANIFEST_NAME, Manifest
 
+from .. import paused_build
 from .conftest import (
     Server,
     Site,
@@ -105,6 +106,7 @@ class Disk:
         self.real = result.returncode == 0
         self.free: int | None = None  # the simulated free space, when not real
         self.ballast = folder / "ballast"
+        self.full_flag = folder.parent / "disk-full"  # the simulated disk's "no space left"
         if not self.real:
             message = (
                 f"cannot mount a tmpfs ({result.stderr.strip() or 'mount failed'}): the full-disk "
@@ -135,13 +137,27 @@ class Disk:
     def clear(self) -> None:
         self.free = None
         self.ballast.unlink(missing_ok=True)
+        self.full_flag.unlink(missing_ok=True)
 
-    def build(self, site: Site) -> subprocess.CompletedProcess[str]:
+    def fill(self) -> None:
+        """Leave no free space from now on, also for a build that is running."""
+        if self.real:
+            self.leave_free(0)
+        else:
+            self.full_flag.touch()
+
+    def build_command(self, site: Site) -> tuple[list[str], dict[str, str]]:
+        """The command and environment of a build whose output is on this disk."""
         command = build_command(site)
         env = child_env()
-        if self.free is not None:
+        if not self.real:
             command = [sys.executable, "-m", "tests.reliability.enospc_build", *command[3:]]
-            env["RELIAB_DISK_FREE"] = str(self.free)
+            env["RELIAB_DISK_FREE"] = str(1 << 62 if self.free is None else self.free)
+            env["RELIAB_DISK_FULL_FLAG"] = str(self.full_flag)
+        return command, env
+
+    def build(self, site: Site) -> subprocess.CompletedProcess[str]:
+        command, env = self.build_command(site)
         return subprocess.run(
             command, cwd=site.base, env=env, capture_output=True, text=True, timeout=300
         )
@@ -215,8 +231,20 @@ def test_a_build_that_fills_the_disk_fails_cleanly(
     assert_serves(server.port, assert_recovers(site, disk))
 
 
+def where_it_failed(message: str, site: Site) -> str:
+    """Which write a full-disk error names: a content file written while compressing, the
+    publish step (its content files and manifest, before the switch), a state file (journal,
+    cache) or, once the new build is live, finishing it."""
+    if "is live, but finishing it failed" in message:
+        return "after the switch"
+    where = message.removeprefix("Error: cannot write ").partition(": ")[0]
+    if Path(where) == site.out:
+        return "publish step"
+    return "state file" if ".staticserve" in Path(where).parts else "content file"
+
+
 def full_disk_trials(site: Site, disk: Disk, server: Server, frees: list[int]) -> dict[str, int]:
-    outcomes = {"built": 0, "failed cleanly": 0}
+    outcomes: dict[str, int] = {}
     for free in frees:
         site.write_sources(site.version + 1)
         before, manifest_bytes = snapshot(site.out), (site.out / MANIFEST_NAME).read_bytes()
@@ -224,17 +252,21 @@ def full_disk_trials(site: Site, disk: Disk, server: Server, frees: list[int]) -
         result = disk.build(site)
         disk.clear()
         if result.returncode == 0:
-            outcomes["built"] += 1
+            outcome = "built"
             assert result.stderr == ""
             live = check_live_build(site.out)
         else:
-            outcomes["failed cleanly"] += 1
             assert result.returncode == 1, result.stderr
             lines = result.stderr.strip().splitlines()
             assert len(lines) == 1, result.stderr
             assert "disk is full" in lines[0], result.stderr
-            # "nothing was published": the previous manifest is still the live one.
-            live = assert_untouched(site, before, manifest_bytes)
+            outcome = "failed: " + where_it_failed(lines[0], site)
+            if outcome == "failed: after the switch":
+                live = check_live_build(site.out)
+            else:  # "nothing was published": the previous manifest is still the live one.
+                assert "nothing was published" in lines[0], lines[0]
+                live = assert_untouched(site, before, manifest_bytes)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
         assert_serves(server.port, live)
         assert_serves(server.port, assert_recovers(site, disk))
     return outcomes
@@ -254,38 +286,74 @@ def needed_space(site: Site, disk: Disk) -> int:
     return high * PAGE
 
 
-def run_full_disk_sweep(
-    disk_site: tuple[Site, Disk], start_server: Callable[..., Server], near_end: int, spread: int
+@pytest.mark.slow
+def test_the_disk_filling_up_at_many_moments_of_the_build(
+    disk_site: tuple[Site, Disk], start_server: Callable[..., Server]
 ) -> None:
+    """Free space just under what the build needs (its last writes fail) and at random below
+    it (content files fail): every failure is clean, wherever it lands."""
     site, disk = disk_site
     server = start_server("uvicorn", site, reload="0.1")
-    rng = random.Random(4)
-    if near_end:
-        needed = needed_space(site, disk)
-        # The last writes (manifest, unhashed copies, cache, journal) fail just under the need;
-        # the content files fail anywhere below it.
-        frees = [needed - k * PAGE for k in range(1, near_end + 1)]
-    else:
-        needed = disk.available() // 2
-        frees = []
-    frees += rng.sample(range(0, needed, PAGE), spread)
+    needed = needed_space(site, disk)
+    frees = [needed - k * PAGE for k in range(1, 17)]
+    frees += random.Random(4).sample(range(0, needed, PAGE), 12)
     outcomes = full_disk_trials(site, disk, server, [max(f, 0) for f in frees])
     record("disk faults: full-disk builds tried", len(frees))
     record("disk faults: full-disk outcomes", outcomes)
-    assert outcomes["failed cleanly"] >= len(frees) // 2
+    failed = sum(v for k, v in outcomes.items() if k.startswith("failed"))
+    assert failed >= len(frees) // 2, outcomes
+    assert outcomes.get("failed: content file", 0) >= 1, outcomes
 
 
+# What the build says when the disk fills up at a moment of publishing, and which build is live.
+FULL_AT = {
+    # The publish step has journaled its plan, every content file is in place: the manifest
+    # is the next write, and it fails; the previous build stays live.
+    "publishing": ("nothing was published, the previous build is untouched", 0),
+    # The new manifest is live: what fails is finishing it (copies, pruning, the cache).
+    "switched": ("is live, but finishing it failed", 1),
+}
+
+
+@pytest.mark.parametrize("moment", list(FULL_AT))
 def test_the_disk_filling_up_during_publishing(
-    disk_site: tuple[Site, Disk], start_server: Callable[..., Server]
+    disk_site: tuple[Site, Disk], start_server: Callable[..., Server], moment: str
 ) -> None:
-    run_full_disk_sweep(disk_site, start_server, near_end=0, spread=3)
-
-
-@pytest.mark.slow
-def test_the_disk_filling_up_at_every_moment_of_publishing(
-    disk_site: tuple[Site, Disk], start_server: Callable[..., Server]
-) -> None:
-    run_full_disk_sweep(disk_site, start_server, near_end=16, spread=12)
+    """The build is frozen at ``moment`` (:mod:`tests.paused_build`), the disk is filled, the
+    build goes on and fails: one clear line, and a complete build stays live and served."""
+    site, disk = disk_site
+    server = start_server("uvicorn", site, reload="0.1")
+    before, manifest_bytes = snapshot(site.out), (site.out / MANIFEST_NAME).read_bytes()
+    site.write_sources(2)
+    aimed = paused_build.standing(site.out)
+    marker = site.base / "paused"
+    command, env = disk.build_command(site)
+    process = paused_build.start(moment, command[3:], cwd=site.base, env=env, marker=marker)
+    try:
+        assert paused_build.wait_paused(process, marker) == moment
+        now = paused_build.standing(site.out)
+        assert paused_build.stands_at(moment, now, aimed), now.describe()
+        disk.fill()
+    except BaseException:
+        paused_build.kill(process)
+        raise
+    returncode, stderr = paused_build.resume(process)
+    assert returncode == 1, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("Error: "), stderr
+    assert "the disk is full" in lines[0], stderr
+    said, switches = FULL_AT[moment]
+    assert said in lines[0], stderr
+    record(f"disk faults: full while {moment}", lines[0].replace(str(site.base), "…"))
+    if switches:
+        live = check_live_build(site.out)
+        assert live.generation == aimed.generation + 1
+    else:
+        live = assert_untouched(site, before, manifest_bytes)
+    assert_serves(server.port, live)
+    disk.clear()
+    assert_serves(server.port, assert_recovers(site, disk))
 
 
 # -- permissions --------------------------------------------------------------------------------

@@ -1,13 +1,11 @@
 """``staticserve build`` killed with SIGKILL at aimed moments leaves the live build servable.
 
-Each trial changes every source, starts the build as a subprocess and kills it:
-
-- ``compress``: at a random instant of the compression stage (located by a calibration build's
-  own stage timings, and confirmed afterwards: no journal means publishing had not begun);
-- ``publish``: a random instant after the publish journal appears;
-- ``temp file``: as soon as a content file is being written under its temporary name;
-- ``manifest``: as soon as the new manifest is being written under its temporary name;
-- ``twice``: killed during compression, then again during publishing, before a build completes.
+Each trial changes every source and starts the build as a subprocess that freezes itself at a
+named moment of its writes (:mod:`tests.paused_build`): while compressing, while a content file
+is half-placed (under its temporary name), once publishing has journaled its plan, with the new
+manifest complete but not yet renamed over the live one, and right after that switch; ``twice``
+kills one build while compressing and the next while publishing, before any completes. The test
+reads the frozen output to assert the build stands where it was aimed, then sends SIGKILL.
 
 After each kill, every file the live manifest names exists with the sha256 it promises, a
 uvicorn serving the output answers every hashed URL of the live build with those bytes, and the
@@ -32,6 +30,7 @@ import pytest
 
 from staticserve.manifest import MANIFEST_NAME, Manifest
 
+from .. import paused_build
 from .conftest import (
     Server,
     Site,
@@ -46,17 +45,22 @@ from .conftest import (
 )
 
 CORPUS = {"css_files": 16, "css_size": 24_000}
-JOURNAL = Path(".staticserve") / "journal.json"
-AIMS = ("compress", "publish", "temp file", "manifest", "twice")
+AIMS = (*paused_build.MOMENTS, "twice")
+# How far into each moment a trial may aim (the N-th pass through it), within what this corpus
+# surely offers: ~20 compression jobs, ~60 content files and ~20 unhashed copies per build.
+PASSES = {
+    "compressing": 3,
+    "writing-content": 20,
+    "publishing": 1,
+    "manifest-written": 1,
+    "switched": 5,
+}
 
 
 @dataclass
 class Bench:
     site: Site
     server: Server
-    startup: float  # seconds from spawning the build to the start of compression
-    compress: float
-    publish: float
     version: int = 1
 
 
@@ -64,92 +68,30 @@ class Bench:
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     base = tmp_path_factory.mktemp("killed")
     site = make_site(base / "project", stray=False, **CORPUS)
-    # Calibrate: where the stages of a full build of this corpus fall, seen from outside.
-    site.write_sources(1000, **CORPUS)
-    started = time.monotonic()
-    result = run_build(site, "--json")
-    total = time.monotonic() - started
-    stages = json.loads(result.stdout)["stage_seconds"]
-    run_stages = sum(stages.values())
-    startup = total - run_stages + stages["collect"] + stages["fingerprint"]
     server = Server("uvicorn", site, "production", base / "uvicorn.log", reload="0.1")
     try:
-        yield Bench(site, server, startup, stages["compress"], stages["publish"], 1000)
+        yield Bench(site, server)
     finally:
         server.stop()
     assert "Traceback" not in server.log_text(), server.log_text()[-3000:]
 
 
-def wait_until(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> bool:
-    """Poll ``condition`` every half millisecond while the build runs."""
-    while process.poll() is None:
-        if condition():
-            return True
-        time.sleep(0.0005)
-    return False
-
-
-def temp_file_exists(out: Path) -> bool:
-    for folder in ("css", "js", "media"):
-        try:
-            names = os.listdir(out / folder)
-        except FileNotFoundError:
-            continue
-        if any(name.endswith(".staticserve-tmp") for name in names):
-            return True
-    return False
-
-
-def kill_build(bench: Bench, aim: str, rng: random.Random) -> str:
-    """Start a build, kill it as ``aim`` says; return where it was when it died."""
-    out = bench.site.out
-    live_generation = Manifest.load(out).generation
-    process = subprocess.Popen(
-        [*build_command(bench.site)], cwd=bench.site.base, env=child_env(), stderr=subprocess.PIPE
-    )
+def kill_build(bench: Bench, moment: str, rng: random.Random) -> str:
+    """Start a build, freeze it at ``moment``, check it stands there, kill it; return the
+    moment as observed."""
+    site = bench.site
+    before = paused_build.standing(site.out)
+    aim = f"{moment}:{rng.randint(1, PASSES[moment])}"
+    marker = site.base / "paused"
+    args = build_command(site)[3:]
+    process = paused_build.start(aim, args, cwd=site.base, env=child_env(), marker=marker)
     try:
-        if aim == "compress":  # the journal is written as compression starts writing files
-            if wait_until(lambda: (out / JOURNAL).exists(), process):
-                time.sleep(rng.uniform(0, 0.8) * bench.compress)
-        elif aim == "publish":  # every journaled file written: compression is over
-            if wait_until(lambda: all_written(out), process):
-                time.sleep(rng.uniform(0, bench.publish))
-        elif aim == "temp file":
-            wait_until(lambda: temp_file_exists(out), process)
-        elif aim == "manifest":
-            wait_until(lambda: (out / ".staticserve.json.staticserve-tmp").exists(), process)
-        process.send_signal(signal.SIGKILL)
+        assert paused_build.wait_paused(process, marker) == moment
+        now = paused_build.standing(site.out)
+        assert paused_build.stands_at(moment, now, before), f"{aim}: {now.describe()}"
     finally:
-        _, stderr = process.communicate(timeout=120)
-    if process.returncode == 0:
-        return "finished first"
-    assert process.returncode == -signal.SIGKILL, stderr.decode(errors="replace")
-    return where_it_died(out, live_generation)
-
-
-def all_written(out: Path) -> bool:
-    try:
-        names = json.loads((out / JOURNAL).read_text())
-    except (OSError, ValueError):  # not there yet, or being replaced
-        return False
-    return all((out / name).exists() for name in names)
-
-
-def where_it_died(out: Path, live_generation: int) -> str:
-    """Read off the output what the build was doing when it was killed.
-
-    A new manifest live: publishing, after the switch. Else files the journal names but the
-    disk lacks: still compressing and writing; none: publishing, before the switch.
-    """
-    if Manifest.load(out).generation != live_generation:
-        return "publishing, after the switch"
-    if not (out / JOURNAL).exists():
-        return "before compressing"
-    return "publishing, before the switch" if all_written(out) else "compressing"
-
-
-def check_servable(bench: Bench, manifest: Manifest) -> int:
-    return assert_serves(bench.server.port, manifest)
+        paused_build.kill(process)
+    return moment
 
 
 def trial(bench: Bench, aim: str, rng: random.Random) -> list[str]:
@@ -158,21 +100,20 @@ def trial(bench: Bench, aim: str, rng: random.Random) -> list[str]:
     bench.version += 1
     site.write_sources(bench.version, **CORPUS)
     outcomes = []
-    for step in ["compress", "publish"] if aim == "twice" else [aim]:
-        outcomes.append(kill_build(bench, step, rng))
+    for moment in ["compressing", "publishing"] if aim == "twice" else [aim]:
+        outcomes.append(kill_build(bench, moment, rng))
         live = check_live_build(site.out)
-        # Each killed build may have switched the manifest before it died (a rerun of a build
-        # that died before deleting its journal publishes again, as a new generation).
-        assert before.generation <= live.generation <= before.generation + len(outcomes)
-        check_servable(bench, live)
+        switches = outcomes.count("switched")
+        assert live.generation == before.generation + switches, outcomes
+        assert_serves(bench.server.port, live)
     result = run_build(site)
     assert result.stderr == ""
     final = check_live_build(site.out)
     assert final.generation >= before.generation + 1
     assert leftovers(site.out) == []
     assert not [p for p in site.out.rglob("*") if p.name.endswith(".staticserve-tmp")]
-    assert not (site.out / JOURNAL).exists()
-    check_servable(bench, final)
+    assert not (site.out / paused_build.JOURNAL).exists()
+    assert_serves(bench.server.port, final)
     return outcomes
 
 
@@ -181,17 +122,13 @@ def run_trials(bench: Bench, count: int, seed: int) -> None:
     seen: dict[str, int] = {}
     for number in range(count):
         aim = AIMS[number % len(AIMS)]
-        for outcome in trial(bench, aim, rng):
-            key = f"{aim} -> {outcome}"
-            seen[key] = seen.get(key, 0) + 1
+        for moment in trial(bench, aim, rng):
+            seen[moment] = seen.get(moment, 0) + 1
     record("killed builds: trials", count)
-    for key, value in sorted(seen.items()):
-        record(f"killed builds: {key}", value)
-    # The aims hit what they aim at: builds died while compressing and while publishing.
-    compressing = sum(v for k, v in seen.items() if k.endswith("-> compressing"))
-    publishing = sum(v for k, v in seen.items() if "-> publishing" in k)
-    assert compressing >= count // len(AIMS), seen
-    assert publishing >= count // len(AIMS), seen
+    for moment, kills in sorted(seen.items()):
+        record(f"killed builds: killed while {moment}", kills)
+    # Every moment of the build's writes was hit, each kill asserted where it landed.
+    assert set(seen) == set(paused_build.MOMENTS), seen
 
 
 class Killed(BaseException):
@@ -241,6 +178,27 @@ def test_many_builds_killed_at_aimed_moments(bench: Bench) -> None:
 # -- a first build killed: no live manifest yet, only the journal says the files are ours -------
 
 HASHED = re.compile(r"\.[0-9a-f]{12}\.")
+JOURNAL = paused_build.JOURNAL
+
+
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen[bytes]) -> bool:
+    """Poll ``condition`` every half millisecond while the build runs."""
+    while process.poll() is None:
+        if condition():
+            return True
+        time.sleep(0.0005)
+    return False
+
+
+def temp_file_exists(out: Path) -> bool:
+    for folder in ("css", "js", "media"):
+        try:
+            names = os.listdir(out / folder)
+        except FileNotFoundError:
+            continue
+        if any(name.endswith(".staticserve-tmp") for name in names):
+            return True
+    return False
 
 
 def journaled_hashed_files(out: Path) -> list[Path]:

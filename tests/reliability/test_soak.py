@@ -7,8 +7,9 @@ from ``/proc`` of the serving process:
 
 - open file descriptors when idle before the load and idle after it: equal (once the server
   has closed the finished connections);
-- resident memory after a warm-up, in the middle and at the end: the second half adds at most
-  a few MiB, the whole soak at most a little more.
+- resident memory when idle after a warm-up with the soak's own mix, after the first half and
+  after the second: the second half adds no more than allocator drift plus a small allowance
+  per request (see the comment at the assertion), the whole soak at most one drift more.
 
 ``STATICSERVE_SOAK_SECONDS`` sets the slow soak's length per server (default 45).
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -36,9 +36,13 @@ from .conftest import (
     run_build,
     wait_for,
 )
-from .load import Pool, Url, run_load
+from .load import Pool, Tally, Url, run_load
 
 MIB = 1024  # in KiB, the unit of VmRSS
+# Idle-to-idle, two identical halves of load differ by up to ~5 MiB under uvicorn (measured on
+# 2 loaded cores): glibc keeps the freed chunk buffers of each worker thread's arena for reuse,
+# and how much depends on the peak of each half. gunicorn's sendfile path stays within 0.2 MiB.
+MAX_DRIFT = 6 * MIB
 
 
 def soak(start_server: Callable[..., Server], tmp_path: Path, kind: str, seconds: float) -> None:
@@ -56,19 +60,9 @@ def soak(start_server: Callable[..., Server], tmp_path: Path, kind: str, seconds
     server = start_server(kind, site)
     pid = server.worker_pid
     idle_fds = open_fds(pid)
-    run_load(server.port, pool, clients=4, seconds=min(5.0, seconds / 4), limit=1_000_000)
 
-    samples: list[int] = [rss_kib(pid)]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(seconds / 10):
-            samples.append(rss_kib(pid))
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        tally = run_load(
+    def load(seconds: float) -> Tally:
+        return run_load(
             server.port,
             pool,
             clients=4,
@@ -77,26 +71,40 @@ def soak(start_server: Callable[..., Server], tmp_path: Path, kind: str, seconds
             seconds=seconds,
             limit=10_000_000,
         )
-    finally:
-        done.set()
-        sampler.join()
-    samples.append(rss_kib(pid))
-    # Idle again: every connection finished; the server closes its side within its keep-alive.
-    settled = wait_for(lambda: open_fds(pid) <= idle_fds, timeout=15)
-    after_fds = open_fds(pid)
+
+    def settled_rss() -> int:
+        """Resident memory once idle again: every connection closed, no buffer in flight."""
+        assert wait_for(lambda: open_fds(pid) <= idle_fds, timeout=15), (idle_fds, open_fds(pid))
+        return rss_kib(pid)
+
+    # Warm up with the soak's own mix, so that the allocator reaches the high-water mark of
+    # what is in flight at once (several multi-MiB downloads) before anything is measured.
+    load(max(2.0, seconds / 4))
+    warm = settled_rss()
+    first = load(seconds / 2)
+    middle = settled_rss()
+    second = load(seconds / 2)
+    end = settled_rss()
+    counts = first.counts + second.counts
+    errors = first.errors + second.errors
     label = f"soak ({kind}, {seconds:g} s)"
-    middle = samples[len(samples) // 2]
     record(f"{label}: seconds at full load", seconds)
-    record(f"{label}: verified requests", tally.counts["requests"])
-    record(f"{label}: abandoned downloads", tally.counts["abandoned downloads"])
-    record(f"{label}: errors", tally.counts["errors"])
-    record(f"{label}: fds idle before / after", (idle_fds, after_fds))
-    record(f"{label}: RSS KiB warm / middle / end", (samples[0], middle, samples[-1]))
-    assert tally.errors == [], tally.errors[:10]
-    assert tally.counts["abandoned downloads"] > 10
-    assert settled, f"descriptors: {idle_fds} idle before, {after_fds} after"
-    assert samples[-1] - middle <= 4 * MIB, samples
-    assert samples[-1] - samples[0] <= 12 * MIB, samples
+    record(f"{label}: verified requests", counts["requests"])
+    record(f"{label}: abandoned downloads", counts["abandoned downloads"])
+    record(f"{label}: errors", counts["errors"])
+    record(f"{label}: fds idle before / after", (idle_fds, open_fds(pid)))
+    record(f"{label}: idle RSS KiB warm / middle / end", (warm, middle, end))
+    assert errors == [], errors[:10]
+    assert counts["abandoned downloads"] > 10
+    # A leak grows the server in both halves alike, by what each half's traffic leaves behind;
+    # the allocator settling (arenas, the mmap threshold) does not repeat in the second half.
+    # Idle-to-idle, the second half may add MAX_DRIFT plus a KiB for every 20 requests it
+    # served. Keeping the body of each abandoned download (a 3 MiB file, several a half) would
+    # exceed that, and so would a leak over ~1 KiB a request in the slow soak (7,000-11,000
+    # requests a half on this 2-core machine).
+    budget = MAX_DRIFT + second.counts["requests"] // 20
+    assert end - middle <= budget, (warm, middle, end, budget)
+    assert end - warm <= budget + MAX_DRIFT, (warm, middle, end, budget)
     log = server.log_text()
     assert "Traceback" not in log, log[-3000:]
     assert "Exception" not in log, log[-3000:]
