@@ -80,7 +80,7 @@ def _install(moment: str, nth: int) -> None:
 
     atomic = importlib.import_module("staticserve.pipeline.atomic")
     publish = importlib.import_module("staticserve.pipeline.publish")
-    pipeline = importlib.import_module("staticserve.pipeline")
+    variants = importlib.import_module("staticserve.pipeline.variants")
     pauser = _Pauser(moment, nth)
 
     def hook(module: Any, name: str, make: Callable[[Any], Any]) -> None:
@@ -109,7 +109,7 @@ def _install(moment: str, nth: int) -> None:
             return compress_variants
 
         hook(publish, "write_journal", journal_then_go)
-        hook(pipeline, "compress_variants", compress)
+        hook(variants, "compress_variants", compress)
     elif moment in ("writing-content", "manifest-written"):
 
         def write(original: Any) -> Any:
