@@ -277,8 +277,55 @@ def test_a_missing_file_is_served_from_disk_later_and_a_resized_one_as_it_is(
     assert grown.identity.body == JS + b"// grown\n"
     messages = sorted(r.getMessage() for r in caplog.records)
     assert len(messages) == 2, messages
-    assert messages[0].startswith(f"cannot read {css} (")
+    assert messages[0].startswith(f"cannot read {css} ([Errno 2] No such file or directory")
     assert messages[0].endswith("); it will be read at request time")
     assert messages[1] == (
         f"{js} has {len(JS) + 9} bytes but the manifest says {len(JS)}; serving the file as it is"
+    )
+
+
+def test_a_file_exactly_at_the_memory_limits_is_held_in_memory(tmp_path: Path) -> None:
+    build = write_build(tmp_path / "out", {"css/app.css": (CSS, ())})
+    found = catalog(build, memory_limit=len(CSS), memory_total=len(CSS))
+    resource = found.find(b"/static/css/app.css")
+    assert resource is not None
+    assert resource.identity.body == CSS
+
+
+def test_an_index_file_at_the_root_answers_for_the_prefix(tmp_path: Path) -> None:
+    page = b"<!doctype html><title>home</title>"
+    build = write_build(tmp_path / "out", {"index.html": (page, ())})
+    found = catalog(build, index_file="index.html")
+    resource = found.find(b"/static/")
+    assert resource is not None
+    assert resource.identity.body == page
+
+
+def test_a_build_made_for_another_prefix_is_served_with_a_warning(
+    static_build: Build, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="staticserve"):
+        catalog(static_build, prefix="/assets")
+    assert [r.getMessage() for r in caplog.records] == [
+        "the build was made for the URL prefix '/static/' but is served under '/assets/'; "
+        "absolute references inside CSS/JS may not resolve"
+    ]
+
+
+def test_a_missing_or_unreadable_manifest_says_what_to_do(tmp_path: Path) -> None:
+    from staticserve.errors import ManifestError
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ManifestError) as missing:
+        Catalog(empty, ServeOptions())
+    assert str(missing.value) == (
+        f"no manifest at {empty / MANIFEST_NAME}: run `staticserve build` to create it, "
+        "or pass the build's output folder as root="
+    )
+    (tmp_path / "odd" / MANIFEST_NAME).mkdir(parents=True)
+    with pytest.raises(ManifestError) as unreadable:
+        Catalog(tmp_path / "odd", ServeOptions())
+    assert str(unreadable.value) == (
+        f"cannot read {tmp_path / 'odd' / MANIFEST_NAME}: Is a directory"
     )
