@@ -433,3 +433,56 @@ def test_a_failed_write_says_why_in_words_a_user_acts_on(error: OSError, said: s
     assert message == (
         f"cannot write out/a.css: {said}; nothing was published, the previous build is untouched"
     )
+
+
+def test_pruning_counts_every_file_it_removes(project: Project, tmp_path: Path) -> None:
+    reports = []
+    for version in range(3):
+        write_tree(
+            tmp_path / "assets", {"a.css": f"a{{order:{version}}}", "b.css": f"b{{{version}}}"}
+        )
+        reports.append(project(keep=1, **PLAIN))
+    assert [r.pruned for r in reports] == [0, 2, 2]
+
+
+def test_a_temporary_manifest_left_by_a_full_disk_goes_with_the_next_build(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    project(SMALL, **PLAIN)
+    write_tree(tmp_path / "assets", {"a.css": "a{order:2}"})
+    is_manifest = lambda p: p.name == f".{MANIFEST_NAME}.staticserve-tmp"  # noqa: E731
+    full_disk_at(monkeypatch, is_manifest, create=True)
+    with pytest.raises(BuildError):
+        project(**PLAIN)
+    monkeypatch.undo()
+    project(**PLAIN)
+    check_live(out)
+    assert not (out / f".{MANIFEST_NAME}.staticserve-tmp").exists()
+
+
+def test_files_written_by_a_build_killed_before_its_switch_are_removed_later(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    project(SMALL, **PLAIN)
+
+    class Killed(BaseException):
+        """Stands for SIGKILL as the manifest is about to be written."""
+
+    write_file = atomic.write_file
+
+    def killed_at_the_manifest(path: Path, data: bytes) -> None:
+        if path.name == f".{MANIFEST_NAME}.staticserve-tmp":
+            raise Killed
+        write_file(path, data)
+
+    write_tree(tmp_path / "assets", {"a.css": "a{order:2}"})
+    monkeypatch.setattr(atomic, "write_file", killed_at_the_manifest)
+    with pytest.raises(Killed):
+        project(**PLAIN)
+    monkeypatch.undo()
+    write_tree(tmp_path / "assets", {"a.css": "a{order:3}"})
+    project(keep=1, **PLAIN)
+    manifest = check_live(out)
+    assert set(on_disk(out)) == manifest.files() | {"a.css", "b.js", "img/c.png", MANIFEST_NAME}
