@@ -55,6 +55,7 @@ from staticserve.manifest import MANIFEST_NAME, Manifest
 from staticserve.pipeline import build, load_config
 
 from .conftest import server_process
+from .pipeline.conftest import write_tree
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
@@ -143,17 +144,6 @@ SOURCES: dict[str, str | bytes] = {
 }
 
 
-def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, str):
-            path.write_text(content, encoding="utf-8")
-        else:
-            path.write_bytes(content)
-    return root
-
-
 def subprocess_env(*paths: Path, **extra: str) -> dict[str, str]:
     """The environment with this checkout's staticserve first on the import path."""
     python_path = [str(p) for p in (*paths, REPO)]
@@ -178,7 +168,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     """``fresh(name)``: a new copy of the sources, for a block that writes."""
 
     def make(name: str) -> Path:
-        return write_files(tmp_path_factory.mktemp(name), SOURCES)
+        return write_tree(tmp_path_factory.mktemp(name), SOURCES)
 
     return make
 
@@ -608,7 +598,7 @@ def django_servers(site: Path) -> Iterator[dict[str, str]]:
     with DEBUG off, and ``dev`` (gunicorn, DEBUG on, so ``"dev": DEBUG`` is True; started in the
     project folder, whose pyproject.toml development mode then reads)."""
     pytest.importorskip("django", reason="django is a test dependency: pip install -e '.[test]'")
-    write_files(site, dict(django_files(only_block("django"))))
+    write_tree(site, dict(django_files(only_block("django"))))
     urls = {}
     with ExitStack() as servers:
         for name, debug in (("wsgi", "0"), ("asgi", "0"), ("dev", "1")):
@@ -680,7 +670,7 @@ def handle_dev(block: Block, request: pytest.FixtureRequest) -> None:
     """Each line runs on its own after the imports and an ``app`` of the kind it wraps (ASGI
     for StaticServe, WSGI for StaticServeWSGI); a request then goes through ``static``."""
     root: Path = request.getfixturevalue("site")
-    write_files(
+    write_tree(
         root,
         {
             "config/staticserve.toml": '[tool.staticserve]\nsources = ["../dev_assets"]\n',
@@ -714,7 +704,7 @@ def handle_dev(block: Block, request: pytest.FixtureRequest) -> None:
 def handle_python_api(block: Block, request: pytest.FixtureRequest) -> None:
     """Runs as printed in a project whose ./pyproject.toml has a [tool.staticserve] table."""
     root = request.getfixturevalue("fresh")("python-api")
-    write_files(root, {"vendor/dist/lib.js": "export const lib = 1;\n"})  # the second source
+    write_tree(root, {"vendor/dist/lib.js": "export const lib = 1;\n"})  # the second source
     run = run_snippet(block.text, block.line + 1, root)
     assert (root / "static_build" / MANIFEST_NAME).is_file()  # build(): the table's output
     assert (root / "dist/static" / MANIFEST_NAME).is_file()  # build(output="dist/static")
@@ -733,7 +723,7 @@ def handle_fingerprinted_toml(block: Block, request: pytest.FixtureRequest) -> N
     """Vite's names kept as they are, other names hashed, with the table as printed."""
     root = request.getfixturevalue("fresh")("fingerprinted")
     vite_js = "export const lazy = 1;\n" * 40
-    write_files(
+    write_tree(
         root,
         {
             "pyproject.toml": block.text + 'sources = ["assets"]\n',
@@ -751,7 +741,7 @@ def handle_fingerprinted_toml(block: Block, request: pytest.FixtureRequest) -> N
 def handle_toml(block: Block, request: pytest.FixtureRequest) -> None:
     """As the pyproject.toml of a project with every folder and package it names."""
     root = request.getfixturevalue("fresh")("toml")
-    write_files(
+    write_tree(
         root,
         {
             "pyproject.toml": block.text,
