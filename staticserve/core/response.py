@@ -43,11 +43,6 @@ class FileSlice:
         """True when the slice is the entire file (what ``pathsend`` can send)."""
         return self.offset == 0 and self.length == self.size
 
-    @property
-    def to_end(self) -> bool:
-        """True when the slice runs to the end of the file (what a file wrapper can send)."""
-        return self.offset + self.length == self.size
-
 
 Body = bytes | FileSlice
 
