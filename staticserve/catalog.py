@@ -10,7 +10,7 @@ the earlier builds' retained files, so their hashed URLs keep working after the 
 
 A request that misses does not wait for that: the new build's URLs are in pages that other
 processes, which noticed it first, are already rendering. So a miss looks for a newly published
-manifest itself (one ``stat``, at most every ``MISS_CHECK_INTERVAL`` seconds however many
+manifest itself (one ``stat``, at most every ``NEW_BUILD_CHECK_INTERVAL`` seconds however many
 misses arrive) and, when there is one, loads it before answering: a hashed URL of a published
 build is served from the moment ``staticserve build`` returns.
 
@@ -48,15 +48,11 @@ from .manifest import (
 )
 from .options import HeaderRules, ServeOptions, header_rules, matching_headers
 
-__all__ = ["MISS_CHECK_INTERVAL", "Catalog", "Resources", "Snapshot", "pinned_builds"]
+__all__ = ["Catalog", "Resources", "Snapshot", "pinned_builds"]
 
 log = logging.getLogger("staticserve")
 
 Signature = tuple[int, int, int]  # (st_mtime_ns, st_size, st_ino) of the manifest file
-
-# The least time between two looks for a new manifest on behalf of requests that missed: a
-# flood of requests for junk URLs costs at most four stats a second.
-MISS_CHECK_INTERVAL = NEW_BUILD_CHECK_INTERVAL  # the deploy contract: see manifest.py
 
 
 # The builds that ``static_url``/``integrity`` pinned during the current request, by catalog.
@@ -121,7 +117,7 @@ class Catalog:
         with self._checking:
             now = monotonic()
             if now >= self._next_miss_check:
-                self._next_miss_check = now + MISS_CHECK_INTERVAL
+                self._next_miss_check = now + NEW_BUILD_CHECK_INTERVAL  # manifest.py
                 signature = _signature(self.manifest_path)
                 if signature not in (None, self._snapshot.signature, self._refused):
                     self.reload()

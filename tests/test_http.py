@@ -847,7 +847,7 @@ def test_misses_look_for_a_new_build_at_most_once_per_interval(
     for path in junk:
         assert site.get(path).status == 404
     assert stats == [fresh_static_build.root / MANIFEST_NAME]  # one stat for ten misses
-    clock[0] += catalog.MISS_CHECK_INTERVAL
+    clock[0] += catalog.NEW_BUILD_CHECK_INTERVAL
     for path in junk:
         site.get(path)
     assert len(stats) == 2
