@@ -430,3 +430,19 @@ def test_a_new_build_is_served_by_nginx_without_a_reload(tmp_path: Path) -> None
             assert "immutable" in directives(kept)
         assert process.poll() is None
         assert int((tmp_path / "nginx/nginx.pid").read_text()) == process.pid
+
+
+def test_names_a_bundler_hashed_are_immutable_under_nginx_too(tmp_path: Path) -> None:
+    pattern = r"assets/.*-[A-Za-z0-9_-]{8}\.js"
+    sources = write_tree(tmp_path / "src", {"assets/index-B7x9Qz1k.js": "export default 1;\n" * 40})
+    output = tmp_path / "static_build"
+    staticserve.build(sources=[sources], output=output, base_dir=tmp_path, fingerprinted=[pattern])
+    (tmp_path / "pyproject.toml").write_text(
+        f"[tool.staticserve]\nfingerprinted = ['{pattern}']\n", encoding="utf-8"
+    )
+    location = staticserve.nginx_conf(output, config=tmp_path / "pyproject.toml")
+    with running_nginx(location, tmp_path / "nginx") as (base, _):
+        kept = send(base, "GET", "/static/assets/index-B7x9Qz1k.js", {"accept-encoding": "br"})
+        assert kept.status == 200
+        assert directives(kept) == {"public", "max-age=31536000", "immutable"}
+        assert expires(kept) is not None
