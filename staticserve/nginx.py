@@ -159,9 +159,10 @@ def render(site: NginxSite) -> str:
         "",
         "    # Vary: Accept-Encoding on every answer for a file that has precompressed variants.",
         '    set $staticserve_vary "";',
-        *(
-            f"    if (-f $request_filename{suffix}) {{ set $staticserve_vary Accept-Encoding; }}"
-            for suffix in ENCODING_SUFFIXES.values()
+        *(  # one stat per encoding the build makes
+            f"    if (-f $request_filename{ENCODING_SUFFIXES[encoding]}) "
+            "{ set $staticserve_vary Accept-Encoding; }"
+            for encoding in site.encodings
         ),
         "    add_header Vary $staticserve_vary;",
         *(
@@ -185,8 +186,8 @@ def _header(site: NginxSite) -> list[str]:
         "# nginx reads the files as the build leaves them, without a reload. Generate it again",
         "# when the prefix, the encodings, the fingerprinted patterns, max_age or allow_origin",
         "# change. add_header lines of the server block do not apply inside it (nginx's rule):",
-        "# repeat them here if you need them. Leave open_file_cache off for this location, or",
-        "# a replaced logical name is served from its previous file until the cache expires.",
+        "# repeat them here if you need them. With open_file_cache, keep open_file_cache_valid",
+        "# short (1s): until it expires, a replaced logical name is served from its previous file.",
     ]
     if "br" in site.encodings:
         lines += [
