@@ -176,14 +176,13 @@ def best(runs: list[Run]) -> float:
     return min(r.seconds for r in runs)
 
 
-def render(runs: dict[str, dict[str, list[Run]]], machine: dict[str, object]) -> str:
+def render(runs: dict[str, dict[str, list[Run]]], machine: dict[str, object], date: str) -> str:
     ours = runs[CONTENDERS[0].name]
     count, size = corpus()
     lines = [
         "# collectstatic: staticserve's ManifestStorage vs WhiteNoise",
         "",
-        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
-        "`python bench/django_collectstatic.py`.",
+        f"Generated {date} by `python bench/django_collectstatic.py`.",
         "",
         f"- Files: the static files of django.contrib.admin and Django REST framework, {count} "
         f"files, {size / 1e6:.1f} MB, found by Django's finders in a temporary project.",
@@ -220,10 +219,11 @@ def render(runs: dict[str, dict[str, list[Run]]], machine: dict[str, object]) ->
             f"staticserve's time ({best(timed['full']):.2f} s vs {best(ours['full']):.2f} s); "
             f"CPU {_cpu(timed['full']):.1f} s vs {_cpu(ours['full']):.1f} s."
         )
-    startup = best(ours["startup"])
     lines.append(
-        f"- staticserve's no-op run is {best(ours['noop']) / best(ours['full']):.0%} of its full "
-        f"run; {startup:.2f} s of its {best(ours['noop']):.2f} s is the Django process start."
+        f"- staticserve's no-op run takes {best(ours['noop']) / best(ours['full']):.0%} of its "
+        f"full run's time and {_cpu(ours['noop']) / _cpu(ours['full']):.0%} of its CPU; the "
+        f"Django process start alone costs {_cpu(ours['startup']):.2f} s of CPU of the no-op's "
+        f"{_cpu(ours['noop']):.2f} s."
     )
     return "\n".join(lines) + "\n"
 
@@ -246,14 +246,27 @@ def _version(name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument(
+        "--render", action="store_true", help=f"only write {RESULTS.name} again from the JSON"
+    )
     options = parser.parse_args()
+    if options.render:
+        saved = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
+        runs = {
+            name: {kind: [Run(**r) for r in rs] for kind, rs in timed.items()}
+            for name, timed in saved["runs"].items()
+        }
+        RESULTS.write_text(render(runs, saved["machine"], saved["date"]), encoding="utf-8")
+        return
     machine = describe()
+    date = f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
     runs = measure(options.rounds)
-    RESULTS.write_text(render(runs, machine), encoding="utf-8")
+    RESULTS.write_text(render(runs, machine, date), encoding="utf-8")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     RESULTS_JSON.write_text(
         json.dumps(
             {
+                "date": date,
                 "machine": machine,
                 "runs": {
                     name: {kind: [r.__dict__ for r in rs] for kind, rs in timed.items()}
