@@ -337,3 +337,20 @@ def test_standalone_staticserve_build_still_works_next_to_a_django_project(tmp_p
     )
     assert json.loads(done.stdout)["files"] == 1
     assert (project.root / "static_build/staticserve.json").exists()
+
+
+def test_finder_files_lists_the_winning_file_of_each_path_in_finder_order(tmp_path: Path) -> None:
+    """What the development mode serves: the files collectstatic would collect, on disk."""
+    project = make_project(
+        tmp_path,
+        settings=FINDERS + 'STATICFILES_DIRS = [("pre", BASE_DIR / "dirs"), BASE_DIR / "own"]',
+        files={"memofinder.py": MEMORY_FINDER, "dirs/a.js": "a", "own/shop/app.css": "mine"},
+    )
+    listed = project.python(
+        "from staticserve.integrations.django.finders import finder_files\n"
+        "result = [[logical, str(path)] for logical, path in finder_files()]"
+    )
+    assert listed == [
+        ["pre/a.js", str(tmp_path / "dirs/a.js")],
+        ["shop/app.css", str(tmp_path / "own/shop/app.css")],  # the app's copy shadowed
+    ]  # and the memory finder's files, on no disk, are not listed

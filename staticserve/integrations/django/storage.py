@@ -84,6 +84,7 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # django is un
             raise ImproperlyConfigured(f"{_OPTIONS}: {exc}") from None
         storage_options = {k: v for k, v in options.items() if k in _STORAGE_OPTIONS}
         super().__init__(location, base_url, **storage_options)
+        self._root = Path(self.location).absolute() if self.location else None
         self._own: Catalog | None = None  # STATIC_ROOT's build, when no middleware serves it
         self._next_look = -1.0
         self._lock = threading.Lock()
@@ -146,7 +147,7 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # django is un
     def _catalog(self) -> Catalog | None:
         """The catalog of STATIC_ROOT's build: the serving middleware's when it serves that
         folder (a page then pins one build), else the storage's own; None before a build."""
-        root = Path(self.path("")).absolute()
+        root = self._root or Path(self.path("")).absolute()  # (raises: no STATIC_ROOT)
         middleware = serving_middleware()
         if middleware is not None:
             catalog = middleware.catalog
