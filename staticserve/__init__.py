@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import BrokenReference, BuildError, ConfigError, ManifestError, StaticServeError
 from .manifest import Asset, Manifest
 from .nginx import nginx_conf
-from .pipeline import BuildConfig, BuildReport, build
+from .pipeline import BuildConfig, BuildReport, ListedFile, build
 
 if TYPE_CHECKING:
     from .asgi import StaticServe
@@ -23,6 +23,7 @@ __all__ = [
     "BuildError",
     "BuildReport",
     "ConfigError",
+    "ListedFile",
     "Manifest",
     "ManifestError",
     "StaticServe",

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import ConfigError
 from ...options import KEYWORDS
+from .serving import record_serving
+from .storage import ManifestStorage
 
 if TYPE_CHECKING:
     from ...asgi import ASGIApp, StaticServe
@@ -32,7 +34,13 @@ if TYPE_CHECKING:
     from ...wsgi import StaticServeWSGI, WSGIApp
     from .. import AssetUrls
 
-__all__ = ["assets", "settings_options", "wrap_asgi", "wrap_wsgi"]
+__all__ = [
+    "ManifestStorage",
+    "assets",
+    "settings_options",
+    "wrap_asgi",
+    "wrap_wsgi",
+]
 
 _OPTIONS = frozenset({"root", "prefix"}) | KEYWORDS  # what the middlewares take
 M = TypeVar("M", bound="MiddlewareBase")
@@ -92,6 +100,7 @@ def assets() -> AssetUrls:
 def _register(middleware: M) -> M:
     global _assets
     _assets = middleware
+    record_serving(middleware)  # ManifestStorage asks it too
     middleware.pinning = True  # the template tags ask it: one build per rendered page
     return middleware
 
