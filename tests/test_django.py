@@ -149,7 +149,8 @@ def test_unknown_settings_keys_are_a_clear_error() -> None:
         "import django; from django.conf import settings\n"
         "settings.configure(STATICSERVE={'roots': 'x'})\n"
         "from staticserve.integrations.django import settings_options\n"
+        "from staticserve.errors import ConfigError\n"
         "try:\n    settings_options()\nexcept Exception as exc:\n    print(type(exc).__name__, exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert out.stdout.startswith("ConfigError settings.STATICSERVE: unknown option 'roots'")
+    assert out.stdout.startswith("SettingError settings.STATICSERVE: unknown option 'roots'")

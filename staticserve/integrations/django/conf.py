@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ...errors import ConfigError
-from ...options import KEYWORDS, PREFIX, ServeOptions
+from ...options import KEYWORDS, OUTPUT_DIR, PREFIX, ServeOptions
 from .sources import find_source
 
 if TYPE_CHECKING:
@@ -66,8 +66,8 @@ class ServeSettings:
 
     def arguments(self) -> dict[str, Any]:
         """``root``, ``prefix`` and the keywords, for a middleware's constructor."""
-        root = {} if self.root is None else {"root": self.root}
-        return {**root, "prefix": self.prefix, **self.keywords}
+        root = OUTPUT_DIR if self.root is None else self.root  # unread in development mode
+        return {"root": root, "prefix": self.prefix, **self.keywords}
 
 
 def read_settings() -> ServeSettings:
@@ -91,9 +91,12 @@ def read_settings() -> ServeSettings:
             f"settings.STATICSERVE: unknown option {unknown[0]!r} (known: {known})",
         )
     keywords = {k: v for k, v in options.items() if k not in ("root", "prefix")}
-    static_url = getattr(settings, "STATIC_URL", None)
+    try:  # Django's property adds the script prefix, which fails on anything but a string
+        static_url = settings.STATIC_URL
+    except AttributeError:
+        static_url = 0
     if static_url is not None and not isinstance(static_url, str):
-        raise SettingError("staticserve.E003", f"STATIC_URL must be a string, not {static_url!r}")
+        raise SettingError("staticserve.E003", "STATIC_URL must be a string such as '/static/'")
     url = urlsplit(static_url or "")
     origin = _origin(static_url or "")
     prefix = options.get("prefix", url.path or PREFIX)
