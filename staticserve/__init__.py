@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import BrokenReference, BuildError, ConfigError, ManifestError, StaticServeError
 from .manifest import Asset, Manifest
-from .pipeline import BuildConfig, BuildReport, build
+from .pipeline import BuildConfig, BuildReport, ListedFile, build
 
 if TYPE_CHECKING:
     from .asgi import StaticServe
@@ -22,6 +22,7 @@ __all__ = [
     "BuildError",
     "BuildReport",
     "ConfigError",
+    "ListedFile",
     "Manifest",
     "ManifestError",
     "StaticServe",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,7 +20,7 @@ from ..errors import BrokenReference, BuildError, ConfigError, ManifestError
 from ..manifest import MANIFEST_NAME, Asset, Manifest
 from .atomic import reason
 from .cache import load_cache, write_cache
-from .collect import Collected, Duplicate, collect, resolve_sources, size_of
+from .collect import Collected, Duplicate, ListedFile, collect, resolve_sources, size_of
 from .compress import check_available, worth_compressing
 from .config import BuildConfig, Source, load_config
 from .fingerprint import Fingerprinted, final_as_read, fingerprint, syntax_of
@@ -30,7 +30,15 @@ from .publish import Stager, load_previous, publish
 from .reserved import Claimant, check_names
 from .variants import Cache, Progress, Variants
 
-__all__ = ["BuildConfig", "BuildReport", "EncodingStats", "Source", "build", "load_config"]
+__all__ = [
+    "BuildConfig",
+    "BuildReport",
+    "EncodingStats",
+    "ListedFile",
+    "Source",
+    "build",
+    "load_config",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +116,15 @@ def build(
     notice: Callable[[str], None] | None = None,
     dry_run: bool = False,
     clear: bool = False,
+    files: Iterable[ListedFile] = (),
     **overrides: Any,
 ) -> BuildReport:
     """Build ``config`` (default: ``[tool.staticserve]`` of ./pyproject.toml; a path names
     another TOML file) into its output.
+
+    ``files`` are sources too, listed one by one by a caller that finds them itself (Django's
+    staticfiles finders): collected after the source folders, in their order, the first of a
+    logical path winning. With them, the config may name no source folder.
 
     Keyword ``overrides`` replace settings, e.g. ``build(output="dist/static", strict=True)``.
     ``notice`` receives what the build has to say before it ends (that it waits for another
@@ -123,23 +136,27 @@ def build(
     config = config.with_overrides(**overrides)
     report_progress = progress or _no_progress
     timings: dict[str, float] = {}
-    sources = resolve_sources(config)
+    listed = list(files)
+    sources = resolve_sources(config, listed=bool(listed))
     output = config.output_dir
-    check_output_dir(output, [s.path for s in sources])
+    check_output_dir(output, [s.path for s in sources], [f.origin for f in listed])
     check_available(config.encodings)
     with _claimed(output, dry_run=dry_run, notice=notice or no_notice):
         with _timed(timings, "collect"):
             # Only the files the build may rewrite are held in memory; the others (images,
             # fonts, media, ...) stay on disk and are read in chunks when they are needed.
             collected = collect(
-                config, sources, on_disk=lambda name: syntax_of(name, config.rewrite_js) is None
+                config,
+                sources,
+                listed=listed,
+                on_disk=lambda name: syntax_of(name, config.rewrite_js) is None,
             )
         if config.strict and collected.duplicates:
             raise BuildError(_duplicates_message(collected.duplicates))
         notes: list[str] = []
         previous = _previous_build(output, clear=clear, notes=notes)
         cache: Cache = {} if clear else load_cache(output)
-        files = {k: f.data for k, f in collected.files.items()}
+        contents = {k: f.data for k, f in collected.files.items()}
         # A dry run compresses too (writing nothing): which variants are worth keeping, and so
         # how many files the build writes, is known only then.
         stager = Stager(output, previous)  # reads only, until it is asked to write
@@ -147,11 +164,11 @@ def build(
         try:
             with _timed(timings, "fingerprint"):
                 known = final_as_read(
-                    files, rewrite_js=config.rewrite_js, fingerprinted=config.fingerprinted
+                    contents, rewrite_js=config.rewrite_js, fingerprinted=config.fingerprinted
                 )
                 compression.start(known.values())  # overlaps the rewriting of the others
                 results, problems = fingerprint(
-                    files,
+                    contents,
                     prefix=config.prefix,
                     strict=config.strict,
                     rewrite_js=config.rewrite_js,

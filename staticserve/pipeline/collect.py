@@ -1,6 +1,8 @@
 """Collect: read every source file once, apply precedence, report shadowed duplicates.
 
-The only reader of sources. A file the build will rewrite (CSS, JS) is read into memory; any
+Sources are folders (walked here) and files listed by the caller (:class:`ListedFile`: a
+framework that finds its files itself, as Django's staticfiles finders do). The only reader of
+sources. A file the build will rewrite (CSS, JS) is read into memory; any
 other may be left on disk (:class:`OnDisk`): hashed while it is read once, in chunks, then read
 again in chunks -- never whole -- when it is compressed or copied into the output, and checked
 against that hash on the way. So the build's memory does not grow with the media it publishes.
@@ -13,12 +15,14 @@ import fnmatch
 import hashlib
 import importlib.machinery
 import importlib.util
+import itertools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import BuildError, ConfigError
 from .config import BuildConfig, Source
@@ -28,7 +32,9 @@ __all__ = [
     "Collected",
     "Content",
     "Duplicate",
+    "ListedFile",
     "OnDisk",
+    "Opener",
     "SourceError",
     "SourceFile",
     "collect",
@@ -45,15 +51,48 @@ class SourceError(BuildError):
     """A source file left on disk cannot be read again, or changed since it was hashed."""
 
 
+Opener = Callable[[], BinaryIO]
+"""Opens a source file's bytes for reading (the caller closes it): for a file not on disk."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListedFile:
+    """A source file the caller found, published as ``logical`` (``/``-separated, relative to
+    the URL prefix): the file at ``origin``, or the bytes ``opener`` opens for a file that is
+    not on this machine's disk (``origin`` then only names it in messages).
+
+    Listed files are published as given: the ignore patterns are for folders walked here.
+    """
+
+    logical: str
+    origin: Path
+    opener: Opener | None = None
+
+    def __post_init__(self) -> None:
+        logical = self.logical
+        if (
+            not isinstance(logical, str)
+            or "\\" in logical
+            or "\0" in logical
+            or any(part in ("", ".", "..") for part in logical.split("/"))
+        ):
+            raise ConfigError(
+                f"{self.origin}: {self.logical!r} cannot be a file's path in the output "
+                "(it must be relative, '/'-separated, without empty, '.' or '..' parts)"
+            )
+        object.__setattr__(self, "origin", Path(self.origin))
+
+
 @dataclass(frozen=True, slots=True)
 class OnDisk:
     """The bytes of a source file, left on disk: their size and digests, taken as collect read
-    them once. :meth:`chunks` reads them again."""
+    them once. :meth:`chunks` reads them again (through ``opener`` when it is given)."""
 
     origin: Path
     size: int
     sha256: str
     integrity: str  # sha384-<base64>, as Subresource Integrity writes it
+    opener: Opener | None = None
 
     def chunks(self) -> Iterator[bytes]:
         """The bytes again, in chunks; a BuildError at the end if they are not the bytes that
@@ -61,7 +100,7 @@ class OnDisk:
         digest = hashlib.sha256()
         size = 0
         try:
-            with open(self.origin, "rb") as file:
+            with _open(self.origin, self.opener) as file:
                 while chunk := file.read(CHUNK):
                     digest.update(chunk)
                     size += len(chunk)
@@ -116,8 +155,10 @@ class Collected:
     warnings: tuple[str, ...]
 
 
-def resolve_sources(config: BuildConfig) -> list[Source]:
-    """Folders first (in order), then each package's ``static/`` folder; all made absolute."""
+def resolve_sources(config: BuildConfig, *, listed: bool = False) -> list[Source]:
+    """Folders first (in order), then each package's ``static/`` folder; all made absolute.
+
+    None is an error, unless the build has ``listed`` files (:class:`ListedFile`) instead."""
     sources = []
     for source in config.sources:
         path = (config.base_dir / source.path).resolve()
@@ -130,7 +171,7 @@ def resolve_sources(config: BuildConfig) -> list[Source]:
     # elsewhere. So the config file's folder and the working folder are searched first.
     first = list(dict.fromkeys([config.base_dir.resolve(), Path.cwd()]))
     sources.extend(_package_source(name, first) for name in config.packages)
-    if not sources:  # a build of nothing would publish an empty manifest over the live one
+    if not sources and not listed:  # a build of nothing would publish an empty manifest
         raise ConfigError(
             "no sources: pass --source DIR or set sources in [tool.staticserve] of pyproject.toml"
             " (staticserve.build(sources=[...]) from Python)"
@@ -176,9 +217,11 @@ def collect(
     config: BuildConfig,
     sources: list[Source] | None = None,
     *,
+    listed: Iterable[ListedFile] = (),
     on_disk: Callable[[str], bool] | None = None,
 ) -> Collected:
-    """Read every file of every source; the first source to provide a logical path wins.
+    """Read every file of every source folder, then every ``listed`` file, in that order; the
+    first to provide a logical path wins, and each later one is reported as a duplicate.
 
     Files whose logical path ``on_disk`` accepts are hashed and left on disk (:class:`OnDisk`);
     the others are read into memory.
@@ -186,37 +229,62 @@ def collect(
     files: dict[str, SourceFile] = {}
     duplicates: list[Duplicate] = []
     warnings: list[str] = []
-    for source in sources if sources is not None else resolve_sources(config):
-        for logical, path in _walk(source, config.ignore_patterns, warnings):
-            if logical in files:
-                duplicates.append(Duplicate(logical, files[logical].origin, path))
-                continue
-            data = _hashed(path) if on_disk and on_disk(logical) else _read(path)
-            files[logical] = SourceFile(logical, path, data)
+    folders = sources if sources is not None else resolve_sources(config)
+    walked = (
+        (logical, path, None)
+        for source in folders
+        for logical, path in _walk(source, config.ignore_patterns, warnings)
+    )
+    for logical, path, opener in itertools.chain(walked, _listed(listed, warnings)):
+        if logical in files:
+            duplicates.append(Duplicate(logical, files[logical].origin, path))
+            continue
+        data = _hashed(path, opener) if on_disk and on_disk(logical) else _read(path, opener)
+        files[logical] = SourceFile(logical, path, data)
     return Collected(files, tuple(duplicates), tuple(warnings))
 
 
-def _read(path: Path) -> bytes:
+def _listed(
+    listed: Iterable[ListedFile], warnings: list[str]
+) -> Iterator[tuple[str, Path, Opener | None]]:
+    for item in listed:
+        if not _is_utf8(item.logical):
+            warnings.append(
+                f"{_shown(item.origin)}: the name is not valid UTF-8, skipped: a URL and the "
+                "manifest cannot carry it (rename it)"
+            )
+            continue
+        yield item.logical, item.origin, item.opener
+
+
+def _open(path: Path, opener: Opener | None) -> BinaryIO:
+    return opener() if opener is not None else open(path, "rb")  # the caller closes it
+
+
+def _read(path: Path, opener: Opener | None = None) -> bytes:
     try:
-        return path.read_bytes()
+        if opener is None:
+            return path.read_bytes()
+        with opener() as file:
+            return file.read()
     except OSError as exc:
-        raise BuildError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise BuildError(f"{_shown(path)}: cannot read: {exc.strerror or exc}") from None
 
 
-def _hashed(path: Path) -> OnDisk:
+def _hashed(path: Path, opener: Opener | None = None) -> OnDisk:
     """Read ``path`` once, in chunks, for its size and digests."""
     sha256, sha384 = hashlib.sha256(), hashlib.sha384()
     size = 0
     try:
-        with open(path, "rb") as file:
+        with _open(path, opener) as file:
             while chunk := file.read(CHUNK):
                 sha256.update(chunk)
                 sha384.update(chunk)
                 size += len(chunk)
     except OSError as exc:
-        raise BuildError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise BuildError(f"{_shown(path)}: cannot read: {exc.strerror or exc}") from None
     integrity = "sha384-" + base64.b64encode(sha384.digest()).decode()
-    return OnDisk(path, size, sha256.hexdigest(), integrity)
+    return OnDisk(path, size, sha256.hexdigest(), integrity, opener)
 
 
 def _walk(

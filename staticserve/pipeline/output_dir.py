@@ -11,7 +11,7 @@ import contextlib
 import errno
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,8 +36,9 @@ _LOCK_POLL_SECONDS = 0.1
 _READ_ONLY = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
-def check_output_dir(output: Path, sources: list[Path]) -> None:
-    """Refuse outputs that could destroy or recursively collect user files."""
+def check_output_dir(output: Path, sources: list[Path], files: Iterable[Path] = ()) -> None:
+    """Refuse outputs that could destroy or recursively collect user files: the output may
+    neither overlap a source folder nor hold a source file listed one by one (``files``)."""
     out = output.resolve()
     home = Path.home().resolve()
     if out == Path(out.anchor) or out == home:
@@ -53,6 +54,14 @@ def check_output_dir(output: Path, sources: list[Path]) -> None:
             )
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output {output} exists and is not a folder")
+    # Each folder resolved once (a file not on disk is named by a relative label: skipped).
+    folders = {file.parent: file for file in files if file.is_absolute()}
+    for folder, file in folders.items():
+        if folder.resolve().is_relative_to(out):
+            raise ConfigError(
+                f"output {output} holds the source file {file}: the output must be a separate "
+                "folder that holds no source"
+            )
 
 
 def check_output_contents(output: Path, journaled: set[str] | None) -> None:
