@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,8 @@ pytest.importorskip("django")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def django_settings() -> Iterator[None]:
+def django_settings() -> None:
     django_project.configure()
-    yield
 
 
 def problems(**settings: Any) -> list[tuple[str, str]]:
@@ -145,7 +143,10 @@ def test_no_sources_in_development_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     found = problems(DEBUG=True, STATICFILES_DIRS=[str(tmp_path / "empty")])
     assert found == [
-        ("staticserve.W008", "DEBUG is True but Django's staticfiles finders find no files to serve")
+        (
+            "staticserve.W008",
+            "DEBUG is True but Django's staticfiles finders find no files to serve",
+        )
     ]
 
 

@@ -68,8 +68,10 @@ def send(app: Any, stack: str, method: str, target: str, headers: dict[str, str]
 
 
 def requests_table(build: Build) -> list[tuple[str, str, dict[str, str]]]:
-    css, js, big = build.hashed("css/app.css"), build.hashed("js/app.js"), build.hashed(
-        "media/clip.mp4"
+    css, js, big = (
+        build.hashed("css/app.css"),
+        build.hashed("js/app.js"),
+        build.hashed("media/clip.mp4"),
     )
     tag = build.etag("css/app.css")
     return [
@@ -131,7 +133,7 @@ def test_every_answer_equals_the_wsgi_wrappers(
 def test_hashed_files_are_immutable_with_expires_and_brotli(
     stack: str, static_build: Build, django_settings: None
 ) -> None:
-    status, fields, body = send(
+    status, fields, _ = send(
         handler(stack), stack, "GET", static_build.hashed("css/app.css"), {"accept-encoding": "br"}
     )
     headers = httpx.Headers(fields)

@@ -1,18 +1,20 @@
 """Development mode's sources: Django's staticfiles finders, asked for one logical path.
 
 The finders are asked in ``STATICFILES_FINDERS`` order, so the file served is the one
-``collectstatic`` would collect: ``STATICFILES_DIRS`` (with their prefixes) before each
-``INSTALLED_APPS`` app's ``static/`` folder, the first app listed winning, and any custom finder.
-Names ``collectstatic`` ignores by default (``CVS``, ``.*``, ``*~``) are not served either.
+``collectstatic`` would collect (see :mod:`.finders`): ``STATICFILES_DIRS`` (with their
+prefixes) before each ``INSTALLED_APPS`` app's ``static/`` folder, the first app listed
+winning, and any custom finder. Names ``collectstatic`` ignores (``CVS``, ``.*``, ``*~`` by
+default) are not served either. Each request asks the finders anew: a file added while the
+server runs is served at once.
 """
 
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-__all__ = ["DEFAULT_IGNORE_PATTERNS", "find_source", "finder_failures", "has_sources"]
+from .finders import DEFAULT_IGNORE_PATTERNS, found_files
 
-DEFAULT_IGNORE_PATTERNS = ("CVS", ".*", "*~")  # what collectstatic skips unless told otherwise
+__all__ = ["find_source", "finder_failures", "has_sources", "ignore_patterns"]
 
 
 def ignore_patterns() -> tuple[str, ...]:
@@ -41,17 +43,15 @@ def find_source(logical: str) -> str | None:
 def finder_failures() -> list[str]:
     """One line per finder that cannot be loaded or listed: its name and the error."""
     from django.conf import settings
+    from django.contrib.staticfiles.finders import get_finder
 
-    failures = []
     names = getattr(settings, "STATICFILES_FINDERS", ())
     if not isinstance(names, (list, tuple)):
         return [f"STATICFILES_FINDERS must be a list of finder classes, not {names!r}"]
+    failures = []
     for name in names:
         try:
-            from django.contrib.staticfiles.finders import get_finder
-
-            finder = get_finder(name)
-            for _ in finder.list(list(ignore_patterns())):
+            for _ in get_finder(name).list(list(ignore_patterns())):
                 break
         except Exception as exc:  # any error of a third-party finder is what we report
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
@@ -60,9 +60,4 @@ def finder_failures() -> list[str]:
 
 def has_sources() -> bool:
     """True when some finder lists at least one file."""
-    from django.contrib.staticfiles.finders import get_finders
-
-    for finder in get_finders():
-        for _ in finder.list(list(ignore_patterns())):
-            return True
-    return False
+    return next(found_files(ignore_patterns()), None) is not None
