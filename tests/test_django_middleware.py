@@ -10,6 +10,7 @@ tests/test_http.py, so equality here carries those checks over to the middleware
 from __future__ import annotations
 
 import asyncio
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,8 +114,11 @@ FALL_THROUGH = [
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_answer_equals_the_wsgi_wrappers(
-    stack: str, static_build: Build, django_settings: None
+    stack: str, static_build: Build, django_settings: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    now = time.time()  # one clock for both, so that Expires cannot differ by a second tick
+    monkeypatch.setattr("staticserve.wsgi.time", lambda: now)
+    monkeypatch.setattr("staticserve.integrations.django.middleware.time", lambda: now)
     wrapper = StaticServeWSGI(None, static_build.root)
     app = handler(stack)
     table = requests_table(static_build)
