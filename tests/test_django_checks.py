@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from . import django_project
+from . import django_inprocess
 from .conftest import Build
 
 pytest.importorskip("django")
@@ -19,7 +19,7 @@ pytest.importorskip("django")
 
 @pytest.fixture(scope="module", autouse=True)
 def django_settings() -> None:
-    django_project.configure()
+    django_inprocess.configure()
 
 
 def problems(**settings: Any) -> list[tuple[str, str]]:

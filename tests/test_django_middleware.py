@@ -3,7 +3,7 @@
 and body for every request of a table that walks the core's rules (200, negotiation, Vary, CORS,
 immutable + Expires, 304, 412, 206, 416, HEAD, 405, redirects, hostile paths, a large file).
 
-Django runs in this process (tests/django_project.py); the wrapper's own HTTP is pinned by
+Django runs in this process (tests/django_inprocess.py); the wrapper's own HTTP is pinned by
 tests/test_http.py, so equality here carries those checks over to the middleware.
 """
 
@@ -21,7 +21,7 @@ import pytest
 
 from staticserve.wsgi import StaticServeWSGI
 
-from . import django_project
+from . import django_inprocess
 from .conftest import Build
 
 pytest.importorskip("django")
@@ -31,7 +31,7 @@ STACKS = ["django-wsgi", "django-asgi"]
 
 @pytest.fixture(scope="module")
 def django_settings(static_build: Build) -> Iterator[None]:
-    django_project.configure()
+    django_inprocess.configure()
     from django.test import override_settings
 
     with override_settings(STATIC_ROOT=str(static_build.root)):

@@ -30,13 +30,21 @@ from typing import TYPE_CHECKING, Any
 
 from .conf import read_settings, serving, use
 from .middleware import StaticServeMiddleware
+from .storage import ManifestStorage
 
 if TYPE_CHECKING:
     from ...asgi import ASGIApp, StaticServe
     from ...wsgi import StaticServeWSGI, WSGIApp
     from .. import AssetUrls
 
-__all__ = ["StaticServeMiddleware", "assets", "settings_options", "wrap_asgi", "wrap_wsgi"]
+__all__ = [
+    "ManifestStorage",
+    "StaticServeMiddleware",
+    "assets",
+    "settings_options",
+    "wrap_asgi",
+    "wrap_wsgi",
+]
 
 
 def settings_options() -> dict[str, Any]:

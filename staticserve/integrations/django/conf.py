@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from ...errors import ConfigError
 from ...options import KEYWORDS, OUTPUT_DIR, PREFIX, ServeOptions
+from .serving import record_serving
 from .sources import find_source
 
 if TYPE_CHECKING:
@@ -154,6 +155,7 @@ def use(middleware: MiddlewareBase) -> MiddlewareBase:
     """Make ``middleware`` the one the template helpers ask (a wrapper made from settings)."""
     global _serving
     _serving = middleware
+    record_serving(middleware)  # ManifestStorage asks it for URLs too
     middleware.pinning = True  # the template tags ask it: one build per rendered page
     return middleware
 

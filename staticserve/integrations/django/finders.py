@@ -12,9 +12,9 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO
 
-__all__ = ["DEFAULT_IGNORE_PATTERNS", "FoundFile", "finder_files", "found_files"]
+__all__ = ["DEFAULT_IGNORE_PATTERNS", "FoundFile", "finder_files", "found_file", "found_files"]
 
 # What collectstatic ignores unless --no-default-ignore: the staticfiles app's patterns.
 DEFAULT_IGNORE_PATTERNS: tuple[str, ...] = ("CVS", ".*", "*~")
@@ -32,9 +32,9 @@ class FoundFile:
     name: str  # the file's name in that storage
     finder: str  # the finder's dotted class name, for messages
 
-    def open(self) -> IO[bytes]:
+    def open(self) -> BinaryIO:
         """The file's bytes, opened for reading (the caller closes it)."""
-        file: IO[bytes] = self.storage.open(self.name, "rb")
+        file: BinaryIO = self.storage.open(self.name, "rb")
         return file
 
     @property
@@ -56,10 +56,15 @@ def found_files(ignore_patterns: Iterable[str] | None = None) -> Iterator[FoundF
         label = f"{type(finder).__module__}.{type(finder).__qualname__}"
         for name, storage in finder.list(patterns):
             prefix = getattr(storage, "prefix", None)
-            logical = os.path.join(prefix, name) if prefix else name
-            yield FoundFile(
-                logical.replace(os.sep, "/"), _local_path(storage, name), storage, name, label
-            )
+            yield found_file(os.path.join(prefix, name) if prefix else name, storage, name, label)
+
+
+def found_file(logical: str, storage: Any, name: str, finder: str) -> FoundFile:
+    """The record of ``name`` in ``storage``, collected as ``logical`` (the storage's prefix
+    joined with the name, as collectstatic joins them)."""
+    return FoundFile(
+        logical.replace(os.sep, "/"), _local_path(storage, name), storage, name, finder
+    )
 
 
 def finder_files(ignore_patterns: Iterable[str] | None = None) -> Iterator[tuple[str, Path]]:

@@ -1,0 +1,1 @@
+"""Management commands: ``collectstatic`` that runs staticserve's build."""

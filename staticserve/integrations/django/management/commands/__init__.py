@@ -1,0 +1,1 @@
+"""``collectstatic``: see :mod:`.collectstatic`."""
