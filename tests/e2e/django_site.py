@@ -4,8 +4,9 @@ superuser, and the static files built into ``STATIC_ROOT``.
 
 ``STATICSERVE_MODE`` picks how it serves: ``middleware`` (``StaticServeMiddleware`` right after
 ``SecurityMiddleware``) or ``wrapper`` (``wrap_wsgi``/``wrap_asgi`` in ``wsgi.py``/``asgi.py``).
-Nothing in ``settings.py`` is staticserve's but the app, the middleware line and the storage:
-the middleware reads ``STATIC_ROOT`` and ``STATIC_URL``.
+Nothing in ``settings.py`` is staticserve's but the app, the middleware line and the storage
+(``ManifestStorage``, which ``collectstatic`` builds with): the middleware reads
+``STATIC_ROOT`` and ``STATIC_URL``.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "STORAGE_BACKEND"},
+    "staticfiles": {"BACKEND": "staticserve.integrations.django.ManifestStorage"},
 }
 """
 
@@ -109,18 +110,6 @@ if os.environ.get("STATICSERVE_MODE") == "wrapper":
     application = wrap_{kind}(application)
 """
 
-# Until the collectstatic storage lands: {% static %} names the build's hashed files.
-STOPGAP_STORAGE = """
-from django.conf import settings
-from django.contrib.staticfiles.storage import StaticFilesStorage
-from staticserve.manifest import Manifest
-
-
-class BuildStorage(StaticFilesStorage):
-    def url(self, name):
-        return Manifest.load(settings.STATIC_ROOT).static_url(name)
-"""
-
 
 def environment(root: Path, mode: str) -> dict[str, str]:
     env = dict(os.environ)
@@ -147,14 +136,12 @@ def manage(root: Path, *arguments: str, **extra_env: str) -> str:
 def create(root: Path) -> None:
     """The project, its database with a superuser, and its static files built."""
     (root / "proj").mkdir(parents=True)
-    storage = storage_backend()
     files = {
         "proj/__init__.py": "",
-        "proj/settings.py": SETTINGS.replace("STORAGE_BACKEND", storage),
+        "proj/settings.py": SETTINGS,
         "proj/urls.py": URLS,
         "proj/wsgi.py": ENTRY.format(kind="wsgi"),
         "proj/asgi.py": ENTRY.format(kind="asgi"),
-        "proj/storage.py": STOPGAP_STORAGE,
     }
     for name, text in files.items():
         (root / name).write_text(text, encoding="utf-8")
@@ -169,28 +156,5 @@ def create(root: Path) -> None:
         "admin@example.com",
         DJANGO_SUPERUSER_PASSWORD=PASSWORD,
     )
-    build_static(root, storage)
-
-
-def storage_backend() -> str:
-    try:
-        from staticserve.integrations.django import storage  # noqa: F401
-    except ImportError:
-        return "proj.storage.BuildStorage"
-    return "staticserve.integrations.django.ManifestStorage"
-
-
-def build_static(root: Path, storage: str) -> None:
-    if storage.startswith("staticserve."):
-        manage(root, "collectstatic", "--noinput", "-v", "0")
-        return
-    import django.contrib.admin
-    import rest_framework
-
-    import staticserve
-
-    sources = [
-        Path(django.contrib.admin.__file__).parent / "static",
-        Path(rest_framework.__file__).parent / "static",
-    ]
-    staticserve.build(sources=[str(s) for s in sources], output=str(root / "staticfiles"))
+    # What a deploy runs: collectstatic builds with ManifestStorage into STATIC_ROOT.
+    manage(root, "collectstatic", "--noinput", "-v", "0")
