@@ -224,3 +224,7 @@ def test_debug_serves_the_finders_files_as_they_are(
         assert send(app, stack, "GET", "/static/.secret", {})[2].startswith(b"pong ")
         rendered = Template('{% load staticserve %}{% static_url "app.css" %}').render(Context())
         assert rendered == "/static/app.css"
+    # With a CDN's STATIC_URL, development still links the local sources, which no CDN holds.
+    with override_settings(**settings, STATIC_URL="https://cdn.example.com/static/"):
+        rendered = Template('{% load staticserve %}{% static_url "app.css" %}').render(Context())
+        assert rendered == "/static/app.css"
