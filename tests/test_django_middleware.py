@@ -204,6 +204,22 @@ def test_a_cdn_static_url_still_serves_its_path(
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_dev_without_a_config_file_serves_the_finders_files(
+    stack: str, tmp_path: Path, django_settings: None
+) -> None:
+    """``STATICSERVE = {"dev": True}`` alone used to 404 every asset (it looked for a
+    pyproject.toml in the working folder); now the finders are its sources."""
+    from django.test import override_settings
+
+    (tmp_path / "app.js").write_bytes(b"console.log(1)\n")
+    settings = {"STATICSERVE": {"dev": True}, "STATICFILES_DIRS": [str(tmp_path)]}
+    with override_settings(**settings):
+        status, fields, body = send(handler(stack), stack, "GET", "/static/app.js", {})
+    assert (status, body) == (200, b"console.log(1)\n")
+    assert httpx.Headers(fields)["cache-control"] == "no-cache"
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_debug_serves_the_finders_files_as_they_are(
     stack: str, tmp_path: Path, static_build: Build, django_settings: None
 ) -> None:
