@@ -18,13 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.commands.runserver import Command as RunserverCommand
 
 from ... import wrap_wsgi
-from ...middleware import StaticServeMiddleware
-
-MIDDLEWARE_PATH = f"{StaticServeMiddleware.__module__.rpartition('.')[0]}.StaticServeMiddleware"
 
 
 class Command(RunserverCommand):  # type: ignore[misc]  # Django ships no type hints
@@ -49,6 +45,8 @@ class Command(RunserverCommand):  # type: ignore[misc]  # Django ships no type h
         )
 
     def get_handler(self, *args: Any, **options: Any) -> Any:
+        from django.conf import settings
+
         from .....wsgi import StaticServeWSGI
 
         handler = super().get_handler(*args, **options)
