@@ -200,3 +200,27 @@ def test_runserver_serves_the_finders_files_through_staticserve(
     assert reply.headers["cache-control"] == "no-cache"  # staticserve's development answer
     assert reply.headers["etag"]
     assert (part.status_code, part.content) == (206, CSS[:4])  # staticfiles' view sends 200
+
+
+@pytest.mark.parametrize(
+    ("static_url", "staticserve", "expected"),
+    [
+        ("https://cdn.example.com/static/", {}, "https://cdn.example.com/static/"),
+        ("//cdn.example.com/static/", {}, "//cdn.example.com/static/"),
+        ("/static/", {}, None),
+        ("https://cdn.example.com/static/", {"url_base": "https://other.example.com/s/"}, "https://other.example.com/s/"),
+    ],
+    ids=["absolute", "scheme-relative", "relative", "STATICSERVE wins"],
+)  # fmt: skip
+def test_an_absolute_static_url_is_the_url_base(
+    static_url: str, staticserve: dict[str, str], expected: str | None
+) -> None:
+    script = (
+        "import django; from django.conf import settings\n"
+        f"settings.configure(STATIC_URL={static_url!r}, STATIC_ROOT='build', "
+        f"STATICSERVE={staticserve!r})\n"
+        "from staticserve.integrations.django import settings_options\n"
+        "print(repr(settings_options().get('url_base')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == repr(expected)

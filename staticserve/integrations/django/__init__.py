@@ -9,6 +9,9 @@
         ...,
     ]
 
+An absolute ``STATIC_URL`` (``https://cdn.example.com/static/``) is taken as the ``url_base``
+option unless ``STATICSERVE`` sets one.
+
 or, instead of the middleware, the faster wrapper in ``wsgi.py`` (``asgi.py`` alike, with
 :func:`wrap_asgi`)::
 

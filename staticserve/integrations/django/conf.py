@@ -3,7 +3,8 @@
 By default everything comes from the settings a Django project already has: the build is in
 ``STATIC_ROOT``, URLs start with the path of ``STATIC_URL`` (which may be a CDN's absolute URL:
 the path is still served, for the CDN to pull from), and ``DEBUG`` turns on development mode,
-where files come straight from Django's staticfiles finders. ``settings.STATICSERVE`` is
+where files come straight from Django's staticfiles finders. An absolute ``STATIC_URL`` is the
+``url_base`` option: pages link the CDN, which pulls from the served path. ``settings.STATICSERVE`` is
 optional; each of its keys overrides one of these or sets a middleware option.
 """
 
@@ -30,7 +31,6 @@ __all__ = [
     "SettingError",
     "read_settings",
     "serving",
-    "url_origin",
 ]
 
 # What settings.STATICSERVE may hold: the middleware's root, prefix and keywords, except the
@@ -49,12 +49,11 @@ class SettingError(ConfigError):
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """The middleware's arguments, and the origin a CDN's ``STATIC_URL`` puts before URLs."""
+    """The middleware's arguments."""
 
     root: str | os.PathLike[str] | None  # None only in development mode
     prefix: str
     keywords: dict[str, Any] = field(default_factory=dict)
-    url_origin: str = ""  # "https://cdn.example.com" when STATIC_URL names another host
 
     @property
     def dev(self) -> bool:
@@ -99,12 +98,15 @@ def read_settings() -> ServeSettings:
     if static_url is not None and not isinstance(static_url, str):
         raise SettingError("staticserve.E003", "STATIC_URL must be a string such as '/static/'")
     url = urlsplit(static_url or "")
-    origin = _origin(static_url or "")
     prefix = options.get("prefix", url.path or PREFIX)
     root = options.get("root", getattr(settings, "STATIC_ROOT", None))
     if root is not None and not isinstance(root, (str, os.PathLike)):
         name = "STATICSERVE['root']" if "root" in options else "STATIC_ROOT"
         raise SettingError("staticserve.E003", f"{name} must be a path, not {root!r}")
+    # An absolute STATIC_URL is how a Django project says its static files live on a CDN:
+    # URLs name it (in production), and its path is still served, for the CDN to pull from.
+    if url.netloc and "url_base" not in keywords:
+        keywords["url_base"] = static_url
     keywords.setdefault("dev", bool(getattr(settings, "DEBUG", False)))
     if keywords["dev"] is True and keywords.get("config") is None:
         keywords["dev_sources"] = find_source
@@ -118,20 +120,7 @@ def read_settings() -> ServeSettings:
             "STATIC_ROOT is not set: staticserve serves the build there when DEBUG is False",
             "set STATIC_ROOT = BASE_DIR / 'staticfiles' and run manage.py collectstatic",
         )
-    return ServeSettings(root, prefix, keywords, origin)
-
-
-def url_origin() -> str:
-    """``https://cdn.example.com`` when ``STATIC_URL`` names another host, else ""."""
-    from django.conf import settings
-
-    static_url = getattr(settings, "STATIC_URL", None)
-    return _origin(static_url) if isinstance(static_url, str) else ""
-
-
-def _origin(static_url: str) -> str:
-    url = urlsplit(static_url)
-    return f"{url.scheme}://{url.netloc}" if url.scheme and url.netloc else ""
+    return ServeSettings(root, prefix, keywords)
 
 
 _lock = threading.Lock()
