@@ -324,7 +324,7 @@ def test_the_build_settings_come_from_the_storage_options(tmp_path: Path) -> Non
     assert "unknown option 'encodigns'" in done.stderr
 
 
-def test_the_json_report_of_the_pipeline_is_untouched_by_the_integration(tmp_path: Path) -> None:
+def test_standalone_staticserve_build_still_works_next_to_a_django_project(tmp_path: Path) -> None:
     """Standalone ``staticserve build`` keeps working next to a Django project."""
     project = make_project(tmp_path)
     done = subprocess.run(

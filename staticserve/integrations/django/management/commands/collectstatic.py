@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.staticfiles.management.commands import collectstatic
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
 from .....errors import StaticServeError
@@ -52,7 +53,10 @@ class Command(collectstatic.Command):  # type: ignore[misc]  # django is untyped
                 "--no-post-process: with staticserve's ManifestStorage, collecting is the build "
                 "(there are no unprocessed copies to leave); run collectstatic without it"
             )
-        output = Path(self.storage.path("")).absolute()
+        try:
+            output = Path(self.storage.path("")).absolute()
+        except ImproperlyConfigured as exc:  # no STATIC_ROOT: Django's words, without a traceback
+            raise CommandError(str(exc)) from None
         if self.interactive and _holds_files(output):
             self._confirm(output)
         if self.clear and not (output / MANIFEST_NAME).exists():
