@@ -18,7 +18,7 @@ from .options import OUTPUT_DIR, PREFIX, ServeKeywords
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["CHUNK_SIZE", "PATHSEND", "StaticServe"]
+__all__ = ["CHUNK_SIZE", "PATHSEND", "StaticServe", "raw_path"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -120,6 +120,19 @@ class StaticServe(MiddlewareBase):
         finally:
             self.request_root.reset(root)
             pinned_builds.reset(pins)
+
+
+def raw_path(scope: Scope) -> bytes:
+    """The request path below ``root_path`` as the client sent it (percent-encoded), as
+    :class:`StaticServe` reads it; for other middlewares over ASGI (Django's)."""
+    root: str = scope.get("root_path") or ""
+    path = path_below(root, scope["path"]) if root else scope["path"]
+    raw = scope.get("raw_path") or url_path(scope["path"])
+    if _QUESTION_MARK in raw:
+        raw = raw.partition(b"?")[0]
+    if len(path) < len(scope["path"]):
+        raw = _raw_below(raw, root, path)
+    return bytes(raw)
 
 
 def _url_root(root_path: str | None) -> str:

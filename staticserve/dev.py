@@ -2,7 +2,8 @@
 
 No build, no manifest: a request's logical path is looked up in the configured sources in the
 same order and with the same ignore patterns as ``staticserve build``, so the first source
-still wins. Every answer says ``Cache-Control: no-cache``: the browser revalidates each time and
+still wins. Or, given a ``dev_sources`` function (the Django integration passes Django's
+staticfiles finders), it names the file for each logical path. Every answer says ``Cache-Control: no-cache``: the browser revalidates each time and
 gets a 304 while the file is unchanged, and sees an edit on the next reload.
 
 Confinement does not rely on the path check alone: the file found is resolved (symlinks
@@ -43,21 +44,28 @@ class DevFinder:
     """The development-mode lookup: ``find(path)``, ``static_url`` and ``integrity``.
 
     ``config`` is a :class:`BuildConfig`, a path to a TOML file with a ``[tool.staticserve]``
-    table, or None for ``pyproject.toml`` in the working directory.
+    table, or None for ``pyproject.toml`` in the working directory. It is not read when
+    ``options.dev_sources`` names the files instead.
     """
 
     def __init__(
         self, config: BuildConfig | str | os.PathLike[str] | None, options: ServeOptions
     ) -> None:
-        self.config = config if isinstance(config, BuildConfig) else load_config(config)
         self.options = options
-        self._sources = [(s.prefix, s.path.resolve()) for s in resolve_sources(self.config)]
+        self._source_lookup = options.dev_sources
+        self.config: BuildConfig | None = None
+        self._sources: list[tuple[str, Path]] = []
+        self._ignore_patterns: tuple[str, ...] = ()
+        if self._source_lookup is None:
+            self.config = config if isinstance(config, BuildConfig) else load_config(config)
+            self._sources = [(s.prefix, s.path.resolve()) for s in resolve_sources(self.config)]
+            self._ignore_patterns = self.config.ignore_patterns
         self._mount = url_path(options.mount)
         self._cache_control = NO_CACHE
         self._origin = options.allow_origin.encode("ascii") if options.allow_origin else None
         self._rules = header_rules(options.headers)
         self._prepared: dict[str, tuple[Signature, Resource]] = {}
-        if self.config.prefix.rstrip("/") != options.prefix:
+        if self.config is not None and self.config.prefix.rstrip("/") != options.prefix:
             log.warning(
                 "the configuration's URL prefix is %r but development mode serves under %r",
                 self.config.prefix,
@@ -122,9 +130,11 @@ class DevFinder:
             return None
         if logical == MANIFEST_NAME:
             return None
+        if self._source_lookup is not None:
+            return _named_file(self._source_lookup(logical))
         for prefix, root in self._sources:
             relative = _strip_prefix(parts, prefix)
-            if relative is None or _ignored(relative, self.config.ignore_patterns):
+            if relative is None or _ignored(relative, self._ignore_patterns):
                 continue
             found = _confined_file(root, relative)
             if found is not None:
@@ -166,6 +176,18 @@ def _strip_prefix(parts: tuple[str, ...], prefix: str) -> tuple[str, ...] | None
 def _ignored(relative: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
     """As the build: a path is skipped when any folder on the way, or the file, is ignored."""
     return any(is_ignored(relative[:depth], patterns) for depth in range(1, len(relative) + 1))
+
+
+def _named_file(name: str | os.PathLike[str] | None) -> tuple[Path, os.stat_result] | None:
+    """The regular file a source lookup named (symlinks followed), or None."""
+    if name is None:
+        return None
+    try:
+        resolved = Path(name).resolve(strict=True)
+        info = resolved.stat()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return (resolved, info) if stat.S_ISREG(info.st_mode) else None
 
 
 def _confined_file(root: Path, relative: tuple[str, ...]) -> tuple[Path, os.stat_result] | None:

@@ -9,7 +9,7 @@ keywords straight into ``ServeOptions``; the catalog and the development finder 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, TypedDict
@@ -30,6 +30,7 @@ __all__ = [
     "HeaderRules",
     "ServeKeywords",
     "ServeOptions",
+    "SourceLookup",
     "header_rules",
     "matching_headers",
 ]
@@ -42,6 +43,9 @@ _URL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 _FIELD_NAME = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 
 HeaderRules = tuple[tuple[str, tuple[Header, ...]], ...]
+# Development mode's alternative to a build configuration: a logical path in, the file that
+# holds it out (None: no such file). Django's staticfiles finders are one.
+SourceLookup = Callable[[str], str | os.PathLike[str] | None]
 
 
 class ServeKeywords(TypedDict, total=False):
@@ -57,6 +61,7 @@ class ServeKeywords(TypedDict, total=False):
     reload_interval: float
     dev: bool
     config: BuildConfig | str | os.PathLike[str] | None
+    dev_sources: SourceLookup | None
     url_base: str | None
 
 
@@ -76,7 +81,9 @@ class ServeOptions:
     answers for its folder's URL. A newly published build is looked for every
     ``reload_interval`` seconds (0: never). ``dev=True`` serves the source folders of the build
     configuration ``config`` (a :class:`BuildConfig`, a TOML file, or None for
-    ``pyproject.toml`` in the working directory) as they are, uncached, and needs no build.
+    ``pyproject.toml`` in the working directory) as they are, uncached, and needs no build;
+    or, when ``dev_sources`` is given, the files that function names for each logical path
+    (the Django integration passes Django's staticfiles finders).
     ``url_base`` (``https://cdn.example.com/static/``) makes ``static_url`` answer absolute URLs
     on that base in production, for a CDN or bucket that holds the build; requests under
     ``prefix`` are still served (a CDN's origin). Normalised to end with ``/``.
@@ -93,6 +100,7 @@ class ServeOptions:
     reload_interval: float = 1.0
     dev: bool = False
     config: BuildConfig | str | os.PathLike[str] | None = None
+    dev_sources: SourceLookup | None = None
     url_base: str | None = None
 
     def __post_init__(self) -> None:
@@ -109,6 +117,10 @@ class ServeOptions:
             raise ConfigError(
                 f"reload_interval must be >= 0 seconds (0 disables reloading), "
                 f"not {self.reload_interval!r}"
+            )
+        if self.dev_sources is not None and not callable(self.dev_sources):
+            raise ConfigError(
+                f"dev_sources must be a function of a logical path, not {self.dev_sources!r}"
             )
         if self.index_file is not None and not _is_file_name(self.index_file):
             raise ConfigError(f"index_file must be a plain file name, not {self.index_file!r}")

@@ -20,7 +20,7 @@ from .options import OUTPUT_DIR, PREFIX, ServeKeywords
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["CHUNK_SIZE", "FileChunks", "StaticServeWSGI"]
+__all__ = ["CHUNK_SIZE", "FileChunks", "StaticServeWSGI", "raw_path"]
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -74,7 +74,7 @@ class StaticServeWSGI(MiddlewareBase):
                 headers[name] = environ[key].encode("latin-1")
         plan = plan_request(
             environ["REQUEST_METHOD"],
-            _raw_path(environ),
+            raw_path(environ),
             headers,
             int(time()),
             self.lookup,
@@ -118,7 +118,7 @@ def _no_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     return [NOT_FOUND.body]  # type: ignore[list-item]
 
 
-def _raw_path(environ: Environ) -> bytes:
+def raw_path(environ: Environ) -> bytes:
     """The path below ``SCRIPT_NAME`` as the client sent it, when the server tells (gunicorn,
     uWSGI, waitress, mod_wsgi).
 

@@ -149,10 +149,57 @@ def test_unknown_settings_keys_are_a_clear_error() -> None:
         "import django; from django.conf import settings\n"
         "settings.configure(STATICSERVE={'roots': 'x'})\n"
         "from staticserve.integrations.django import settings_options\n"
-        "try:\n    settings_options()\nexcept Exception as exc:\n    print(type(exc).__name__, exc)\n"
+        "from staticserve.errors import ConfigError\n"
+        "try:\n    settings_options()\nexcept ConfigError as exc:\n    print(type(exc).__name__, exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert out.stdout.startswith("ConfigError settings.STATICSERVE: unknown option 'roots'")
+    assert out.stdout.startswith("SettingError settings.STATICSERVE: unknown option 'roots'")
+
+
+RUNSERVER_SETTINGS = """
+from pathlib import Path
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = "test only"
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1"]
+INSTALLED_APPS = APPS_LIST
+ROOT_URLCONF = "proj.urls"
+MIDDLEWARE = []
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "assets"]
+"""
+
+
+@pytest.mark.parametrize(
+    "installed",
+    [
+        ["staticserve.integrations.django", "django.contrib.staticfiles"],
+        ["staticserve.integrations.django"],  # without staticfiles: the finders still work
+    ],
+)
+def test_runserver_serves_the_finders_files_through_staticserve(
+    project: Path, installed: list[str]
+) -> None:
+    """Listed after django.contrib.staticfiles, staticfiles' runserver would answer (checked
+    by hand: a 200 without Cache-Control for the range request); listed first, ours does."""
+    (project / "proj/settings.py").write_text(
+        RUNSERVER_SETTINGS.replace("APPS_LIST", repr(installed))
+    )
+
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "django", "runserver", "--noreload", f"127.0.0.1:{port}"]
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project), *sys.path])}
+    env["DJANGO_SETTINGS_MODULE"] = "proj.settings"
+    with server_process(command, "/api/ping", cwd=project, env=env) as url:
+        reply = httpx.get(url + "/static/css/site.css")
+        part = httpx.get(url + "/static/css/site.css", headers={"range": "bytes=0-3"})
+        assert httpx.get(url + "/api/ping").json() == {"pong": True}
+    assert reply.status_code == 200
+    assert reply.content == CSS  # the source as it is: no build
+    assert reply.headers["cache-control"] == "no-cache"  # staticserve's development answer
+    assert reply.headers["etag"]
+    assert (part.status_code, part.content) == (206, CSS[:4])  # staticfiles' view sends 200
 
 
 @pytest.mark.parametrize(
@@ -170,7 +217,8 @@ def test_an_absolute_static_url_is_the_url_base(
 ) -> None:
     script = (
         "import django; from django.conf import settings\n"
-        f"settings.configure(STATIC_URL={static_url!r}, STATICSERVE={staticserve!r})\n"
+        f"settings.configure(STATIC_URL={static_url!r}, STATIC_ROOT='build', "
+        f"STATICSERVE={staticserve!r})\n"
         "from staticserve.integrations.django import settings_options\n"
         "print(repr(settings_options().get('url_base')))\n"
     )
