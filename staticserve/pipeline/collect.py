@@ -15,7 +15,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
@@ -28,10 +28,14 @@ __all__ = [
     "Collected",
     "Content",
     "Duplicate",
+    "Found",
+    "Located",
     "OnDisk",
     "SourceError",
     "SourceFile",
+    "Stamp",
     "collect",
+    "find_sources",
     "is_ignored",
     "resolve_sources",
     "sha256_of",
@@ -114,6 +118,29 @@ class Collected:
     files: dict[str, SourceFile]
     duplicates: tuple[Duplicate, ...]
     warnings: tuple[str, ...]
+    read: int = 0  # files read (or hashed) now; the others were known unchanged
+
+
+Stamp = tuple[int, int, int, int, int]
+"""A source file's (size, mtime_ns, ctime_ns, inode, device), taken before it is read: equal
+stamps mean unchanged bytes, but for the limits that unchanged.py describes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A file the walk found: where it is, and its stamp."""
+
+    origin: Path
+    stamp: Stamp
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """Every file of every source, by logical path (precedence applied), not read yet."""
+
+    files: dict[str, Located]
+    duplicates: tuple[Duplicate, ...]
+    warnings: tuple[str, ...]
 
 
 def resolve_sources(config: BuildConfig) -> list[Source]:
@@ -172,28 +199,53 @@ def _find_package(name: str, first: list[Path]) -> ModuleSpec | None:
     return spec if spec is not None else importlib.util.find_spec(name)
 
 
+def find_sources(config: BuildConfig, sources: list[Source] | None = None) -> Found:
+    """Walk every source and stamp each file; the first source to provide a logical path
+    wins. Nothing is read."""
+    files: dict[str, Located] = {}
+    duplicates: list[Duplicate] = []
+    warnings: list[str] = []
+    for source in sources if sources is not None else resolve_sources(config):
+        for logical, path, info in _walk(source, config.ignore_patterns, warnings):
+            if logical in files:
+                duplicates.append(Duplicate(logical, files[logical].origin, path))
+                continue
+            stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+            files[logical] = Located(path, stamp)
+    return Found(files, tuple(duplicates), tuple(warnings))
+
+
 def collect(
     config: BuildConfig,
     sources: list[Source] | None = None,
     *,
     on_disk: Callable[[str], bool] | None = None,
+    found: Found | None = None,
+    unchanged: Mapping[str, OnDisk] | None = None,
 ) -> Collected:
-    """Read every file of every source; the first source to provide a logical path wins.
+    """Read every file of every source (those ``found`` already, or walked now).
 
-    Files whose logical path ``on_disk`` accepts are hashed and left on disk (:class:`OnDisk`);
-    the others are read into memory.
+    Files whose logical path ``on_disk`` accepts are hashed and left on disk (:class:`OnDisk`),
+    or taken from ``unchanged`` (hashed by an earlier build; the caller checked that their
+    stamps have not changed since); the others are read into memory.
     """
+    if found is None:
+        found = find_sources(config, sources)
     files: dict[str, SourceFile] = {}
-    duplicates: list[Duplicate] = []
-    warnings: list[str] = []
-    for source in sources if sources is not None else resolve_sources(config):
-        for logical, path in _walk(source, config.ignore_patterns, warnings):
-            if logical in files:
-                duplicates.append(Duplicate(logical, files[logical].origin, path))
-                continue
-            data = _hashed(path) if on_disk and on_disk(logical) else _read(path)
-            files[logical] = SourceFile(logical, path, data)
-    return Collected(files, tuple(duplicates), tuple(warnings))
+    read = 0
+    for logical, located in found.files.items():
+        path = located.origin
+        data: Content | None = None
+        if on_disk and on_disk(logical):
+            data = (unchanged or {}).get(logical)
+            if data is None or data.origin != path:
+                data = _hashed(path)
+                read += 1
+        else:
+            data = _read(path)
+            read += 1
+        files[logical] = SourceFile(logical, path, data)
+    return Collected(files, found.duplicates, found.warnings, read)
 
 
 def _read(path: Path) -> bytes:
@@ -221,8 +273,9 @@ def _hashed(path: Path) -> OnDisk:
 
 def _walk(
     source: Source, ignore: tuple[str, ...], warnings: list[str]
-) -> Iterator[tuple[str, Path]]:
-    """Yield (logical path, file) pairs, sorted, following symlinks but never in a loop.
+) -> Iterator[tuple[str, Path, os.stat_result]]:
+    """Yield (logical path, file, its stat) triples, sorted, following symlinks but never in a
+    loop.
 
     A symlink is followed only while its target stays inside the source folder: a link to a
     file elsewhere (a home directory, /etc) is skipped with a warning, never published.
@@ -230,7 +283,7 @@ def _walk(
     seen_dirs: set[tuple[int, int]] = set()
     root = source.path.resolve()
 
-    def visit(folder: Path, parts: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
+    def visit(folder: Path, parts: tuple[str, ...]) -> Iterator[tuple[str, Path, os.stat_result]]:
         try:
             info = folder.stat()
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -267,12 +320,20 @@ def _walk(
             if is_dir:
                 yield from visit(path, relative)
             elif is_file:
-                yield "/".join(p for p in (source.prefix, *relative) if p), path
+                yield "/".join(p for p in (source.prefix, *relative) if p), path, _stat(entry)
             elif entry.is_symlink():
                 warnings.append(f"{path}: broken symlink, skipped")
         seen_dirs.discard(key)
 
     yield from visit(source.path, ())
+
+
+def _stat(entry: os.DirEntry[str]) -> os.stat_result:
+    """The file's stat (its target's, for a symlink), taken before it is read."""
+    try:
+        return entry.stat()
+    except OSError as exc:
+        raise BuildError(f"{entry.path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _is_utf8(name: str) -> bool:
