@@ -2,7 +2,10 @@
 
 ``build(config)`` runs the stages in order and returns a :class:`BuildReport`; only ``collect``
 reads source files and only the publish stage writes (publish.py with its helpers atomic.py,
-journal.py and cache.py, and the build lock of output_dir.py).
+journal.py and cache.py, and the build lock of output_dir.py; unchanged.py records the sources).
+The stages overlap: a file's compression starts as soon as fingerprinting has made its bytes
+final. When the sources' record says nothing changed since the live build, and the output is as
+that build left it, the build stops after the walk: nothing to read, nothing to publish.
 """
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -361,5 +363,21 @@ def _inside(path: Path, root: Path) -> bool:
 
 def is_ignored(relative: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
     """A pattern matches the entry's name, or its whole path when it contains a '/'."""
-    name, joined = relative[-1], "/".join(relative)
-    return any(fnmatch.fnmatchcase(joined if "/" in p else name, p) for p in patterns)
+    by_name, by_path = _ignore_matchers(patterns)
+    if by_name is not None and by_name.match(relative[-1]):
+        return True
+    return by_path is not None and by_path.match("/".join(relative)) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _ignore_matchers(
+    patterns: tuple[str, ...],
+) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The patterns as two regular expressions, one for names and one for paths: what
+    fnmatch.fnmatchcase matches, with one match per entry instead of one per pattern."""
+    by_name = [fnmatch.translate(p) for p in patterns if "/" not in p]
+    by_path = [fnmatch.translate(p) for p in patterns if "/" in p]
+    return (
+        re.compile("|".join(by_name)) if by_name else None,
+        re.compile("|".join(by_path)) if by_path else None,
+    )
