@@ -6,13 +6,12 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from harness import buildspeed
-from harness.corpus import BuildRun, child_cpu_seconds, staticserve_build
+from harness.corpus import BuildRun, staticserve_build
 from harness.machine import wait_for_quiet
 from harness.paths import BENCH_DIR, VENV_PYTHON
 
@@ -200,15 +199,11 @@ def collectstatic(source: Path, static_root: Path, *, keep_only_hashed: bool) ->
         "BENCH_KEEP_ONLY_HASHED": "1" if keep_only_hashed else "0",
     }
     command = [str(VENV_PYTHON), "-m", "django", "collectstatic", "--noinput", "-v", "0"]
-    cpu = child_cpu_seconds()
-    start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=BENCH_DIR)
-    elapsed = time.perf_counter() - start
-    cpu = child_cpu_seconds() - cpu
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        raise RuntimeError(f"collectstatic failed: {lines[-1] if lines else done.returncode}")
-    return BuildRun(elapsed, {}, cpu)
+    try:
+        timed = buildspeed.run_timed(command, BENCH_DIR, env)
+    except RuntimeError as error:
+        raise RuntimeError(f"collectstatic failed: {str(error).splitlines()[-1]}") from None
+    return BuildRun(timed.seconds, {}, timed.cpu_seconds, 0, timed.peak_rss_mb)
 
 
 def _change_one_file(source: Path) -> None:
@@ -238,12 +233,17 @@ def _staticserve_runs(source: Path, output: Path, work: Path, quick: bool) -> di
             last["report"].get("stage_seconds", {}),
             last["cpu_seconds"],
             last["report"].get("compressed", 0),
+            last["peak_rss_mb"],
         )
     }
     busy["noop"] = _quiet()
     noop = sorted(speed["noop"], key=lambda n: n["seconds"])[len(speed["noop"]) // 2]
     runs["noop"] = BuildRun(
-        noop["seconds"], noop["report"].get("stage_seconds", {}), noop["cpu_seconds"], 0
+        noop["seconds"],
+        noop["report"].get("stage_seconds", {}),
+        noop["cpu_seconds"],
+        0,
+        noop["peak_rss_mb"],
     )
     _change_one_file(source)
     busy["one_changed"] = _quiet()
@@ -278,6 +278,7 @@ def _tool_result(
     return {
         "seconds": {k: round(r.seconds, 3) for k, r in (runs or {}).items()},
         "cpu_seconds": {k: round(r.cpu_seconds, 3) for k, r in (runs or {}).items()},
+        "peak_rss_mb": {k: r.peak_rss_mb for k, r in (runs or {}).items() if r.peak_rss_mb},
         "busy_cores_at_start": busy or {},
         "sizes": asdict(sizes) if sizes else None,
         "error": error,

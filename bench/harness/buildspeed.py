@@ -33,6 +33,25 @@ BOUND_TARGET = 1.15  # issue 15: a cold build within 1.15x the compression-only 
 NOOP_TARGET = 0.02  # issue 15: a no-op rebuild within 2 % of a cold build
 
 
+def free_core_seconds(
+    timeline: list[tuple[float, float, float]] | list[list[float]], cores: int
+) -> float:
+    """Core-seconds nobody used while the command ran: what it left idle (a serial phase, a
+    lone job at the end) that it could have had, other people's load notwithstanding."""
+    total, last = 0.0, 0.0
+    for t, _, machine in timeline:
+        total += max(0.0, cores - machine) * (t - last)
+        last = t
+    return round(total, 2)
+
+
+def load_adjusted(timed: dict[str, Any], cores: int) -> float:
+    """The wall time the command would take on a quiet machine, from what it did on this one:
+    its CPU time plus the core-seconds it left idle, spread over the cores. Other people's
+    work slows the wall time down; it does not change this."""
+    return (timed["cpu_seconds"] + free_core_seconds(timed["timeline"], cores)) / cores
+
+
 @dataclass
 class Timed:
     seconds: float  # wall time of the command, interpreter start included
@@ -67,12 +86,12 @@ def _tree(pid: int) -> tuple[float, float]:
     return cpu, rss
 
 
-def run_timed(command: list[str], cwd: Path) -> Timed:
+def run_timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Timed:
     """Run ``command``; its wall and CPU time, sampled core use and peak memory."""
     cores = os.cpu_count() or 1
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err)
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
         samples: list[tuple[float, float, float]] = []
         peak = [0.0]
         done = threading.Event()
@@ -139,20 +158,22 @@ def rounds(source: Path, output: Path, work: Path, count: int) -> dict[str, Any]
             else:
                 shutil.rmtree(output, ignore_errors=True)
                 runs["build"] = _staticserve(source, output)
-        build, bound = runs["build"], runs["bound"]
+        build, bound = asdict(runs["build"]), asdict(runs["bound"])
+        adjusted = load_adjusted(build, jobs) / load_adjusted(bound, jobs)
         results.append(
             {
                 "first": "bound" if number % 2 == 0 else "build",
-                "build": asdict(build),
-                "bound": asdict(bound),
-                "ratio": round(build.seconds / bound.seconds, 3),
-                "cpu_ratio": round(build.cpu_seconds / bound.cpu_seconds, 3),
+                "build": build,
+                "bound": bound,
+                "ratio": round(build["seconds"] / bound["seconds"], 3),
+                "cpu_ratio": round(build["cpu_seconds"] / bound["cpu_seconds"], 3),
+                "adjusted_ratio": round(adjusted, 3),
             }
         )
         print(
-            f"    round {number + 1}: build {build.seconds:.2f} s ({build.cpu_seconds:.1f} CPU-s)"
-            f" vs bound {bound.seconds:.2f} s ({bound.cpu_seconds:.1f} CPU-s) = "
-            f"{build.seconds / bound.seconds:.2f}x",
+            f"    round {number + 1}: build {build['seconds']:.2f} s ({build['cpu_seconds']:.1f} "
+            f"CPU-s) vs bound {bound['seconds']:.2f} s ({bound['cpu_seconds']:.1f} CPU-s) = "
+            f"{results[-1]['ratio']:.2f}x; load-adjusted {adjusted:.2f}x",
             flush=True,
         )
     noops = [asdict(_staticserve(source, output)) for _ in range(NOOP_RUNS)]
