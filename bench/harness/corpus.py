@@ -56,6 +56,7 @@ class BuildRun:
     stages: dict[str, float]  # the build's own timing of each stage (from --json)
     cpu_seconds: float = 0.0  # user + system CPU time of the command (all its threads)
     compressed: int = 0  # compressions run (file contents x encodings), from --json
+    peak_rss_mb: float = 0.0  # the most resident memory the command held (0: not measured)
 
 
 def child_cpu_seconds() -> float:

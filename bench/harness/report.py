@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.buildspeed import by_tenth, sparkline
 from harness.scenarios import SCENARIOS
 from harness.targets import Target
 
@@ -201,16 +202,18 @@ def _build(build: dict[str, Any] | None) -> list[str]:
         if tool is None:
             continue
         if tool["error"]:
-            rows.append([key, f"error: {tool['error']}", *["—"] * 7])
+            rows.append([key, f"error: {tool['error']}", *["—"] * 10])
             continue
         secs, sizes = tool["seconds"], tool["sizes"]
         cpu = tool.get("cpu_seconds", {}).get("full")
+        peak = tool.get("peak_rss_mb", {}).get("full")
         busy = tool.get("busy_cores_at_start", {}).get("full")
         rows.append(
             [
                 "staticserve build" if key == "staticserve" else f"collectstatic ({key})",
                 f"{secs['full']:.2f}",
                 f"{cpu:.1f}" if cpu is not None else "—",
+                f"{peak:.0f}" if peak else "—",
                 f"{busy:.2f}" if busy is not None else "—",
                 f"{secs['noop']:.2f}" if "noop" in secs else "—",
                 f"{secs['one_changed']:.2f}" if "one_changed" in secs else "—",
@@ -226,6 +229,7 @@ def _build(build: dict[str, Any] | None) -> list[str]:
         "tool",
         "full s",
         "full CPU s",
+        "full peak MB",
         "others' busy cores at start",
         "no-op s",
         "one file changed s",
@@ -238,6 +242,7 @@ def _build(build: dict[str, Any] | None) -> list[str]:
     ]
     lines += _table(header, rows)
     lines += _stage_line(build.get("staticserve", {}).get("stage_seconds", {}))
+    lines += _speed(build.get("staticserve", {}).get("speed"))
     lines += [
         "",
         "`br client downloads`: the sum over every hashed file of the smallest variant a "
@@ -248,6 +253,91 @@ def _build(build: dict[str, Any] | None) -> list[str]:
         "variants), so the speed target is judged against it. `full CPU s` is user + system "
         "time of the whole command: on this shared machine it moves far less with other "
         "people's load than the wall time does.",
+    ]
+    return lines
+
+
+def _others(timeline: list[list[float]]) -> str:
+    """Mean cores other people's work kept busy while the command ran."""
+    if not timeline:
+        return "—"
+    return f"{sum(max(0.0, m - o) for _, o, m in timeline) / len(timeline):.2f}"
+
+
+def _speed(speed: dict[str, Any] | None) -> list[str]:
+    if not speed or not speed.get("rounds"):
+        return []
+    cores = speed["jobs"]
+    lines = [
+        "",
+        "### Cold build against the compression-only bound",
+        "",
+        "The bound (`harness/bound.py`): every file copied, and gzip -9 and brotli -q11 of each "
+        f"file staticserve compresses, on {cores} processes, largest file first: the work no "
+        "build of these files can skip (no hashing, rewriting, manifest or fsync). Each round "
+        "runs the bound and a cold `staticserve build` (empty output) back to back, alternating "
+        "which goes first, so both meet the same load; the ratio compares the two. CPU is user "
+        "+ system of the whole process tree; peak memory is the largest resident size seen "
+        "(process tree, sampled every 100 ms). The load-adjusted ratio compares what each "
+        "would take on a quiet machine: its CPU time plus the core-seconds it left idle while "
+        "it ran (a serial phase, a lone job at the end), over the cores; other people's work "
+        "moves the wall times, much less this.",
+        "",
+    ]
+    rows = [
+        [
+            str(number),
+            r["first"],
+            f"{r['build']['seconds']:.2f}",
+            f"{r['bound']['seconds']:.2f}",
+            f"**{r['ratio']:.2f}x**",
+            f"{r['build']['cpu_seconds']:.1f}",
+            f"{r['bound']['cpu_seconds']:.1f}",
+            f"{r['cpu_ratio']:.2f}x",
+            f"{r.get('adjusted_ratio', 0):.2f}x",
+            f"{r['build']['peak_rss_mb']:.0f}",
+            f"{r['bound']['peak_rss_mb']:.0f}",
+            f"{_others(r['build']['timeline'])} / {_others(r['bound']['timeline'])}",
+        ]
+        for number, r in enumerate(speed["rounds"], 1)
+    ]
+    header = ["round", "first", "build s", "bound s", "ratio", "build CPU s", "bound CPU s"]
+    header += ["CPU ratio", "load-adjusted ratio", "build peak MB", "bound peak MB"]
+    header += ["others' busy cores (build / bound)"]
+    lines += _table(header, rows)
+    last = speed["rounds"][-1]
+    lines += [
+        "",
+        f"Cores in use over the last round, sampled every 100 ms (one character per 1/60 of the "
+        f"run; █ = all {cores} cores; `machine` counts everyone's work, other people's included):",
+        "",
+        "```text",
+    ]
+    for name in ("build", "bound"):
+        timeline = last[name]["timeline"]
+        lines.append(f"{name:<15} |{sparkline(timeline, cores)}|")
+        lines.append(f"{name + ' machine':<15} |{sparkline(timeline, cores, column=1)}|")
+    lines += ["```", "", "| tenth of the run | " + " | ".join(str(i) for i in range(1, 11)) + " |"]
+    lines += ["|---" * 11 + "|"]
+    for name in ("build", "bound"):
+        tenths = by_tenth(last[name]["timeline"])
+        lines.append(f"| {name} cores busy | " + " | ".join(f"{v:.2f}" for v in tenths) + " |")
+    stages = last["build"]["report"].get("stage_seconds", {})
+    if stages:
+        lines += [
+            "",
+            "Stages of the last cold build (s; they overlap: compression starts while "
+            "fingerprinting runs): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()) + ".",
+        ]
+    noops = speed["noop"]
+    lines += [
+        "",
+        f"No-op rebuilds ({len(noops)}, interpreter start included): "
+        + ", ".join(f"{n['seconds']:.3f} s ({n['cpu_seconds']:.2f} CPU-s)" for n in noops)
+        + f"; median {speed['noop_median_s']:.3f} s = **{speed['noop_ratio']:.2%}** of the "
+        f"median cold build ({speed['full_median_s']:.2f} s). Stages of the last: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in noops[-1]["report"].get("stage_seconds", {}).items())
+        + ".",
     ]
     return lines
 

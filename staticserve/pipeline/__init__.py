@@ -2,7 +2,10 @@
 
 ``build(config)`` runs the stages in order and returns a :class:`BuildReport`; only ``collect``
 reads source files and only the publish stage writes (publish.py with its helpers atomic.py,
-journal.py and cache.py, and the build lock of output_dir.py).
+journal.py and cache.py, and the build lock of output_dir.py; unchanged.py records the sources).
+The stages overlap: a file's compression starts as soon as fingerprinting has made its bytes
+final. When the sources' record says nothing changed since the live build, and the output is as
+that build left it, the build stops after the walk: nothing to read, nothing to publish.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,14 +23,33 @@ from ..errors import BrokenReference, BuildError, ConfigError, ManifestError
 from ..manifest import MANIFEST_NAME, Asset, Manifest
 from .atomic import reason
 from .cache import load_cache, write_cache
-from .collect import Collected, Duplicate, ListedFile, collect, resolve_sources, size_of
+from .collect import (
+    Collected,
+    Duplicate,
+    Found,
+    ListedFile,
+    OnDisk,
+    collect,
+    find_sources,
+    resolve_sources,
+    size_of,
+)
 from .compress import check_available, worth_compressing
 from .config import BuildConfig, Source, load_config
-from .fingerprint import Fingerprinted, final_as_read, fingerprint, syntax_of
+from .fingerprint import Fingerprinted, Problem, final_as_read, fingerprint, syntax_of
 from .journal import unfinished_names
 from .output_dir import build_lock, check_output_contents, check_output_dir, no_notice
 from .publish import Stager, load_previous, publish
 from .reserved import Claimant, check_names
+from .unchanged import (
+    SourceRecord,
+    live_build_intact,
+    load_record,
+    save_record,
+    settings_digest,
+    unchanged_on_disk,
+    unchanged_sources,
+)
 from .variants import Cache, Progress, Variants
 
 __all__ = [
@@ -68,6 +90,7 @@ class BuildReport:
     planned: tuple[str, ...] = ()
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
     written_variants: int = 0  # their compressed variants written (or to be written)
+    sources_read: int = 0  # source files read or hashed; the others were unchanged (stamps)
 
     @property
     def seconds(self) -> float:
@@ -99,6 +122,7 @@ class BuildReport:
             "reused": self.reused,
             "written": self.written,
             "written_variants": self.written_variants,
+            "sources_read": self.sources_read,
             "pruned": self.pruned,
             "changed": self.changed,
             "dry_run": self.dry_run,
@@ -142,17 +166,28 @@ def build(
     check_output_dir(output, [s.path for s in sources], [f.origin for f in listed])
     check_available(config.encodings)
     with _claimed(output, dry_run=dry_run, notice=notice or no_notice):
+        taken = time.time_ns()  # before the stamps: see unchanged.py on racy files
+        with _timed(timings, "collect"):
+            found = find_sources(config, sources, listed=listed)
+        if config.strict and found.duplicates:
+            raise BuildError(_duplicates_message(found.duplicates))
+        settings = settings_digest(config, sources)
+        record = None if clear or dry_run else load_record(output)
+        if record is not None and unchanged_sources(record, found, settings):
+            with _timed(timings, "check"):
+                live = live_build_intact(output, record, config)
+            if live is not None:  # nothing to read, nothing to publish
+                return _unchanged_report(output, found, record, *live, config, timings)
         with _timed(timings, "collect"):
             # Only the files the build may rewrite are held in memory; the others (images,
             # fonts, media, ...) stay on disk and are read in chunks when they are needed.
             collected = collect(
                 config,
                 sources,
-                listed=listed,
                 on_disk=lambda name: syntax_of(name, config.rewrite_js) is None,
+                found=found,
+                unchanged=unchanged_on_disk(record, found),
             )
-        if config.strict and collected.duplicates:
-            raise BuildError(_duplicates_message(collected.duplicates))
         notes: list[str] = []
         previous = _previous_build(output, clear=clear, notes=notes)
         cache: Cache = {} if clear else load_cache(output)
@@ -174,6 +209,7 @@ def build(
                     rewrite_js=config.rewrite_js,
                     known=known,
                     fingerprinted=config.fingerprinted,
+                    ready=lambda item: compression.start((item,)),  # each as its bytes are final
                 )
             fatal = [p.message for p in problems if p.fatal]
             if fatal:
@@ -181,7 +217,8 @@ def build(
                     f"{len(fatal)} broken reference(s); nothing was published:\n  "
                     + "\n  ".join(fatal)
                 )
-            _check_names(results, collected, config, previous)
+            with _timed(timings, "fingerprint"):
+                _check_names(results, collected, config, previous)
             with _timed(timings, "compress"):
                 published, compressed, reused = compression.finish(results)
         except BaseException:
@@ -201,6 +238,8 @@ def build(
             )
             if not outcome.changed and compressed and not dry_run:
                 _keep_cache(output, cache, outcome.manifest, notes)  # a lost cache rebuilt
+            if not dry_run:
+                _keep_record(output, settings, taken, found, collected, problems, record)
     assets = list(outcome.manifest.assets.values())
     return BuildReport(
         output=output,
@@ -222,7 +261,63 @@ def build(
         generation=outcome.manifest.generation,
         planned=tuple(outcome.planned),
         stage_seconds=timings,
+        sources_read=collected.read,
     )
+
+
+def _unchanged_report(
+    output: Path,
+    found: Found,
+    record: SourceRecord,
+    manifest: Manifest,
+    reused: int,
+    config: BuildConfig,
+    timings: dict[str, float],
+) -> BuildReport:
+    """The report of a build that found nothing changed: the live build, as it stands."""
+    assets = list(manifest.assets.values())
+    return BuildReport(
+        output=output,
+        files=len(assets),
+        total_bytes=sum(a.size for a in assets),
+        duplicates=found.duplicates,
+        warnings=found.warnings + record.warnings,
+        encodings=_encoding_stats(assets, config.encodings),
+        compressed=0,
+        reused=reused,
+        written=0,
+        pruned=0,
+        changed=False,
+        dry_run=False,
+        generation=manifest.generation,
+        stage_seconds=timings,
+        sources_read=0,
+    )
+
+
+def _keep_record(
+    output: Path,
+    settings: str,
+    taken: int,
+    found: Found,
+    collected: Collected,
+    problems: list[Problem],
+    previous: SourceRecord | None,
+) -> None:
+    """Record the sources of the live build for the next one. It only saves time later, so a
+    failure (a read-only output that needed no write) is silent: the next build reads all."""
+    on_disk = {k: f.data for k, f in collected.files.items() if isinstance(f.data, OnDisk)}
+    warnings = tuple(p.message for p in problems)
+    with suppress(OSError):
+        save_record(
+            output,
+            settings=settings,
+            taken=taken,
+            found=found,
+            on_disk=on_disk,
+            warnings=warnings,
+            previous=previous,
+        )
 
 
 @contextmanager
@@ -282,7 +377,7 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     try:
         yield
     finally:
-        timings[stage] = time.perf_counter() - start
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
 
 
 def _duplicates_message(duplicates: tuple[Duplicate, ...]) -> str:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import hashlib
 import importlib.machinery
 import importlib.util
 import itertools
 import os
+import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
@@ -32,12 +34,16 @@ __all__ = [
     "Collected",
     "Content",
     "Duplicate",
+    "Found",
     "ListedFile",
+    "Located",
     "OnDisk",
     "Opener",
     "SourceError",
     "SourceFile",
+    "Stamp",
     "collect",
+    "find_sources",
     "is_ignored",
     "resolve_sources",
     "sha256_of",
@@ -153,6 +159,31 @@ class Collected:
     files: dict[str, SourceFile]
     duplicates: tuple[Duplicate, ...]
     warnings: tuple[str, ...]
+    read: int = 0  # files read (or hashed) now; the others were known unchanged
+
+
+Stamp = tuple[int, int, int, int, int]
+"""A source file's (size, mtime_ns, ctime_ns, inode, device), taken before it is read: equal
+stamps mean unchanged bytes, but for the limits that unchanged.py describes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A file the walk found (or a caller listed): where it is, and its stamp. A file read
+    through an ``opener`` (not on disk) has no stamp a later build could trust."""
+
+    origin: Path
+    stamp: Stamp
+    opener: Opener | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """Every file of every source, by logical path (precedence applied), not read yet."""
+
+    files: dict[str, Located]
+    duplicates: tuple[Duplicate, ...]
+    warnings: tuple[str, ...]
 
 
 def resolve_sources(config: BuildConfig, *, listed: bool = False) -> list[Source]:
@@ -213,40 +244,70 @@ def _find_package(name: str, first: list[Path]) -> ModuleSpec | None:
     return spec if spec is not None else importlib.util.find_spec(name)
 
 
+def find_sources(
+    config: BuildConfig,
+    sources: list[Source] | None = None,
+    *,
+    listed: Iterable[ListedFile] = (),
+) -> Found:
+    """Walk every source folder, then take every ``listed`` file, and stamp each; the first to
+    provide a logical path wins, each later one is reported as a duplicate. Nothing is read."""
+    files: dict[str, Located] = {}
+    duplicates: list[Duplicate] = []
+    warnings: list[str] = []
+    folders = sources if sources is not None else resolve_sources(config)
+    walked = (
+        (logical, path, info, None)
+        for source in folders
+        for logical, path, info in _walk(source, config.ignore_patterns, warnings)
+    )
+    for logical, path, info, opener in itertools.chain(walked, _listed(listed, warnings)):
+        if logical in files:
+            duplicates.append(Duplicate(logical, files[logical].origin, path))
+            continue
+        stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+        files[logical] = Located(path, stamp, opener)
+    return Found(files, tuple(duplicates), tuple(warnings))
+
+
 def collect(
     config: BuildConfig,
     sources: list[Source] | None = None,
     *,
     listed: Iterable[ListedFile] = (),
     on_disk: Callable[[str], bool] | None = None,
+    found: Found | None = None,
+    unchanged: Mapping[str, OnDisk] | None = None,
 ) -> Collected:
-    """Read every file of every source folder, then every ``listed`` file, in that order; the
-    first to provide a logical path wins, and each later one is reported as a duplicate.
+    """Read every file of every source folder, then every ``listed`` file (those ``found``
+    already, or found now); the first to provide a logical path wins.
 
-    Files whose logical path ``on_disk`` accepts are hashed and left on disk (:class:`OnDisk`);
-    the others are read into memory.
+    Files whose logical path ``on_disk`` accepts are hashed and left on disk (:class:`OnDisk`),
+    or taken from ``unchanged`` (hashed by an earlier build; the caller checked that their
+    stamps have not changed since); the others are read into memory.
     """
+    if found is None:
+        found = find_sources(config, sources, listed=listed)
     files: dict[str, SourceFile] = {}
-    duplicates: list[Duplicate] = []
-    warnings: list[str] = []
-    folders = sources if sources is not None else resolve_sources(config)
-    walked = (
-        (logical, path, None)
-        for source in folders
-        for logical, path in _walk(source, config.ignore_patterns, warnings)
-    )
-    for logical, path, opener in itertools.chain(walked, _listed(listed, warnings)):
-        if logical in files:
-            duplicates.append(Duplicate(logical, files[logical].origin, path))
-            continue
-        data = _hashed(path, opener) if on_disk and on_disk(logical) else _read(path, opener)
+    read = 0
+    for logical, located in found.files.items():
+        path, opener = located.origin, located.opener
+        data: Content | None = None
+        if on_disk and on_disk(logical):
+            data = None if opener is not None else (unchanged or {}).get(logical)
+            if data is None or data.origin != path:
+                data = _hashed(path, opener)
+                read += 1
+        else:
+            data = _read(path, opener)
+            read += 1
         files[logical] = SourceFile(logical, path, data)
-    return Collected(files, tuple(duplicates), tuple(warnings))
+    return Collected(files, found.duplicates, found.warnings, read)
 
 
 def _listed(
     listed: Iterable[ListedFile], warnings: list[str]
-) -> Iterator[tuple[str, Path, Opener | None]]:
+) -> Iterator[tuple[str, Path, os.stat_result, Opener | None]]:
     for item in listed:
         if not _is_utf8(item.logical):
             warnings.append(
@@ -254,7 +315,20 @@ def _listed(
                 "manifest cannot carry it (rename it)"
             )
             continue
-        yield item.logical, item.origin, item.opener
+        yield item.logical, item.origin, _listed_stat(item), item.opener
+
+
+_NO_STAT = os.stat_result((0,) * 10)  # a file read through an opener: never trusted unchanged
+
+
+def _listed_stat(item: ListedFile) -> os.stat_result:
+    """A listed file's stat (its target's, for a symlink), taken before it is read."""
+    if item.opener is not None:
+        return _NO_STAT
+    try:
+        return os.stat(item.origin)
+    except OSError as exc:
+        raise BuildError(f"{_shown(item.origin)}: cannot read: {exc.strerror or exc}") from None
 
 
 def _open(path: Path, opener: Opener | None) -> BinaryIO:
@@ -289,8 +363,9 @@ def _hashed(path: Path, opener: Opener | None = None) -> OnDisk:
 
 def _walk(
     source: Source, ignore: tuple[str, ...], warnings: list[str]
-) -> Iterator[tuple[str, Path]]:
-    """Yield (logical path, file) pairs, sorted, following symlinks but never in a loop.
+) -> Iterator[tuple[str, Path, os.stat_result]]:
+    """Yield (logical path, file, its stat) triples, sorted, following symlinks but never in a
+    loop.
 
     A symlink is followed only while its target stays inside the source folder: a link to a
     file elsewhere (a home directory, /etc) is skipped with a warning, never published.
@@ -298,7 +373,7 @@ def _walk(
     seen_dirs: set[tuple[int, int]] = set()
     root = source.path.resolve()
 
-    def visit(folder: Path, parts: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
+    def visit(folder: Path, parts: tuple[str, ...]) -> Iterator[tuple[str, Path, os.stat_result]]:
         try:
             info = folder.stat()
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -335,12 +410,20 @@ def _walk(
             if is_dir:
                 yield from visit(path, relative)
             elif is_file:
-                yield "/".join(p for p in (source.prefix, *relative) if p), path
+                yield "/".join(p for p in (source.prefix, *relative) if p), path, _stat(entry)
             elif entry.is_symlink():
                 warnings.append(f"{path}: broken symlink, skipped")
         seen_dirs.discard(key)
 
     yield from visit(source.path, ())
+
+
+def _stat(entry: os.DirEntry[str]) -> os.stat_result:
+    """The file's stat (its target's, for a symlink), taken before it is read."""
+    try:
+        return entry.stat()
+    except OSError as exc:
+        raise BuildError(f"{entry.path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _is_utf8(name: str) -> bool:
@@ -368,5 +451,21 @@ def _inside(path: Path, root: Path) -> bool:
 
 def is_ignored(relative: tuple[str, ...], patterns: tuple[str, ...]) -> bool:
     """A pattern matches the entry's name, or its whole path when it contains a '/'."""
-    name, joined = relative[-1], "/".join(relative)
-    return any(fnmatch.fnmatchcase(joined if "/" in p else name, p) for p in patterns)
+    by_name, by_path = _ignore_matchers(patterns)
+    if by_name is not None and by_name.match(relative[-1]):
+        return True
+    return by_path is not None and by_path.match("/".join(relative)) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _ignore_matchers(
+    patterns: tuple[str, ...],
+) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The patterns as two regular expressions, one for names and one for paths: what
+    fnmatch.fnmatchcase matches, with one match per entry instead of one per pattern."""
+    by_name = [fnmatch.translate(p) for p in patterns if "/" not in p]
+    by_path = [fnmatch.translate(p) for p in patterns if "/" in p]
+    return (
+        re.compile("|".join(by_name)) if by_name else None,
+        re.compile("|".join(by_path)) if by_path else None,
+    )

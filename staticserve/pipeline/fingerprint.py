@@ -6,7 +6,7 @@ import base64
 import hashlib
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -67,12 +67,15 @@ def fingerprint(
     rewrite_js: bool = True,
     known: Mapping[str, Fingerprinted] | None = None,
     fingerprinted: tuple[str, ...] = (),
+    ready: Callable[[Fingerprinted], None] | None = None,
 ) -> tuple[list[Fingerprinted], list[Problem]]:
     """Rewrite every reference to its target's hashed name and hash every file's final bytes.
 
     Files are processed dependencies first; the members of a reference cycle share one hash
     input so that a change to any of them renames them all. ``known`` is what
     :func:`final_as_read` returned for the same ``files``: those are not hashed again.
+    ``ready`` is called with each other file as soon as its bytes and name are final, so that
+    its compression can start while the files that depend on it are still being rewritten.
     A file whose name carries a hash already (see :mod:`staticserve.fingerprinted`, with the
     user's ``fingerprinted`` patterns) keeps its name and its bytes.
     """
@@ -89,6 +92,9 @@ def fingerprint(
     results: dict[str, Fingerprinted] = {}
     for group in _components(files, links):
         _fingerprint_group(group, files, links, hashes, results, known, kept)
+        for logical in group:
+            if ready is not None and logical not in known:
+                ready(results[logical])
     return [results[logical] for logical in sorted(results)], problems
 
 

@@ -2,7 +2,7 @@
 that are not staticserve's, then hold an exclusive lock on it while the build writes.
 
 staticserve keeps its own state inside the output, in :data:`STATE_DIR`: this lock, the journal
-(journal.py) and the compression cache (cache.py).
+(journal.py), the compression cache (cache.py) and the record of the sources (unchanged.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = [
     "no_notice",
 ]
 
-STATE_DIR = ".staticserve"  # inside the output: lock, journal and compression cache
+STATE_DIR = ".staticserve"  # inside the output: lock, journal, compression cache, sources' record
 _LOCK = "lock"
 LOCK_WAIT_SECONDS = 600.0  # a build waits this long for another one writing to its output
 _LOCK_POLL_SECONDS = 0.1

@@ -13,11 +13,12 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 
 from ..errors import BuildError
 from ..manifest import ENCODING_SUFFIXES, Asset
-from .collect import SourceError, size_of
+from .collect import Content, SourceError, size_of
 from .compress import compress_variants, worth_compressing
 from .config import BuildConfig
 from .fingerprint import Fingerprinted
 from .publish import Published, Stager
+from .schedule import LargestFirst
 
 __all__ = ["Cache", "Progress", "Variants"]
 
@@ -40,6 +41,10 @@ def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
     )
 
 
+def _compress(data: Content, encodings: tuple[str, ...]) -> dict[str, bytes | None]:
+    return compress_variants(data, encodings)  # looked up at each call: tests hook it
+
+
 # Threads that write finished files (temporary name, fsync, rename): they mostly wait on the
 # disk, so a few of them keep the compressing threads from ever waiting on an fsync.
 _WRITERS = 4
@@ -50,8 +55,9 @@ class Variants:
     (through ``stager``, unless ``write`` is false: a dry run compresses to know what the build
     would write, and writes nothing).
 
-    ``start(items)`` may be called with the files whose bytes are final early (their
-    compression then overlaps the rewriting of the others); ``finish(results)`` adds the rest,
+    ``start(items)`` may be called, as often as wanted, with files whose bytes are final early
+    (their compression then overlaps the rewriting of the others): whatever the order they come
+    in, the largest waiting file is compressed first (schedule.py); ``finish(results)`` adds the rest,
     journals and writes everything, and returns the files to publish, the number of
     compressions run and the number of variants reused. ``cache`` (sha256 -> {encoding: size,
     or None when not worth keeping}) is updated in place. ``abort()`` stops the threads and
@@ -79,7 +85,7 @@ class Variants:
         self.planned: set[str] = set()  # logical paths already looked at
         self.reused = 0
         self.jobs: dict[Future[dict[str, bytes | None]], str] = {}
-        self.compressors: ThreadPoolExecutor | None = None
+        self.compressors: LargestFirst | None = None
         self.writers: ThreadPoolExecutor | None = None
 
     def start(self, items: Iterable[Fingerprinted]) -> None:
@@ -101,12 +107,11 @@ class Variants:
         if not jobs:
             return
         if self.compressors is None:
-            workers = self.config.worker_count
-            self.compressors = ThreadPoolExecutor(workers, thread_name_prefix="compress")
-        # Largest first, so that one big file does not finish alone at the end.
-        for sha256 in sorted(jobs, key=lambda sha256: -size_of(self.holders[sha256][0].data)):
+            self.compressors = LargestFirst(self.config.worker_count, "compress")
+        for sha256, encodings in jobs.items():
             data = self.holders[sha256][0].data
-            job = self.compressors.submit(compress_variants, data, tuple(jobs[sha256]))
+            # Size stands for the time a job takes: brotli 11 costs about the same per byte.
+            job = self.compressors.submit(size_of(data), _compress, data, tuple(encodings))
             self.jobs[job] = sha256
 
     def finish(self, results: list[Fingerprinted]) -> tuple[list[Published], int, int]:
@@ -195,9 +200,10 @@ class Variants:
         return kept, unwritten
 
     def _shutdown(self, *, cancel: bool) -> None:
-        for pool in (self.compressors, self.writers):
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=cancel)
+        if self.compressors is not None:
+            self.compressors.shutdown(cancel=cancel)
+        if self.writers is not None:
+            self.writers.shutdown(wait=True, cancel_futures=cancel)
 
     def abort(self) -> None:
         self._shutdown(cancel=True)

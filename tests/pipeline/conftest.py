@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from staticserve.manifest import Manifest
 from staticserve.pipeline import BuildConfig, BuildReport, Source, build
+from staticserve.pipeline.unchanged import RACY_SECONDS
 
 Tree = Mapping[str, "str | bytes"]
 
@@ -23,6 +25,12 @@ def write_tree(root: Path, files: Tree) -> Path:
         else:
             path.write_bytes(content)
     return root
+
+
+def settle() -> None:
+    """Let files just written grow older than the racy window (pipeline/unchanged.py): a build
+    trusts the stamp of a file changed shortly before it only after reading it once more."""
+    time.sleep(RACY_SECONDS * 1.5)
 
 
 def compressible(n: int = 2000, word: str = "body { color: red; }\n") -> str:

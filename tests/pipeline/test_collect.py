@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from staticserve.errors import BuildError, ConfigError
-from staticserve.pipeline.collect import collect, resolve_sources
+from staticserve.pipeline.collect import collect, is_ignored, resolve_sources
 from staticserve.pipeline.config import BuildConfig, Source
 
 from .conftest import write_tree
@@ -160,3 +163,20 @@ def test_a_name_that_is_not_utf8_is_skipped_with_a_warning_showing_its_bytes(
     assert "bad\\xff.css" in skipped[0]
     assert "dir\\xfe" in skipped[1]
     assert all(w.isascii() for w in skipped)
+
+
+_PATTERN_TEXT = st.text(alphabet="ab.*?[]!/~#", max_size=6)
+
+
+@given(
+    patterns=st.lists(_PATTERN_TEXT, max_size=4).map(tuple),
+    relative=st.lists(st.text(alphabet="ab.~#", min_size=1, max_size=4), min_size=1, max_size=3),
+)
+def test_ignoring_matches_fnmatch_pattern_by_pattern(
+    patterns: tuple[str, ...], relative: list[str]
+) -> None:
+    """Every pattern compiled into one expression matches exactly what fnmatchcase matches
+    (the name, or the whole path for a pattern with a '/')."""
+    name, joined = relative[-1], "/".join(relative)
+    expected = any(fnmatch.fnmatchcase(joined if "/" in p else name, p) for p in patterns)
+    assert is_ignored(tuple(relative), patterns) == expected

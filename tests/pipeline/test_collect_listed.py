@@ -16,7 +16,7 @@ from staticserve.manifest import Manifest
 from staticserve.pipeline.collect import OnDisk, collect
 from staticserve.pipeline.config import BuildConfig, Source
 
-from .conftest import write_tree
+from .conftest import settle, write_tree
 
 
 def config(tmp_path: Path, **settings: object) -> BuildConfig:
@@ -138,3 +138,31 @@ def test_an_output_holding_a_listed_file_is_refused(tmp_path: Path) -> None:
     write_tree(tmp_path / "out/app", {"a.css": "x"})
     with pytest.raises(ConfigError, match="holds the source file"):
         build(config(tmp_path), files=listed(tmp_path / "out/app", "a.css"))
+
+
+def test_a_rebuild_of_unchanged_listed_files_reads_none_but_sees_an_edit(tmp_path: Path) -> None:
+    # collectstatic hands Django's finders' files to the build: its no-op must be as cheap
+    # as a folder build's, and an edited file still rebuilt.
+    write_tree(tmp_path / "app", {"a.css": "a { color: red }", "b.png": bytes(3000)})
+    files = listed(tmp_path / "app", "a.css", "b.png")
+    settle()
+    assert build(config(tmp_path), files=files).sources_read == 2
+    assert build(config(tmp_path), files=files).sources_read == 0
+    (tmp_path / "app/a.css").write_text("a { color: blue }")
+    settle()
+    report = build(config(tmp_path), files=files)
+    assert (report.changed, report.sources_read) == (True, 1)
+    css = Manifest.load(report.output).assets["a.css"]
+    assert (report.output / css.path).read_text() == "a { color: blue }"
+
+
+def test_a_file_read_through_an_opener_is_read_again_by_every_build(tmp_path: Path) -> None:
+    # No stamp tells that bytes behind an opener are unchanged: they are always read.
+    image = Opened(b"\x89PNG" + bytes(5000))
+    files = [ListedFile("remote/dot.png", Path("storage: remote/dot.png"), image)]
+    build(config(tmp_path), files=files)
+    image.data = b"\x89PNG" + bytes(4000)
+    report = build(config(tmp_path), files=files)
+    assert report.sources_read == 1
+    png = Manifest.load(report.output).assets["remote/dot.png"]
+    assert (report.output / png.path).read_bytes() == image.data
