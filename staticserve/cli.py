@@ -108,6 +108,20 @@ def main() -> None:
     "already, e.g. 'assets/.*-[A-Za-z0-9_-]{8}\\.js' for Vite (repeatable).  "
     "[config: fingerprinted; default: none, only names carrying their own sha256]",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Keep compressed variants in DIR too, outside the output, for builds from a clean "
+    "checkout (CI, Docker).  [env: STATICSERVE_CACHE_DIR; config: cache_dir; default: none]",
+)
+@click.option(
+    "--cache-max-size",
+    metavar="BYTES",
+    callback=lambda ctx, param, text: _number(text),
+    help="Prune the least recently used entries of --cache-dir past this size.  "
+    "[config: cache_max_size; default: 1073741824 (1 GiB)]",
+)
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option(
     "--clear", is_flag=True, help="Start afresh: recompress everything, keep no earlier build."
@@ -145,8 +159,9 @@ def build_command(
             overrides["ignore"] = config.ignore + ignore
         if fingerprinted:
             overrides["fingerprinted"] = config.fingerprinted + fingerprinted
-        if overrides.get("output") is not None:
-            overrides["output"] = Path.cwd() / overrides["output"]
+        for folder in ("output", "cache_dir"):  # relative to where the command runs
+            if overrides.get(folder) is not None:
+                overrides[folder] = Path.cwd() / overrides[folder]
         config = config.with_overrides(**overrides)
         show_progress = not (quiet or as_json) and sys.stderr.isatty()
         with _progress_bar(show_progress) as progress:
@@ -237,8 +252,9 @@ def _summary(report: BuildReport) -> str:
             lines.append(f"    … and {len(report.planned) - 20} more")
     else:
         lines.append(
-            f"  compressed {report.compressed}, reused {report.reused} variants; "
-            f"{written} written, pruned {report.pruned}"
+            f"  compressed {report.compressed}, reused {report.reused}"
+            + (f", restored {report.restored}" if report.cache_dir is not None else "")
+            + f" variants; {written} written, pruned {report.pruned}"
         )
     for name, stats in report.encodings.items():
         if stats.files:

@@ -20,6 +20,7 @@ from ..errors import BrokenReference, BuildError, ConfigError, ManifestError
 from ..manifest import MANIFEST_NAME, Asset, Manifest
 from .atomic import reason
 from .cache import load_cache, write_cache
+from .cache_dir import CompressionCache, check_cache_dir, prune
 from .collect import Collected, Duplicate, collect, resolve_sources, size_of
 from .compress import check_available, worth_compressing
 from .config import BuildConfig, Source, load_config
@@ -60,6 +61,8 @@ class BuildReport:
     planned: tuple[str, ...] = ()
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
     written_variants: int = 0  # their compressed variants written (or to be written)
+    restored: int = 0  # variants taken from the cache folder (cache_dir) instead of compressed
+    cache_dir: Path | None = None  # the cache folder the build used, if any
 
     @property
     def seconds(self) -> float:
@@ -89,6 +92,8 @@ class BuildReport:
             },
             "compressed": self.compressed,
             "reused": self.reused,
+            "restored": self.restored,
+            "cache_dir": None if self.cache_dir is None else str(self.cache_dir),
             "written": self.written,
             "written_variants": self.written_variants,
             "pruned": self.pruned,
@@ -126,6 +131,8 @@ def build(
     sources = resolve_sources(config)
     output = config.output_dir
     check_output_dir(output, [s.path for s in sources])
+    if config.cache_path is not None:
+        check_cache_dir(config.cache_path, output, [s.path for s in sources])
     check_available(config.encodings)
     with _claimed(output, dry_run=dry_run, notice=notice or no_notice):
         with _timed(timings, "collect"):
@@ -139,11 +146,14 @@ def build(
         notes: list[str] = []
         previous = _previous_build(output, clear=clear, notes=notes)
         cache: Cache = {} if clear else load_cache(output)
+        store = _cache_folder(config, clear=clear, dry_run=dry_run, notes=notes)
         files = {k: f.data for k, f in collected.files.items()}
         # A dry run compresses too (writing nothing): which variants are worth keeping, and so
         # how many files the build writes, is known only then.
         stager = Stager(output, previous)  # reads only, until it is asked to write
-        compression = Variants(config, cache, report_progress, stager, write=not dry_run)
+        compression = Variants(
+            config, cache, report_progress, stager, write=not dry_run, store=store
+        )
         try:
             with _timed(timings, "fingerprint"):
                 known = final_as_read(
@@ -184,6 +194,8 @@ def build(
             )
             if not outcome.changed and compressed and not dry_run:
                 _keep_cache(output, cache, outcome.manifest, notes)  # a lost cache rebuilt
+        if store is not None:
+            _tidy_cache_folder(store, config.cache_max_size, notes)
     assets = list(outcome.manifest.assets.values())
     return BuildReport(
         output=output,
@@ -205,7 +217,37 @@ def build(
         generation=outcome.manifest.generation,
         planned=tuple(outcome.planned),
         stage_seconds=timings,
+        restored=store.restored if store is not None else 0,
+        cache_dir=config.cache_path,
     )
+
+
+def _cache_folder(
+    config: BuildConfig, *, clear: bool, dry_run: bool, notes: list[str]
+) -> CompressionCache | None:
+    """The persistent cache this build uses, if any. ``--clear`` compresses everything anew
+    (and stores it); a dry run reads it and writes nothing."""
+    if config.cache_path is None:
+        return None
+    return CompressionCache(
+        config.cache_path,
+        read=not clear,
+        write=not dry_run,
+        probe="gzip" in config.encodings,
+        warn=notes.append,
+    )
+
+
+def _tidy_cache_folder(store: CompressionCache, max_size: int, notes: list[str]) -> None:
+    """After a build: what it did recorded, and the least recently used entries pruned past
+    ``max_size`` when it stored new ones. Only ever a warning: a cache never fails a build."""
+    store.record()
+    if not store.stored:
+        return
+    try:
+        prune(store.root, max_size)
+    except OSError as exc:
+        notes.append(f"{store.root}: the compression cache could not be pruned ({reason(exc)})")
 
 
 @contextmanager

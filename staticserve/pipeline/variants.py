@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from functools import partial
 
 from ..errors import BuildError
 from ..manifest import ENCODING_SUFFIXES, Asset
+from .cache_dir import CompressionCache
 from .collect import SourceError, size_of
 from .compress import compress_variants, worth_compressing
 from .config import BuildConfig
@@ -56,7 +58,9 @@ class Variants:
     compressions run and the number of variants reused. ``cache`` (sha256 -> {encoding: size,
     or None when not worth keeping}) is updated in place. ``abort()`` stops the threads and
     removes what was written. A variant is reused only when the live manifest records it with
-    the same content (``stager.holds``), never because a file of that size is there.
+    the same content (``stager.holds``), never because a file of that size is there. The others
+    come from ``store`` (the persistent cache folder) when it holds them, and are compressed
+    otherwise: the number returned as compressed counts only those.
 
     Threads, not processes: brotli, zlib and zstd release the GIL while they compress (measured:
     a pure-Python loop keeps running at full speed beside a brotli call), so the compressing
@@ -71,9 +75,10 @@ class Variants:
         stager: Stager,
         *,
         write: bool,
+        store: CompressionCache | None = None,
     ) -> None:
         self.config, self.cache, self.progress = config, cache, progress
-        self.stager, self.write = stager, write
+        self.stager, self.write, self.store = stager, write, store
         self.todo: dict[str, list[str]] = {}  # sha256 -> encodings computed, once per content
         self.holders: dict[str, list[Fingerprinted]] = {}  # sha256 -> files with that content
         self.planned: set[str] = set()  # logical paths already looked at
@@ -106,7 +111,8 @@ class Variants:
         # Largest first, so that one big file does not finish alone at the end.
         for sha256 in sorted(jobs, key=lambda sha256: -size_of(self.holders[sha256][0].data)):
             data = self.holders[sha256][0].data
-            job = self.compressors.submit(compress_variants, data, tuple(jobs[sha256]))
+            make = compress_variants if self.store is None else partial(self.store.variants, sha256)
+            job = self.compressors.submit(make, data, tuple(jobs[sha256]))
             self.jobs[job] = sha256
 
     def finish(self, results: list[Fingerprinted]) -> tuple[list[Published], int, int]:
@@ -134,7 +140,8 @@ class Variants:
             # A real build's variants are on disk already (written, or reused): no bytes are
             # held until publish.
             published.append(Published(_asset(item, sizes), item.data, variants))
-        return published, sum(len(e) for e in todo.values()), self.reused
+        restored = self.store.restored if self.store is not None else 0
+        return published, sum(len(e) for e in todo.values()) - restored, self.reused
 
     def _write_all(
         self, results: list[Fingerprinted]
