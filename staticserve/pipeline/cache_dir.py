@@ -72,7 +72,9 @@ def _entry_digest(name: str, kind: bytes, size: int, payload: bytes) -> bytes:
 
 
 def _encode(name: str, variant: bytes | None, made_size: int) -> bytes:
-    kind, size, payload = (_NOT_KEPT, made_size, b"") if variant is None else (_KEPT, len(variant), variant)
+    kind, size, payload = (
+        (_NOT_KEPT, made_size, b"") if variant is None else (_KEPT, len(variant), variant)
+    )
     digest = _entry_digest(name, kind, size, payload)
     return _MAGIC + kind + size.to_bytes(8, "big") + digest + payload
 

@@ -13,9 +13,9 @@ from ..errors import BuildError, ConfigError
 
 __all__ = [
     "CODECS",
-    "LEVELS",
     "INCOMPRESSIBLE_SUFFIXES",
     "IN_MEMORY_LIMIT",
+    "LEVELS",
     "MAX_RATIO",
     "Readable",
     "compress",
