@@ -179,7 +179,7 @@ def _optional_folder(key: str, value: object) -> Path | None:
         return None
     if isinstance(value, str) and not value:
         raise _invalid(key, "a folder path (leave it out for none)", value)
-    return _folder(key, value)
+    return _folder(key, value).expanduser()  # "~/.cache/staticserve" in a file means it too
 
 
 def _url_prefix(key: str, value: object) -> str:
@@ -288,7 +288,7 @@ def load_config(
     if not cache_dir:
         return config
     try:
-        return replace(config, cache_dir=Path.cwd() / cache_dir)
+        return replace(config, cache_dir=Path.cwd() / Path(cache_dir).expanduser())
     except ConfigError as exc:
         raise ConfigError(f"{CACHE_DIR_ENV}: {exc}") from None
 
