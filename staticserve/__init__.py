@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import BrokenReference, BuildError, ConfigError, ManifestError, StaticServeError
 from .manifest import Asset, Manifest
+from .nginx import nginx_conf
 from .pipeline import BuildConfig, BuildReport, build
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ __all__ = [
     "StaticServeWSGI",
     "__version__",
     "build",
+    "nginx_conf",
 ]
 
 # The middlewares are imported on first use, so the ``staticserve`` command (a build, often a

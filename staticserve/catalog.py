@@ -311,11 +311,13 @@ class Resources:
         return resource
 
     def url(self, logical: str) -> str:
-        """The hashed URL of a logical path (KeyError when it is not in the build)."""
+        """The hashed URL of a logical path (KeyError when it is not in the build): under
+        ``url_base`` when one is set, else under the prefix."""
         url = self._urls.get(logical)
         if url is None:
             asset = self._manifest.assets[logical]
-            url = self._urls[logical] = self._options.mount + url_path(asset.path).decode()
+            base = self._options.url_base or self._options.mount
+            url = self._urls[logical] = base + url_path(asset.path).decode()
         return url
 
 

@@ -13,6 +13,7 @@ import click
 
 from . import __version__
 from .errors import ConfigError, StaticServeError
+from .nginx import nginx_conf
 from .pipeline import BuildReport, build
 from .pipeline.cache_dir import CacheInfo, cache_info, prune
 from .pipeline.config import CACHE_DIR_ENV, DEFAULT_IGNORE, load_config, parse_source
@@ -173,6 +174,58 @@ def build_command(
         click.echo(json.dumps(report.to_json(), indent=2))
     elif not quiet:
         click.echo(_summary(report))
+
+
+@main.command("nginx-conf")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    help="The build's output folder, as nginx will find it.  [config: output; default: static_build]",
+)
+@click.option(
+    "--prefix", help="URL prefix the files are served under.  [config: prefix; default: /static/]"
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
+)
+@click.option(
+    "--max-age",
+    metavar="SECONDS",
+    callback=lambda ctx, param, text: _number(text),
+    help="Cache-Control max-age of logical (unhashed) names, as the middleware's max_age.  "
+    "[default: 60]",
+)
+@click.option(
+    "--allow-origin",
+    metavar="ORIGIN",
+    default="*",
+    show_default=True,
+    help="Access-Control-Allow-Origin on every file; '' sends none.",
+)
+def nginx_conf_command(
+    root: Path | None,
+    prefix: str | None,
+    config_path: Path | None,
+    max_age: Any,
+    allow_origin: str,
+) -> None:
+    """Print an nginx location block that serves the build as the middleware does.
+
+    Put it inside your server { } block; its comments say what else it needs. Exit codes: 0
+    printed, 2 usage or configuration error.
+    """
+    with _errors_as_messages():
+        text = nginx_conf(
+            root,
+            prefix,
+            config=load_config(config_path),
+            max_age=max_age,
+            allow_origin=allow_origin or None,
+        )
+    click.echo(text, nl=False)
 
 
 @main.group("cache")

@@ -61,12 +61,19 @@ class MiddlewareBase:
         # SCRIPT_NAME), percent-encoded: static_url puts it first, so that its URLs work from
         # the site root. The adapters set it around the wrapped app's call.
         self.request_root: ContextVar[str] = ContextVar("staticserve_request_root", default="")
+        # url_base: absolute URLs on a CDN, the same from every mount point. Development mode
+        # serves the sources, which no CDN holds: its URLs stay local.
+        self._absolute_urls = options.url_base is not None and not options.dev
 
     def static_url(self, path: str) -> str:
         """The URL of a logical path: hashed (``/static/css/app.3f2a9c1d7e4b.css``) in production,
         the plain ``/static/css/app.css`` in development mode; during a request to an app mounted
-        under a sub-path, with that path first (``/app/static/…``)."""
+        under a sub-path, with that path first (``/app/static/…``). With ``url_base`` (not in
+        development mode): that base and the hashed path (``https://cdn.example.com/static/css/
+        app.3f2a9c1d7e4b.css``), whatever the mount point."""
         self.pinning = True
+        if self._absolute_urls:
+            return self.catalog.static_url(path)
         return self.request_root.get() + self.catalog.static_url(path)
 
     def integrity(self, path: str) -> str:

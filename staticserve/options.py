@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, TypedDict
+from urllib.parse import urlsplit
 
 from .core.response import Header
 from .errors import ConfigError
@@ -56,6 +57,7 @@ class ServeKeywords(TypedDict, total=False):
     reload_interval: float
     dev: bool
     config: BuildConfig | str | os.PathLike[str] | None
+    url_base: str | None
 
 
 KEYWORDS = frozenset(ServeKeywords.__annotations__)  # the names, for checks at run time
@@ -75,6 +77,9 @@ class ServeOptions:
     ``reload_interval`` seconds (0: never). ``dev=True`` serves the source folders of the build
     configuration ``config`` (a :class:`BuildConfig`, a TOML file, or None for
     ``pyproject.toml`` in the working directory) as they are, uncached, and needs no build.
+    ``url_base`` (``https://cdn.example.com/static/``) makes ``static_url`` answer absolute URLs
+    on that base in production, for a CDN or bucket that holds the build; requests under
+    ``prefix`` are still served (a CDN's origin). Normalised to end with ``/``.
     """
 
     prefix: str = PREFIX
@@ -88,9 +93,12 @@ class ServeOptions:
     reload_interval: float = 1.0
     dev: bool = False
     config: BuildConfig | str | os.PathLike[str] | None = None
+    url_base: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefix", _normalise_prefix(self.prefix))
+        if self.url_base is not None:
+            object.__setattr__(self, "url_base", _checked_url_base(self.url_base))
         # A copy: the caller may change its dict later, the middleware has prepared its answers.
         object.__setattr__(self, "headers", dict(self.headers or {}))
         for name in ("max_age", "memory_limit", "memory_total"):
@@ -124,6 +132,26 @@ def _normalise_prefix(prefix: str) -> str:
             "(letters, digits, '-', '.', '_', '~' and '/')"
         )
     return cleaned
+
+
+_URL_BASE_EXAMPLE = "'https://cdn.example.com/static/' or '//cdn.example.com/static/'"
+
+
+def _checked_url_base(value: object) -> str:
+    """An absolute http(s) or scheme-relative URL, ending with "/" (the base of hashed paths)."""
+    problem = f"url_base must be an absolute URL such as {_URL_BASE_EXAMPLE}, not {value!r}"
+    if not isinstance(value, str):
+        raise ConfigError(problem)
+    if not value.isascii() or not value.isprintable() or any(c in value for c in ' "<>\\'):
+        raise ConfigError(problem + " (no spaces, quotes or non-ASCII characters)")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https", "") or not parts.netloc or "@" in parts.netloc:
+        raise ConfigError(problem)
+    if not value.startswith(("http://", "https://", "//")):
+        raise ConfigError(problem)
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ConfigError(problem + " (no query or fragment: hashed paths are appended to it)")
+    return value if value.endswith("/") else value + "/"
 
 
 def _is_file_name(name: str) -> bool:

@@ -52,6 +52,11 @@ FORBIDDEN: tuple[tuple[str, str, str], ...] = (
         ("staticserve.middleware", adapter, "the adapters stand on the middleware base")
         for adapter in ("staticserve.asgi", "staticserve.wsgi")
     ),
+    *(
+        ("staticserve.nginx", serving, "the nginx block is made from settings, not by serving")
+        for serving in SERVING
+        if serving != "staticserve.options"
+    ),
     ("staticserve.asgi", "staticserve.wsgi", "the adapters are independent"),
     ("staticserve.wsgi", "staticserve.asgi", "the adapters are independent"),
 )

@@ -184,6 +184,20 @@ def test_static_url_is_unhashed_and_integrity_matches_the_source(
     assert served.reload() is False
 
 
+@pytest.mark.parametrize("middleware", [StaticServe, StaticServeWSGI])
+def test_development_mode_keeps_urls_local_whatever_the_url_base(
+    middleware: Any, project: Path
+) -> None:
+    # The CDN holds builds, not the sources being edited: development pages link the app.
+    served = middleware(
+        object(),
+        dev=True,
+        config=project / "pyproject.toml",
+        url_base="https://cdn.example.com/static/",
+    )
+    assert served.static_url("css/site.css") == "/static/css/site.css"
+
+
 def test_config_defaults_to_pyproject_in_the_working_directory(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

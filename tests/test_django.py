@@ -153,3 +153,26 @@ def test_unknown_settings_keys_are_a_clear_error() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("ConfigError settings.STATICSERVE: unknown option 'roots'")
+
+
+@pytest.mark.parametrize(
+    ("static_url", "staticserve", "expected"),
+    [
+        ("https://cdn.example.com/static/", {}, "https://cdn.example.com/static/"),
+        ("//cdn.example.com/static/", {}, "//cdn.example.com/static/"),
+        ("/static/", {}, None),
+        ("https://cdn.example.com/static/", {"url_base": "https://other.example.com/s/"}, "https://other.example.com/s/"),
+    ],
+    ids=["absolute", "scheme-relative", "relative", "STATICSERVE wins"],
+)  # fmt: skip
+def test_an_absolute_static_url_is_the_url_base(
+    static_url: str, staticserve: dict[str, str], expected: str | None
+) -> None:
+    script = (
+        "import django; from django.conf import settings\n"
+        f"settings.configure(STATIC_URL={static_url!r}, STATICSERVE={staticserve!r})\n"
+        "from staticserve.integrations.django import settings_options\n"
+        "print(repr(settings_options().get('url_base')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == repr(expected)

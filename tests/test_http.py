@@ -933,6 +933,31 @@ def test_static_url_and_integrity_use_the_middleware_prefix(site: Site) -> None:
         app.static_url("css/missing.css")
 
 
+@pytest.mark.parametrize(
+    "base",
+    ["https://cdn.example.com/static/", "https://cdn.example.com/static", "//cdn.example.com/s/"],
+)
+def test_url_base_makes_urls_absolute_while_the_prefix_is_still_served(
+    site: Site, base: str
+) -> None:
+    import jinja2
+
+    from staticserve.integrations.jinja2 import install
+
+    app = site.serve(url_base=base)
+    asset = site.build.asset("img/my logo.svg")
+    expected = base.rstrip("/") + "/" + asset.path.replace(" ", "%20")
+    assert app.static_url("img/my logo.svg#icon") == expected + "#icon"
+    environment = jinja2.Environment(autoescape=True)
+    install(environment, app)
+    rendered = environment.from_string("{{ static_url('img/my logo.svg') }}").render()
+    assert rendered == expected
+    # Origin mode: the CDN pulls the same path from the app, which serves it as ever.
+    reply = site.get("/static/" + asset.path.replace(" ", "%20"))
+    assert (reply.status, reply.headers["cache-control"]) == (200, IMMUTABLE)
+    assert reply.body == site.build.contents["img/my logo.svg"]
+
+
 @pytest.mark.parametrize("suffix", ["?v=1", "#home", "?v=1#top", "?#iefix"])
 @pytest.mark.parametrize("logical", ["css/app.css", "img/my logo.svg"])
 def test_static_url_keeps_a_query_or_fragment(site: Site, logical: str, suffix: str) -> None:

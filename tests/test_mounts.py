@@ -94,3 +94,17 @@ def test_a_root_path_the_proxy_took_off_still_serves(static_build: Build) -> Non
     for path in ("/app", ""):
         reply = asyncio.run(ask(path + static_build.hashed("css/app.css")))
         assert (reply.status_code, reply.content) == (200, CSS)
+
+
+def test_url_base_urls_are_the_same_from_every_mount_point(static_build: Build) -> None:
+    base = "https://cdn.example.com/static/"
+    middleware = StaticServeWSGI(wsgi_page, static_build.root, url_base=base)
+
+    def app(environ: Any, start_response: Any) -> Any:
+        environ["page"] = lambda: middleware.static_url("css/app.css")
+        return middleware(environ, start_response)
+
+    reply = Client(app).get("/page", base_url="http://localhost/my app/")
+    expected = base + static_build.asset("css/app.css").path
+    assert reply.get_data() == expected.encode()
+    assert middleware.static_url("css/app.css") == expected

@@ -49,8 +49,20 @@ def test_an_unknown_keyword_is_refused_as_python_does(middleware: Any) -> None:
         ({"memory_total": True}, "memory_total must be a whole number >= 0, not True"),
         ({"index_file": "../x"}, "index_file must be a plain file name, not '../x'"),
         ({"headers": {"*.css": {"x y": "1"}}}, "'x y' is not a valid HTTP header name"),
+        *(
+            ({"url_base": value}, f"url_base must be an absolute URL such as 'https://cdn.example.com/static/' or '//cdn.example.com/static/', not {value!r}{why}")
+            for value, why in [
+                ("cdn.example.com/static/", ""),
+                ("/static/", ""),
+                ("ftp://cdn.example.com/", ""),
+                ("https:///static/", ""),
+                ("https://cdn.example.com/static/?v=1", " (no query or fragment: hashed paths are appended to it)"),
+                ("https://cdn.example.com/my static/", " (no spaces, quotes or non-ASCII characters)"),
+                (42, ""),
+            ]
+        ),
     ],
-)
+)  # fmt: skip
 def test_a_bad_value_is_a_one_line_config_error(
     middleware: Any, keywords: dict[str, Any], message: str
 ) -> None:

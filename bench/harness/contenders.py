@@ -47,6 +47,8 @@ def all_contenders() -> list[Contender]:
     """Every contender, references first on each server."""
     return [
         Contender("nginx", "nginx", None, REFERENCE),
+        # nginx with the block `staticserve nginx-conf` prints: what its rules cost nginx.
+        Contender("staticserve nginx-conf", "nginx", None, OURS),
         Contender("bare ASGI", "uvicorn", "apps.bare_asgi", CEILING),
         Contender("bare ASGI + asset headers", "uvicorn", "apps.bare_asgi_headers", DIAGNOSTIC),
         Contender("staticserve ASGI", "uvicorn", "apps.staticserve_asgi", OURS),
@@ -119,9 +121,31 @@ def server_command(contender: Contender, port: int, workdir: Path) -> list[str]:
 NGINX_BROTLI = "/usr/lib/nginx/modules/ngx_http_brotli_static_module.so"
 
 
-def nginx_config(root: Path, port: int, workdir: Path, prefix: str = "/static") -> str:
-    """One process, no daemon, every file in ``workdir``; gzip_static and brotli_static on."""
+def nginx_config(
+    root: Path, port: int, workdir: Path, prefix: str = "/static", location: str | None = None
+) -> str:
+    """One process, no daemon, every file in ``workdir``; gzip_static and brotli_static on.
+
+    ``location``: the block to serve ``prefix`` with (``staticserve nginx-conf``'s), instead of
+    the reference's plain one, with ``open_file_cache_valid`` as short as its comments ask (1 s:
+    a cached descriptor outlives an atomically replaced logical name until it is checked).
+    """
     temp = workdir / "nginx-temp"
+    if location is None:
+        location = f"""\
+location {prefix}/ {{
+    alias {root}/;
+    gzip_static on;
+    gzip_vary on;
+    brotli_static on;
+    expires 1y;
+    add_header Cache-Control "public, immutable";
+}}
+"""
+        file_cache = "open_file_cache max=10000 inactive=60s;\n    open_file_cache_valid 60s;"
+    else:
+        file_cache = "open_file_cache max=10000 inactive=60s;\n    open_file_cache_valid 1s;"
+    served = "".join(f"        {line}\n" if line else "\n" for line in location.splitlines())
     return f"""\
 load_module {NGINX_BROTLI};
 daemon off;
@@ -138,8 +162,7 @@ http {{
     access_log off;
     sendfile on;
     tcp_nopush on;
-    open_file_cache max=10000 inactive=60s;
-    open_file_cache_valid 60s;
+    {file_cache}
     keepalive_requests 1000000;
     client_body_temp_path {temp}/body;
     proxy_temp_path {temp}/proxy;
@@ -148,14 +171,7 @@ http {{
     scgi_temp_path {temp}/scgi;
     server {{
         listen {HOST}:{port};
-        location {prefix}/ {{
-            alias {root}/;
-            gzip_static on;
-            gzip_vary on;
-            brotli_static on;
-            expires 1y;
-            add_header Cache-Control "public, immutable";
-        }}
+{served}
         location = /api/ping {{
             default_type application/json;
             return 200 '{{"ok":true}}';
@@ -169,6 +185,13 @@ def nginx_command(workdir: Path) -> list[str]:
     return ["nginx", "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-e", "stderr"]
 
 
-def write_nginx_config(root: Path, port: int, workdir: Path) -> None:
+def write_nginx_config(root: Path, port: int, workdir: Path, *, generated: bool = False) -> None:
+    """The reference's configuration, or with ``generated`` the one around the block that
+    ``staticserve.nginx_conf()`` makes for ``root``."""
+    location = None
+    if generated:
+        import staticserve  # the bench venv has this checkout installed
+
+        location = staticserve.nginx_conf(root, "/static/")
     (workdir / "nginx-temp").mkdir(parents=True, exist_ok=True)
-    (workdir / "nginx.conf").write_text(nginx_config(root, port, workdir))
+    (workdir / "nginx.conf").write_text(nginx_config(root, port, workdir, location=location))

@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from harness import wrk
-from harness.contenders import Contender, probe_import, server_command, write_nginx_config
+from harness.contenders import (
+    OURS,
+    Contender,
+    probe_import,
+    server_command,
+    write_nginx_config,
+)
 from harness.corpus import ServedFile
 from harness.machine import Quietness, wait_for_quiet
 from harness.paths import BENCH_DIR
@@ -100,7 +106,7 @@ def _start(
     rundir = workdir / contender.key.replace("@", "-")
     rundir.mkdir(parents=True, exist_ok=True)
     if contender.server == "nginx":
-        write_nginx_config(root, port, rundir)
+        write_nginx_config(root, port, rundir, generated=contender.role == OURS)
     command = server_command(contender, port, rundir)
     try:
         stack.enter_context(

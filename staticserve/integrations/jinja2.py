@@ -21,7 +21,8 @@ def install(environment: Environment, assets: AssetUrls) -> None:
     """Add ``static_url`` and ``integrity`` to the environment's globals.
 
     With a middleware, every page then takes both from one build, even when a deploy lands
-    while it renders.
+    while it renders, and ``static_url`` gives the middleware's URLs: absolute ones on its
+    ``url_base`` (a CDN) when it has one.
     """
     if isinstance(assets, MiddlewareBase):
         assets.pinning = True

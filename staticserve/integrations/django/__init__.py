@@ -5,6 +5,9 @@
     INSTALLED_APPS = [..., "staticserve.integrations.django"]
     STATICSERVE = {"root": BASE_DIR / "static_build", "prefix": "/static", "dev": DEBUG}
 
+An absolute ``STATIC_URL`` (``https://cdn.example.com/static/``) is taken as the ``url_base``
+option unless ``STATICSERVE`` sets one.
+
 ``wsgi.py`` (``asgi.py`` alike, with :func:`wrap_asgi`)::
 
     application = wrap_wsgi(get_wsgi_application())
@@ -48,7 +51,16 @@ def settings_options() -> dict[str, Any]:
     if unknown:
         known = ", ".join(sorted(_OPTIONS))
         raise ConfigError(f"settings.STATICSERVE: unknown option {unknown[0]!r} (known: {known})")
-    return dict(options)
+    options = dict(options)
+    # An absolute STATIC_URL is how a Django project says its static files live on a CDN.
+    static_url = getattr(settings, "STATIC_URL", None)
+    if "url_base" not in options and _is_absolute_url(static_url):
+        options["url_base"] = static_url
+    return options
+
+
+def _is_absolute_url(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://", "//"))
 
 
 def wrap_wsgi(application: WSGIApp) -> StaticServeWSGI:
