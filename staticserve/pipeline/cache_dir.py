@@ -68,7 +68,9 @@ def _real(path: Path) -> Path:
 
 
 def _entry_digest(name: str, kind: bytes, size: int, payload: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + kind + size.to_bytes(8, "big") + payload).digest()
+    digest = hashlib.sha256(name.encode() + kind + size.to_bytes(8, "big"))
+    digest.update(payload)  # not joined to the rest: a variant may be megabytes
+    return digest.digest()
 
 
 def _encode(name: str, variant: bytes | None, made_size: int) -> bytes:
