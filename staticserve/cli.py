@@ -12,10 +12,11 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import StaticServeError
+from .errors import ConfigError, StaticServeError
 from .nginx import nginx_conf
 from .pipeline import BuildReport, build
-from .pipeline.config import DEFAULT_IGNORE, load_config, parse_source
+from .pipeline.cache_dir import CacheInfo, cache_info, prune
+from .pipeline.config import CACHE_DIR_ENV, DEFAULT_IGNORE, load_config, parse_source
 
 __all__ = ["main"]
 
@@ -109,6 +110,20 @@ def main() -> None:
     "already, e.g. 'assets/.*-[A-Za-z0-9_-]{8}\\.js' for Vite (repeatable).  "
     "[config: fingerprinted; default: none, only names carrying their own sha256]",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Keep compressed variants in DIR too, outside the output, for builds from a clean "
+    "checkout (CI, Docker).  [env: STATICSERVE_CACHE_DIR; config: cache_dir; default: none]",
+)
+@click.option(
+    "--cache-max-size",
+    metavar="BYTES",
+    callback=lambda ctx, param, text: _number(text),
+    help="Prune the least recently used entries of --cache-dir past this size.  "
+    "[config: cache_max_size; default: 1073741824 (1 GiB)]",
+)
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.option(
     "--clear", is_flag=True, help="Start afresh: recompress everything, keep no earlier build."
@@ -146,8 +161,9 @@ def build_command(
             overrides["ignore"] = config.ignore + ignore
         if fingerprinted:
             overrides["fingerprinted"] = config.fingerprinted + fingerprinted
-        if overrides.get("output") is not None:
-            overrides["output"] = Path.cwd() / overrides["output"]
+        for folder in ("output", "cache_dir"):  # relative to where the command runs
+            if overrides.get(folder) is not None:
+                overrides[folder] = Path.cwd() / overrides[folder]
         config = config.with_overrides(**overrides)
         show_progress = not (quiet or as_json) and sys.stderr.isatty()
         with _progress_bar(show_progress) as progress:
@@ -210,6 +226,97 @@ def nginx_conf_command(
             allow_origin=allow_origin or None,
         )
     click.echo(text, nl=False)
+
+
+@main.group("cache")
+def cache_group() -> None:
+    """Look after the compression cache folder (--cache-dir of `staticserve build`)."""
+
+
+_CACHE_DIR_OPTION = click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help=f"The cache folder.  [env: {CACHE_DIR_ENV}; config: cache_dir]",
+)
+_CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
+)
+
+
+@cache_group.command("info")
+@_CACHE_DIR_OPTION
+@_CONFIG_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
+def cache_info_command(cache_dir: Path | None, config_path: Path | None, as_json: bool) -> None:
+    """Show the cache folder's entries, their size and what the last build did with them.
+
+    Exit codes: 0 shown, 1 the folder cannot be read, 2 no cache folder configured.
+    """
+    with _errors_as_messages():
+        info = cache_info(_cache_folder(cache_dir, config_path)[0])
+    if as_json:
+        click.echo(json.dumps(info.to_json(), indent=2))
+    else:
+        click.echo(_cache_summary(info))
+
+
+@cache_group.command("prune")
+@_CACHE_DIR_OPTION
+@_CONFIG_OPTION
+@click.option(
+    "--max-size",
+    metavar="BYTES",
+    callback=lambda ctx, param, text: _number(text),
+    help="Keep at most this many bytes of the most recently used entries.  "
+    "[config: cache_max_size; default: 1073741824 (1 GiB)]",
+)
+def cache_prune_command(cache_dir: Path | None, config_path: Path | None, max_size: object) -> None:
+    """Remove the least recently used entries past the size limit (0 empties the cache).
+
+    Exit codes: 0 pruned, 1 the folder cannot be changed, 2 usage or configuration error.
+    """
+    with _errors_as_messages():
+        folder, limit = _cache_folder(cache_dir, config_path, max_size)
+        result = prune(folder, limit)
+    click.echo(
+        f"Pruned {result.removed} entries ({_size(result.removed_bytes)}) from {_shown(folder)}; "
+        f"kept {result.kept} ({_size(result.kept_bytes)}, at most {_size(limit)})"
+    )
+
+
+def _cache_folder(
+    flag: Path | None, config_path: Path | None, max_size: object = None
+) -> tuple[Path, int]:
+    """The cache folder (the flag, else the environment, else the config file) and its limit,
+    checked as a build checks them."""
+    config = load_config(config_path)
+    config = config.with_overrides(
+        cache_dir=None if flag is None else Path.cwd() / flag, cache_max_size=max_size
+    )
+    if config.cache_path is None:
+        raise ConfigError(
+            f"no cache folder: pass --cache-dir DIR, set {CACHE_DIR_ENV}, or set cache_dir "
+            "in [tool.staticserve]"
+        )
+    return config.cache_path, config.cache_max_size
+
+
+def _cache_summary(info: CacheInfo) -> str:
+    to_json = info.to_json()
+    lines = [f"Cache {_shown(info.path)}: {info.entries} entries, {_size(info.bytes)}"]
+    if info.entries:
+        lines.append(f"  last used {to_json['newest_use']}, least recently {to_json['oldest_use']}")
+    last = info.last_build
+    if last:
+        figures = ", ".join(
+            f"{k} {last[k]}" for k in ("restored", "missed", "stored", "rejected") if k in last
+        )
+        lines.append(f"  last build ({last.get('finished', '?')}): {figures}")
+    return "\n".join(lines)
 
 
 def _notice(quiet: bool) -> Callable[[str], None]:
@@ -290,8 +397,9 @@ def _summary(report: BuildReport) -> str:
             lines.append(f"    … and {len(report.planned) - 20} more")
     else:
         lines.append(
-            f"  compressed {report.compressed}, reused {report.reused} variants; "
-            f"{written} written, pruned {report.pruned}"
+            f"  compressed {report.compressed}, reused {report.reused}"
+            + (f", restored {report.restored}" if report.cache_dir is not None else "")
+            + f" variants; {written} written, pruned {report.pruned}"
         )
     for name, stats in report.encodings.items():
         if stats.files:

@@ -22,6 +22,9 @@ What "as printed" means per kind of block:
   must be what the README says (the hashed URL and integrity value of the real build).
 - ``toml``: loaded with ``load_config`` and built; ``json``: the manifest example must have the
   real manifest's keys and value types.
+- ``yaml`` (GitHub Actions) and ``dockerfile``: parsed and checked (the cache step keeps the
+  folder the build names; the mount's target is the build's ``--cache-dir``), and the build
+  command run as printed in two clean checkouts sharing the cache: the second compresses nothing.
 """
 
 from __future__ import annotations
@@ -305,12 +308,8 @@ def command_lines(block: Block) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def run_command(
-    fresh: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], tuple[Path, str]]:
-    """``run_command(line)``: run a README command line once in a fresh copy of the sources;
-    the copy and the standard output (the same for every caller)."""
-    done: dict[str, tuple[Path, str]] = {}
+def shell_path(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A ``PATH`` on which ``staticserve`` is this checkout's command."""
     path = os.environ.get("PATH", "")
     if shutil.which("staticserve") is None:  # not installed: the same command from this checkout
         script = tmp_path_factory.mktemp("bin") / "staticserve"
@@ -318,6 +317,15 @@ def run_command(
         script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m staticserve "$@"\n')
         script.chmod(0o755)
         path = f"{bin_dir}{os.pathsep}{path}"
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_command(fresh: Callable[[str], Path], shell_path: str) -> Callable[[str], tuple[Path, str]]:
+    """``run_command(line)``: run a README command line once in a fresh copy of the sources;
+    the copy and the standard output (the same for every caller)."""
+    done: dict[str, tuple[Path, str]] = {}
+    path = shell_path
 
     def run(line: str) -> tuple[Path, str]:
         if line not in done:
@@ -398,6 +406,87 @@ def handle_output(block: Block, request: pytest.FixtureRequest) -> None:
     assert len(real) == len(shown), f"real output:\n{stdout}"
     for example, actual in zip(shown, real, strict=True):
         assert output_line_pattern(example).fullmatch(actual), f"{example!r}\nreal: {actual!r}"
+
+
+# -- CI and Docker set-ups (yaml, dockerfile) -------------------------------------------------
+
+_COUNTS = re.compile(r"^  compressed (\d+), reused (\d+), restored (\d+) variants; ", re.M)
+
+
+def build_in_two_clean_checkouts(command: str, request: pytest.FixtureRequest, **env: str) -> None:
+    """``command`` run as printed, by the shell, in two fresh copies of the project (two CI
+    runs, two image builds) sharing the home folder and so the cache: the second compresses
+    nothing and publishes the same variants."""
+    fresh: Callable[[str], Path] = request.getfixturevalue("fresh")
+    home = request.getfixturevalue("tmp_path") / "home"
+    home.mkdir()
+    counts, outputs = [], []
+    for _ in range(2):
+        checkout = fresh("checkout")
+        result = subprocess.run(
+            command,
+            shell=True,
+            cwd=checkout,
+            env=subprocess_env(PATH=request.getfixturevalue("shell_path"), HOME=str(home), **env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
+        found = _COUNTS.search(result.stdout)
+        assert found, result.stdout
+        counts.append(tuple(int(n) for n in found.groups()))
+        outputs.append(checkout / "static_build")
+    (compressed, _, restored), again = counts
+    assert compressed > 0
+    assert restored == 0
+    assert again == (0, 0, compressed)
+    variants = [{p.relative_to(o): p.read_bytes() for p in o.rglob("*.br")} for o in outputs]
+    assert variants[0]
+    assert variants[0] == variants[1]
+
+
+def handle_github_actions(block: Block, request: pytest.FixtureRequest) -> None:
+    """The cache step keeps the folder the build step names, under a key that changes with the
+    project's sources; the build step works from a clean checkout as printed."""
+    import yaml  # the test extra's pyyaml
+
+    cache_step, build_step = yaml.safe_load(block.text)
+    assert re.fullmatch(r"actions/cache@v\d+", cache_step["uses"])
+    settings = cache_step["with"]
+    folder = settings["path"]
+    assert settings["key"].startswith(settings["restore-keys"])
+    (hashed,) = re.findall(r"\$\{\{ hashFiles\('([^']+)/\*\*'\) \}\}", settings["key"])
+    assert hashed in tomllib.loads(str(SOURCES["pyproject.toml"]))["tool"]["staticserve"]["sources"]
+    words = shlex.split(build_step["run"])
+    assert words[:2] == ["staticserve", "build"]
+    assert words[words.index("--cache-dir") + 1] == folder
+    assert folder.startswith("~/")  # the shell expands it to $HOME, as the action does
+    build_in_two_clean_checkouts(build_step["run"], request)
+    assert (request.getfixturevalue("tmp_path") / "home" / folder[2:] / "CACHEDIR.TAG").is_file()
+
+
+# BuildKit's options of a cache mount (Dockerfile reference, RUN --mount=type=cache).
+_CACHE_MOUNT_OPTIONS = {"type", "id", "target", "dst", "destination", "ro", "readonly", "sharing", "from", "source", "mode", "uid", "gid"}  # fmt: skip
+
+
+def handle_dockerfile(block: Block, request: pytest.FixtureRequest) -> None:
+    """One RUN with a cache mount whose target is the build's --cache-dir; the command run as
+    printed, the mount's target standing in a temporary folder (not this machine's /root)."""
+    words = shlex.split(block.text.replace("\\\n", " "))
+    assert words[0] == "RUN"
+    kind, _, spec = words[1].partition("=")
+    assert kind == "--mount"
+    mount = dict(option.split("=", 1) for option in spec.split(","))
+    assert set(mount) <= _CACHE_MOUNT_OPTIONS
+    assert mount["type"] == "cache"
+    command = words[2:]
+    assert command[:2] == ["staticserve", "build"]
+    assert command[command.index("--cache-dir") + 1] == mount["target"]
+    stand_in = request.getfixturevalue("tmp_path") / "mount"
+    line = shlex.join(command).replace(mount["target"], str(stand_in))
+    build_in_two_clean_checkouts(line, request)
+    assert (stand_in / "CACHEDIR.TAG").is_file()
 
 
 # -- python blocks ---------------------------------------------------------------------------
@@ -780,8 +869,10 @@ def handle_toml(block: Block, request: pytest.FixtureRequest) -> None:
     assert config["prefix"] == table["prefix"]
     assert config["encodings"] == str(tuple(table["encodings"]))
     assert config["ignore"] == str(tuple(table["ignore"]))  # added to the defaults
-    for key in ("keep", "strict", "jobs", "rewrite_js", "min_size"):
+    for key in ("keep", "strict", "jobs", "rewrite_js", "min_size", "cache_max_size"):
         assert config[key] == str(table[key]), key
+    assert config["cache_dir"] == table["cache_dir"]  # relative to the file's folder:
+    assert (root / table["cache_dir"] / "CACHEDIR.TAG").is_file()
     assert facts["duplicates"] == ["css/app.css"]  # "myapp/static/ comes after the folders"
     manifest = Manifest.load(Path(facts["output"]))
     assert "bootstrap/css/bootstrap.css" in manifest.assets  # the {path, prefix} source
@@ -946,6 +1037,8 @@ HANDLERS = [
     Handler("manifest", "json", r'^ "version": 1,$', handle_manifest_json),
     Handler("nginx-conf", "nginx", r"^location \^~ /static/ \{$", handle_nginx_conf),
     Handler("url-base", "python", r'url_base="https://', handle_url_base),
+    Handler("github-actions", "yaml", r"^- uses: actions/cache@", handle_github_actions),
+    Handler("dockerfile", "dockerfile", r"^RUN --mount=type=cache,", handle_dockerfile),
 ]
 
 

@@ -257,6 +257,20 @@ def _staticserve_runs(source: Path, output: Path, work: Path, quick: bool) -> di
     return result
 
 
+def _cache_runs(work: Path, quick: bool) -> dict[str, Any]:
+    """The cache folder's scenario (harness/cachebench.py) on a fresh copy of the corpus."""
+    from harness import cachebench
+
+    source, _ = assemble(work, quick)
+    try:
+        result = cachebench.run(source, work)
+    except RuntimeError as error:
+        return {"error": str(error)}
+    seconds = {k: round(r["seconds"], 2) for k, r in result["runs"].items()}
+    print(f"  staticserve build --cache-dir: {seconds}", flush=True)
+    return result
+
+
 def _django_runs(
     source: Path, root: Path, *, keep_only_hashed: bool, rebuilds: bool
 ) -> tuple[dict[str, BuildRun], dict[str, float]]:
@@ -294,6 +308,7 @@ def run(work: Path, quick: bool) -> dict[str, Any]:
     output = work / "build-out-staticserve"
     results["staticserve"] = _staticserve_runs(source, output, work, quick)
     print(f"  staticserve build: {results['staticserve']['seconds']}", flush=True)
+    results["staticserve_cache"] = _cache_runs(work, quick)
     variants = [("whitenoise", False, not quick)]
     if not quick:
         variants.append(("whitenoise_keep_only_hashed", True, False))

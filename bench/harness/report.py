@@ -243,6 +243,7 @@ def _build(build: dict[str, Any] | None) -> list[str]:
     lines += _table(header, rows)
     lines += _stage_line(build.get("staticserve", {}).get("stage_seconds", {}))
     lines += _speed(build.get("staticserve", {}).get("speed"))
+    lines += _cache_lines(build.get("staticserve_cache"))
     lines += [
         "",
         "`br client downloads`: the sum over every hashed file of the smallest variant a "
@@ -340,6 +341,34 @@ def _speed(speed: dict[str, Any] | None) -> list[str]:
         + ".",
     ]
     return lines
+
+
+def _cache_lines(cache: dict[str, Any] | None) -> list[str]:
+    """The cache folder's scenario: a CI build from a clean checkout (harness/cachebench.py)."""
+    if not cache or "runs" not in cache:
+        return []
+    rows = [
+        [
+            name.replace("_", " "),
+            f"{run['seconds']:.2f}",
+            f"{run['cpu_seconds']:.1f}",
+            f"{run['peak_rss_mb']:.0f}",
+            str(run["compressed"]),
+            str(run["restored"]),
+            f"{run['busy_cores_at_start']:.2f}",
+        ]
+        for name, run in cache["runs"].items()
+    ]
+    header = ["staticserve build --cache-dir", "s", "CPU s", "peak MB", "compressed", "restored"]
+    verdict = "PASS" if cache["passed"] else "FAIL"
+    return [
+        "",
+        *_table([*header, "others' busy cores at start"], rows),
+        "",
+        f"{verdict}: warm cache folder, empty output, one file changed: {cache['ratio']:.1%} of "
+        f"the cold build (goal <= {cache['goal']:.0%}); cache folder "
+        f"{cache['cache_bytes'] / 1e6:.1f} MB.",
+    ]
 
 
 def _stage_line(stages: dict[str, dict[str, float]]) -> list[str]:

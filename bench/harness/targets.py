@@ -184,6 +184,7 @@ def build_targets(build: dict[str, Any] | None) -> list[Target]:
                 "collectstatic not measured",
             )
         )
+    targets.append(_cache_target(build.get("staticserve_cache")))
     return targets + speed_targets(ours.get("speed"))
 
 
@@ -209,6 +210,21 @@ def speed_targets(speed: dict[str, Any] | None) -> list[Target]:
             f"median {speed['noop_median_s']:.3f} s / {speed['full_median_s']:.2f} s = {noop:.2%}",
         ),
     ]
+
+
+def _cache_target(cache: dict[str, Any] | None) -> Target:
+    text = "warm cache folder, empty output, one file changed <= 5% of a cold build"
+    if not cache or "runs" not in cache:
+        return Target(text, False, f"not measured ({(cache or {}).get('error', 'not run')})")
+    cold, warm = cache["runs"]["cold"], cache["runs"]["warm_empty_output_one_change"]
+    return Target(
+        text,
+        cache["ratio"] <= cache["goal"],
+        f"{warm['seconds']:.2f} s / {cold['seconds']:.2f} s = {cache['ratio']:.1%}; CPU "
+        f"{warm['cpu_seconds']:.1f} s / {cold['cpu_seconds']:.1f} s; peak memory "
+        f"{warm['peak_rss_mb']:.0f} MB / {cold['peak_rss_mb']:.0f} MB; compressed "
+        f"{warm['compressed']}, restored {warm['restored']}",
+    )
 
 
 def _size_targets(ours: dict[str, Any], peer: dict[str, Any]) -> list[Target]:

@@ -23,6 +23,7 @@ from ..errors import BrokenReference, BuildError, ConfigError, ManifestError
 from ..manifest import MANIFEST_NAME, Asset, Manifest
 from .atomic import reason
 from .cache import load_cache, write_cache
+from .cache_dir import CompressionCache, check_cache_dir, prune
 from .collect import (
     Collected,
     Duplicate,
@@ -91,6 +92,8 @@ class BuildReport:
     stage_seconds: Mapping[str, float] = field(default_factory=dict)
     written_variants: int = 0  # their compressed variants written (or to be written)
     sources_read: int = 0  # source files read or hashed; the others were unchanged (stamps)
+    restored: int = 0  # variants taken from the cache folder (cache_dir) instead of compressed
+    cache_dir: Path | None = None  # the cache folder the build used, if any
 
     @property
     def seconds(self) -> float:
@@ -120,6 +123,8 @@ class BuildReport:
             },
             "compressed": self.compressed,
             "reused": self.reused,
+            "restored": self.restored,
+            "cache_dir": None if self.cache_dir is None else str(self.cache_dir),
             "written": self.written,
             "written_variants": self.written_variants,
             "sources_read": self.sources_read,
@@ -164,6 +169,8 @@ def build(
     sources = resolve_sources(config, listed=bool(listed))
     output = config.output_dir
     check_output_dir(output, [s.path for s in sources], [f.origin for f in listed])
+    if config.cache_path is not None:
+        check_cache_dir(config.cache_path, output, [s.path for s in sources])
     check_available(config.encodings)
     with _claimed(output, dry_run=dry_run, notice=notice or no_notice):
         taken = time.time_ns()  # before the stamps: see unchanged.py on racy files
@@ -191,11 +198,14 @@ def build(
         notes: list[str] = []
         previous = _previous_build(output, clear=clear, notes=notes)
         cache: Cache = {} if clear else load_cache(output)
+        store = _cache_folder(config, clear=clear, dry_run=dry_run, notes=notes)
         contents = {k: f.data for k, f in collected.files.items()}
         # A dry run compresses too (writing nothing): which variants are worth keeping, and so
         # how many files the build writes, is known only then.
         stager = Stager(output, previous)  # reads only, until it is asked to write
-        compression = Variants(config, cache, report_progress, stager, write=not dry_run)
+        compression = Variants(
+            config, cache, report_progress, stager, write=not dry_run, store=store
+        )
         try:
             with _timed(timings, "fingerprint"):
                 known = final_as_read(
@@ -240,6 +250,8 @@ def build(
                 _keep_cache(output, cache, outcome.manifest, notes)  # a lost cache rebuilt
             if not dry_run:
                 _keep_record(output, settings, taken, found, collected, problems, record)
+        if store is not None:
+            _tidy_cache_folder(store, config.cache_max_size, notes)
     assets = list(outcome.manifest.assets.values())
     return BuildReport(
         output=output,
@@ -262,6 +274,8 @@ def build(
         planned=tuple(outcome.planned),
         stage_seconds=timings,
         sources_read=collected.read,
+        restored=store.restored if store is not None else 0,
+        cache_dir=config.cache_path,
     )
 
 
@@ -318,6 +332,34 @@ def _keep_record(
             warnings=warnings,
             previous=previous,
         )
+
+
+def _cache_folder(
+    config: BuildConfig, *, clear: bool, dry_run: bool, notes: list[str]
+) -> CompressionCache | None:
+    """The persistent cache this build uses, if any. ``--clear`` compresses everything anew
+    (and stores it); a dry run reads it and writes nothing."""
+    if config.cache_path is None:
+        return None
+    return CompressionCache(
+        config.cache_path,
+        read=not clear,
+        write=not dry_run,
+        probe="gzip" in config.encodings,
+        warn=notes.append,
+    )
+
+
+def _tidy_cache_folder(store: CompressionCache, max_size: int, notes: list[str]) -> None:
+    """After a build: what it did recorded, and the least recently used entries pruned past
+    ``max_size`` when it stored new ones. Only ever a warning: a cache never fails a build."""
+    store.record()
+    if not store.stored:
+        return
+    try:
+        prune(store.root, max_size)
+    except OSError as exc:
+        notes.append(f"{store.root}: the compression cache could not be pruned ({reason(exc)})")
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import importlib
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..errors import BuildError, ConfigError
 
@@ -15,12 +15,18 @@ __all__ = [
     "CODECS",
     "INCOMPRESSIBLE_SUFFIXES",
     "IN_MEMORY_LIMIT",
+    "LEVELS",
     "MAX_RATIO",
     "Readable",
     "compress",
     "compress_variants",
+    "recipe",
     "worth_compressing",
 ]
+
+# Content-coding -> the setting its codec runs at (brotli quality, gzip and zstd level): the
+# highest practical one. The persistent cache keys its entries by it (see recipe()).
+LEVELS: Mapping[str, int] = MappingProxyType({"br": 11, "gzip": 9, "zstd": 19})
 
 # A variant is kept only when it saves at least 5 %: below that the extra file, the extra
 # negotiation and the extra ETag buy nothing.
@@ -84,7 +90,7 @@ class _Encoder(Protocol):
 def _brotli(data: bytes) -> bytes:
     import brotli  # imported here so that servers importing staticserve never load it
 
-    return bytes(brotli.compress(data, quality=11))
+    return bytes(brotli.compress(data, quality=LEVELS["br"]))
 
 
 class _BrotliEncoder:
@@ -112,7 +118,7 @@ def _gzip(data: bytes) -> bytes:
 
 class _GzipEncoder:
     def __init__(self) -> None:
-        self._compressor = zlib.compressobj(9, zlib.DEFLATED, _GZIP_WBITS)
+        self._compressor = zlib.compressobj(LEVELS["gzip"], zlib.DEFLATED, _GZIP_WBITS)
 
     def process(self, chunk: bytes) -> bytes:
         return self._compressor.compress(chunk)
@@ -128,12 +134,23 @@ def _zstd(data: bytes) -> bytes:
 @functools.cache
 def _zstd_compressor() -> Callable[[bytes], bytes]:
     """Level 19 from the standard library (3.14+), its backport, or the zstandard package."""
+    module, _ = _zstd_module()
+    level = LEVELS["zstd"]
+    if module.__name__ != "zstandard":
+        return lambda data: bytes(module.compress(data, level=level))
+    # A ZstdCompressor must not be shared between threads: one per file.
+    return lambda data: bytes(module.ZstdCompressor(level=level).compress(data))
+
+
+def _zstd_module() -> tuple[Any, str]:
+    """The zstd module the build uses, and the version of the libzstd inside it (each call
+    looks again: the imports are cached by Python, and tests hide modules)."""
     for name in ("compression.zstd", "backports.zstd"):
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        return lambda data: bytes(module.compress(data, level=19))
+        return module, str(module.zstd_version)
     try:
         zstandard = importlib.import_module("zstandard")
     except ImportError:
@@ -141,8 +158,7 @@ def _zstd_compressor() -> Callable[[bytes], bytes]:
             "zstd needs Python 3.14+, the backports.zstd or the zstandard package: "
             "pip install 'staticserve[zstd]'"
         ) from None
-    # A ZstdCompressor must not be shared between threads: one per file.
-    return lambda data: bytes(zstandard.ZstdCompressor(level=19).compress(data))
+    return zstandard, str(zstandard.ZSTD_VERSION)
 
 
 # Content-coding token (RFC 9110 §8.4.1) -> compressor at its highest practical setting.
@@ -156,7 +172,7 @@ CODECS: Mapping[str, Callable[[bytes], bytes]] = MappingProxyType(
 # stream differs from a one-shot one (block boundaries), so zstd variants are made from the
 # whole bytes, read into memory for the time of that compression.
 _ENCODERS: Mapping[str, Callable[[], _Encoder]] = MappingProxyType(
-    {"br": lambda: _BrotliEncoder(11), "gzip": _GzipEncoder}
+    {"br": lambda: _BrotliEncoder(LEVELS["br"]), "gzip": _GzipEncoder}
 )
 _PROBE_QUALITY = 5  # see GZIP_HOPELESS_RATIO
 
@@ -165,6 +181,37 @@ def check_available(encodings: tuple[str, ...]) -> None:
     """Fail early, before any work, when a requested codec's library is missing."""
     if "zstd" in encodings:
         _zstd_compressor()
+
+
+def recipe(encoding: str, *, probed: bool) -> str:
+    """Everything that decides the ``encoding`` variant of given bytes, as text: the codec, its
+    setting, its library's version (a new version may make other bytes) and the rules that say
+    whether a variant is kept. ``probed``: gzip runs too, so the cheap look of GZIP_HOPELESS_RATIO
+    may decide instead of the codec (and then zlib's version counts as well).
+
+    The persistent cache keys its entries by it: bytes made any other way are never reused.
+    """
+    parts = [encoding, f"level={LEVELS[encoding]}", f"keep<={MAX_RATIO}", _library(encoding)]
+    if probed and encoding != "gzip":
+        parts += [
+            f"probe=brotli-{_PROBE_QUALITY}/{GZIP_HOPELESS_RATIO}/{PROBE_HOPELESS_RATIO}",
+            f"from={PROBE_MIN_SIZE}",
+            _library("gzip"),
+            _library("br"),
+        ]
+    return " ".join(dict.fromkeys(parts))
+
+
+def _library(encoding: str) -> str:
+    """The codec library and its version, for :func:`recipe`."""
+    if encoding == "gzip":
+        return f"zlib-{zlib.ZLIB_RUNTIME_VERSION}"
+    if encoding == "br":
+        import brotli
+
+        return f"brotli-{getattr(brotli, '__version__', 'unknown')}"
+    module, version = _zstd_module()
+    return f"{module.__name__}-libzstd-{version}"
 
 
 def worth_compressing(logical: str, size: int, min_size: int) -> bool:

@@ -19,7 +19,21 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["DEFAULT_IGNORE", "KEYS", "BuildConfig", "Source", "load_config", "parse_source"]
+__all__ = [
+    "CACHE_DIR_ENV",
+    "DEFAULT_CACHE_MAX_SIZE",
+    "DEFAULT_IGNORE",
+    "KEYS",
+    "BuildConfig",
+    "Source",
+    "load_config",
+    "parse_source",
+]
+
+# The persistent compression cache: where it is when no flag or keyword says (an empty value:
+# nowhere), and how large it may grow before the least recently used entries go.
+CACHE_DIR_ENV = "STATICSERVE_CACHE_DIR"
+DEFAULT_CACHE_MAX_SIZE = 1024**3
 
 # Never worth publishing: dotfiles (which also covers .git, .DS_Store), editor backups, caches.
 DEFAULT_IGNORE: tuple[str, ...] = (".*", "*~", "#*#", "__pycache__", "*.pyc", "*.pyo", "*.swp")
@@ -74,6 +88,8 @@ class BuildConfig:
     rewrite_js: bool = True
     min_size: int = 0  # every file is tried; MAX_RATIO decides what is kept, as WhiteNoise does
     fingerprinted: tuple[str, ...] = ()  # regular expressions: names a bundler hashed already
+    cache_dir: Path | None = None  # the persistent compression cache, outside the output
+    cache_max_size: int = DEFAULT_CACHE_MAX_SIZE  # bytes; least recently used entries go first
     base_dir: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
@@ -84,6 +100,11 @@ class BuildConfig:
     @property
     def output_dir(self) -> Path:
         return _absolute(self.base_dir, self.output)
+
+    @property
+    def cache_path(self) -> Path | None:
+        """The persistent compression cache's folder, absolute; None when there is none."""
+        return None if self.cache_dir is None else _absolute(self.base_dir, self.cache_dir)
 
     @property
     def ignore_patterns(self) -> tuple[str, ...]:
@@ -151,6 +172,14 @@ def _folder(key: str, value: object) -> Path:
     if not isinstance(value, (str, os.PathLike)):
         raise _invalid(key, "a folder path", value)
     return Path(value)
+
+
+def _optional_folder(key: str, value: object) -> Path | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and not value:
+        raise _invalid(key, "a folder path (leave it out for none)", value)
+    return _folder(key, value).expanduser()  # "~/.cache/staticserve" in a file means it too
 
 
 def _url_prefix(key: str, value: object) -> str:
@@ -230,6 +259,8 @@ _CHECKS: Mapping[str, _Check] = {
     "rewrite_js": _flag,
     "min_size": _count("bytes", 0, "0 or more"),
     "fingerprinted": _patterns,
+    "cache_dir": _optional_folder,
+    "cache_max_size": _count("bytes", 0, "0 or more"),
     "base_dir": _folder,
 }
 KEYS: tuple[str, ...] = tuple(sorted(set(_CHECKS) - {"base_dir"}))
@@ -248,8 +279,21 @@ def load_config(
     """Read ``[tool.staticserve]`` from ``path``, or from ``pyproject.toml`` in ``start`` (default: cwd).
 
     A missing default pyproject.toml (or one without the table) gives the defaults; a missing
-    explicit ``path`` is an error.
+    explicit ``path`` is an error. ``STATICSERVE_CACHE_DIR``, when set and not empty, replaces
+    the file's ``cache_dir`` (a relative one is relative to the working folder, as for a flag);
+    keywords and flags, applied after, replace both.
     """
+    config = _load_file(path, start)
+    cache_dir = os.environ.get(CACHE_DIR_ENV, "")
+    if not cache_dir:
+        return config
+    try:
+        return replace(config, cache_dir=Path.cwd() / Path(cache_dir).expanduser())
+    except ConfigError as exc:
+        raise ConfigError(f"{CACHE_DIR_ENV}: {exc}") from None
+
+
+def _load_file(path: str | os.PathLike[str] | None, start: Path | None) -> BuildConfig:
     if path is not None:
         file = Path(path)
         if not file.is_file():

@@ -153,10 +153,16 @@ def _says_the_same(previous: SourceRecord, record: SourceRecord) -> bool:
     )
 
 
+# Settings that change how a build runs, not what it publishes: changing them keeps the record.
+_NOT_OUTPUT = frozenset({"jobs", "cache_dir", "cache_max_size"})
+
+
 def settings_digest(config: BuildConfig, sources: list[Source]) -> str:
     """A digest of everything besides the sources that decides the output: the settings (but
-    the number of threads), the folders they resolve to, and staticserve's own build code."""
-    settings = {f.name: repr(getattr(config, f.name)) for f in fields(config) if f.name != "jobs"}
+    those in _NOT_OUTPUT), the folders they resolve to, and staticserve's own build code."""
+    settings = {
+        f.name: repr(getattr(config, f.name)) for f in fields(config) if f.name not in _NOT_OUTPUT
+    }
     folders = [(str(s.path), s.prefix) for s in sources]
     return hashlib.sha256(
         json.dumps([_FORMAT, settings, folders, _code_stamps()]).encode()

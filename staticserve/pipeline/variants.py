@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from functools import partial
 
 from ..errors import BuildError
 from ..manifest import ENCODING_SUFFIXES, Asset
+from .cache_dir import CompressionCache
 from .collect import Content, SourceError, size_of
 from .compress import compress_variants, worth_compressing
 from .config import BuildConfig
@@ -62,7 +64,9 @@ class Variants:
     compressions run and the number of variants reused. ``cache`` (sha256 -> {encoding: size,
     or None when not worth keeping}) is updated in place. ``abort()`` stops the threads and
     removes what was written. A variant is reused only when the live manifest records it with
-    the same content (``stager.holds``), never because a file of that size is there.
+    the same content (``stager.holds``), never because a file of that size is there. The others
+    come from ``store`` (the persistent cache folder) when it holds them, and are compressed
+    otherwise: the number returned as compressed counts only those.
 
     Threads, not processes: brotli, zlib and zstd release the GIL while they compress (measured:
     a pure-Python loop keeps running at full speed beside a brotli call), so the compressing
@@ -77,9 +81,10 @@ class Variants:
         stager: Stager,
         *,
         write: bool,
+        store: CompressionCache | None = None,
     ) -> None:
         self.config, self.cache, self.progress = config, cache, progress
-        self.stager, self.write = stager, write
+        self.stager, self.write, self.store = stager, write, store
         self.todo: dict[str, list[str]] = {}  # sha256 -> encodings computed, once per content
         self.holders: dict[str, list[Fingerprinted]] = {}  # sha256 -> files with that content
         self.planned: set[str] = set()  # logical paths already looked at
@@ -111,7 +116,8 @@ class Variants:
         for sha256, encodings in jobs.items():
             data = self.holders[sha256][0].data
             # Size stands for the time a job takes: brotli 11 costs about the same per byte.
-            job = self.compressors.submit(size_of(data), _compress, data, tuple(encodings))
+            make = _compress if self.store is None else partial(self.store.variants, sha256)
+            job = self.compressors.submit(size_of(data), make, data, tuple(encodings))
             self.jobs[job] = sha256
 
     def finish(self, results: list[Fingerprinted]) -> tuple[list[Published], int, int]:
@@ -139,7 +145,8 @@ class Variants:
             # A real build's variants are on disk already (written, or reused): no bytes are
             # held until publish.
             published.append(Published(_asset(item, sizes), item.data, variants))
-        return published, sum(len(e) for e in todo.values()), self.reused
+        restored = self.store.restored if self.store is not None else 0
+        return published, sum(len(e) for e in todo.values()) - restored, self.reused
 
     def _write_all(
         self, results: list[Fingerprinted]

@@ -161,7 +161,7 @@ def test_build_keywords_take_paths_as_str_or_pathlike_relative_to_the_current_fo
 
 # -- one validation for the three ways in: keywords, the command line, the config file ----------
 
-KNOWN_KEYS = "encodings, fingerprinted, ignore, ignore_defaults, jobs, keep, min_size, output, packages, prefix, rewrite_js, sources, strict"  # fmt: skip
+KNOWN_KEYS = "cache_dir, cache_max_size, encodings, fingerprinted, ignore, ignore_defaults, jobs, keep, min_size, output, packages, prefix, rewrite_js, sources, strict"  # fmt: skip
 
 # (key, TOML value, the same as a Python keyword, the same as command-line arguments or None
 # where the command line cannot express it, the one message all of them give)
@@ -185,6 +185,10 @@ BAD_SETTINGS = [
     ("packages", "[1]", [1], None, "packages: must be a list of package names, got [1]"),
     ("ignore", "'*.scss'", "*.scss", None, "ignore: must be a list of glob patterns, got '*.scss'"),
     ("ignore_defaults", "0", 0, None, "ignore_defaults: must be true or false, got 0"),
+    ("cache_dir", "3", 3, None, "cache_dir: must be a folder path, got 3"),
+    ("cache_dir", "''", "", None, "cache_dir: must be a folder path (leave it out for none), got ''"),
+    ("cache_max_size", "-1", -1, ["--cache-max-size", "-1"], "cache_max_size: must be 0 or more, got -1"),
+    ("cache_max_size", "'1G'", "1G", ["--cache-max-size", "1G"], "cache_max_size: must be a whole number of bytes, got '1G'"),
     ("outptu", "'x'", "x", None, f"unknown key 'outptu' (known keys: {KNOWN_KEYS})"),
 ]  # fmt: skip
 
