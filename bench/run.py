@@ -69,6 +69,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=[],
         help="run only contenders whose name·server contains this (repeatable)",
     )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        help="time only this serving scenario (repeatable; e.g. --scenario 500k)",
+    )
     parser.add_argument("--skip-serve", action="store_true", help="skip the serving benchmark")
     parser.add_argument("--skip-build", action="store_true", help="skip the build benchmark")
     parser.add_argument(
@@ -98,15 +104,21 @@ def _settings(args: argparse.Namespace) -> Any:
 def run_serving(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     from harness import corpus, serving
     from harness.contenders import all_contenders
+    from harness.scenarios import SCENARIOS
 
     print("serving benchmark", flush=True)
+    scenarios = tuple(s for s in SCENARIOS if not args.scenario or s.key in args.scenario)
+    if not scenarios:
+        raise SystemExit(f"Error: no scenario named {', '.join(args.scenario)}")
     root, served = corpus.prepare(WORK_DIR)
     chosen = [
         c
         for c in all_contenders()
         if not args.only or any(o.lower() in c.label.lower() for o in args.only)
     ]
-    runs = serving.run_all(chosen, root, served, settings, WORK_DIR / "runs", args.rounds)
+    runs = serving.run_all(
+        chosen, root, served, settings, WORK_DIR / "runs", args.rounds, scenarios
+    )
     files = {
         k: {"url": f.url_path, "size": f.size, "encodings": f.encoded_sizes}
         for k, f in served.items()
