@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from staticserve.manifest import Asset, Manifest
@@ -29,6 +30,7 @@ from .conftest import (
     write_build,
     write_manifest,
 )
+from .servers import SERVERS, running
 from .test_http import Reply, Site, wait_for
 
 KIB = 1024
@@ -312,3 +314,33 @@ def test_a_deploy_while_large_files_are_held_serves_each_url_its_own_builds_byte
     for etag, body in answers:
         assert body in tags, f"a body of {len(body)} B that is neither build's"
         assert etag.decode() == tags[body]
+
+
+@pytest.mark.parametrize("server", ["hypercorn", "gunicorn"])
+def test_a_deploy_on_a_server_process_while_large_files_are_held(
+    server: str, tmp_path: Path
+) -> None:
+    """The same on hypercorn (ASGI without pathsend) and gunicorn (WSGI), in subprocesses."""
+    root = tmp_path / "out"
+    root.mkdir()
+    v1, v2, k1, k2 = content(1), content(2), content(3), content(4)
+    first = publish(root, 1, v1, k1, None)
+    old_hashed = "/static/" + first.assets["media/video.bin"].path
+    with running(SERVERS[server], "", root, tmp_path / "server.log") as process:
+
+        def body(path: str) -> bytes:
+            reply = httpx.get(process.url + path, headers={"accept-encoding": "identity"})
+            assert reply.status_code == 200, (path, reply.status_code)
+            return reply.content
+
+        for _ in range(3):
+            for path in (old_hashed, "/static/media/video.bin", "/static/media/kept.bin"):
+                body(path)
+        # Held by now: the earlier build's file may leave the disk, its URL is still answered.
+        (root / first.assets["media/video.bin"].path).unlink()
+        assert body(old_hashed) == v1
+        second = publish(root, 2, v2, k2, first)
+        assert wait_for(lambda: body("/static/media/video.bin") == v2, timeout=10)
+        assert wait_for(lambda: body("/static/media/kept.bin") == k2, timeout=10)
+        assert body(old_hashed) == v1
+        assert body("/static/" + second.assets["media/video.bin"].path) == v2
