@@ -31,8 +31,9 @@ CAVEATS = [
     "- Server and load generator each get one of the two cores (`taskset`), so a server that needs "
     "helper threads (granian's runtime, gunicorn's arbiter) shares its core with them.",
     "- wrk runs are short; ratios taken within one run are more trustworthy than absolute figures "
-    "across machines. The bare apps answer every path with the same 2 KB body: they are ceilings "
-    "for the server, not file servers, so their ratio on the 500 KB row means little.",
+    "across machines. The bare apps answer every path with the same 2 KB body, except the 500 KB "
+    "file's URL, which they answer with its own bytes from memory: ceilings for the server, not "
+    "file servers.",
     "- gunicorn's sync worker closes the connection after each response, so wrk reconnects for every "
     "request (tens of thousands of short connections per run): its figures are the noisiest, and "
     "a fall-through 'overhead' below zero there is noise. gthread keeps connections alive.",

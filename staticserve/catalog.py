@@ -6,7 +6,10 @@ made on its first request and kept, so from then on serving it is one dictionary
 new build publishes a new manifest the catalog notices (one ``stat`` at most every
 ``reload_interval`` seconds), indexes the new build in a background thread and swaps it in with
 a single attribute assignment; the bytes of unchanged files are carried over. The manifest lists
-the earlier builds' retained files, so their hashed URLs keep working after the swap.
+the earlier builds' retained files, so their hashed URLs keep working after the swap. Larger
+files are kept in memory by :class:`~staticserve.held.LargeFiles`, the most requested first, in
+what the small files leave of ``memory_total``; it outlives the builds and keeps the copies of
+files the new build still names.
 
 A request that misses does not wait for that: the new build's URLs are in pages that other
 processes, which noticed it first, are already rendering. So a miss looks for a newly published
