@@ -90,7 +90,9 @@ def test_a_file_of_several_chunks_arrives_whole_and_in_order(tmp_path: Path) -> 
     assert b"".join(m["body"] for m in bodies) == content
 
 
-def test_a_range_is_sent_by_the_middleware_even_when_pathsend_is_offered(static_build: Build) -> None:
+def test_a_range_is_sent_by_the_middleware_even_when_pathsend_is_offered(
+    static_build: Build,
+) -> None:
     app = StaticServe(Recorder(), static_build.root)
     sent = call(
         app,
