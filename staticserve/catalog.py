@@ -328,7 +328,7 @@ class Resources:
             resource = self._prepared.get(path)
             if resource is None:
                 asset, kind = entry
-                if kind == _RETAINED:  # small files of earlier builds are read at each request
+                if kind == _RETAINED:  # earlier builds: read from disk, or kept by hits
                     variants = _variants(asset, self.holder, small=False)
                     resource = self._prepare(asset, variants, hashed=True)
                 else:
