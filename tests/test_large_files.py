@@ -344,3 +344,53 @@ def test_a_deploy_on_a_server_process_while_large_files_are_held(
         assert wait_for(lambda: body("/static/media/kept.bin") == k2, timeout=10)
         assert body(old_hashed) == v1
         assert body("/static/" + second.assets["media/video.bin"].path) == v2
+
+
+# -- WSGI: the file wrapper for what is not held -------------------------------------------------
+
+
+class Wrapper:
+    """A ``wsgi.file_wrapper`` that records what it was handed."""
+
+    def __init__(self) -> None:
+        self.files: list[Any] = []
+
+    def __call__(self, file: Any, block_size: int) -> Any:
+        self.files.append(file)
+        return iter(lambda: file.read(block_size), b"")
+
+
+def wsgi_get(app: Any, path: str, wrapper: Wrapper, **headers: str) -> tuple[str, bytes]:
+    seen: list[str] = []
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "wsgi.file_wrapper": wrapper,
+        **{"HTTP_" + k.upper(): v for k, v in headers.items()},
+    }
+    body = app(environ, lambda status, fields, exc_info=None: seen.append(status))
+    data = b"".join(body)
+    getattr(body, "close", lambda: None)()
+    return seen[0], data
+
+
+def test_wsgi_sends_a_file_it_does_not_hold_through_the_servers_file_wrapper(
+    tmp_path: Path,
+) -> None:
+    from staticserve.wsgi import StaticServeWSGI
+
+    build = large_build(tmp_path / "out", 2)
+    path = build.hashed("media/file00.bin")
+    no_room = StaticServeWSGI(None, build.root, memory_total=64 * KIB)
+    wrapper = Wrapper()
+    assert wsgi_get(no_room, path, wrapper) == ("200 OK", build.contents["media/file00.bin"])
+    assert len(wrapper.files) == 1  # sendfile where the server has it, as before
+    status, part = wsgi_get(no_room, path, wrapper, range="bytes=5-9")
+    assert (status, part, len(wrapper.files)) == ("206 Partial Content", content(0)[5:10], 1)
+
+    held = StaticServeWSGI(None, build.root)
+    wrapper = Wrapper()
+    for _ in range(2):
+        assert wsgi_get(held, path, wrapper)[1] == build.contents["media/file00.bin"]
+    assert wrapper.files == []  # from memory: no file opened
+    assert held.held_bytes == LARGE
