@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -35,10 +36,24 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 os.environ.setdefault("BENCH_ROOT", str(BENCH / ".work" / "serve-out"))
 os.environ.setdefault("BENCH_PREFIX", "/static")
+LARGE_FILE = "img/hero.webp"  # the 500k scenario's file, which the bare app sends from memory
+
+
+def _memory_file_env() -> None:
+    """Point the bare app at the 500 KB file (as the serving benchmark does)."""
+    root = Path(os.environ["BENCH_ROOT"])
+    manifest = root / "staticserve.json"
+    if manifest.exists() and "BENCH_MEMORY_PATH" not in os.environ:
+        path = json.loads(manifest.read_text())["assets"][LARGE_FILE]["path"]
+        os.environ["BENCH_MEMORY_PATH"] = "/static/" + path
+        os.environ["BENCH_MEMORY_FILE"] = str(root / path)
+
+
+_memory_file_env()
 
 STACKS = ("asgi", "uvicorn", "wsgi")
-SCENARIOS = ("small", "large-br", "304", "fallthrough")
-BARE = ("bare", "bare+headers")
+SCENARIOS = ("small", "large-br", "304", "500k", "fallthrough")
+BARE = ("bare", "bare+headers", "bare-500k")
 Case = tuple[str, str, list[tuple[bytes, bytes]]]  # (app, path, request headers)
 
 
@@ -49,6 +64,7 @@ def _cases() -> dict[str, Case]:
     assets = app.catalog.manifest.assets
     small = "/static/" + assets["css/small.css"].path
     large = "/static/" + assets["js/large.js"].path
+    hero = "/static/" + assets[LARGE_FILE].path
     resource = app.lookup.find(small.encode())
     assert resource is not None
     etag = resource.identity.etag
@@ -56,9 +72,11 @@ def _cases() -> dict[str, Case]:
         "small": ("ours", small, []),
         "large-br": ("ours", large, [(b"accept-encoding", b"br")]),
         "304": ("ours", small, [(b"if-none-match", etag)]),
+        "500k": ("ours", hero, []),
         "fallthrough": ("ours", PING_PATH, []),
         "bare": ("bare", small, []),
         "bare+headers": ("headers", small, []),  # the bare app with an asset's ten fields
+        "bare-500k": ("bare", hero, []),  # the same 500 KB from memory
     }
 
 

@@ -31,8 +31,9 @@ CAVEATS = [
     "- Server and load generator each get one of the two cores (`taskset`), so a server that needs "
     "helper threads (granian's runtime, gunicorn's arbiter) shares its core with them.",
     "- wrk runs are short; ratios taken within one run are more trustworthy than absolute figures "
-    "across machines. The bare apps answer every path with the same 2 KB body: they are ceilings "
-    "for the server, not file servers, so their ratio on the 500 KB row means little.",
+    "across machines. The bare apps answer every path with the same 2 KB body, except the 500 KB "
+    "file's URL, which they answer with its own bytes from memory: ceilings for the server, not "
+    "file servers.",
     "- gunicorn's sync worker closes the connection after each response, so wrk reconnects for every "
     "request (tens of thousands of short connections per run): its figures are the noisiest, and "
     "a fall-through 'overhead' below zero there is noise. gthread keeps connections alive.",
@@ -69,6 +70,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=[],
         help="run only contenders whose name·server contains this (repeatable)",
     )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        help="time only this serving scenario (repeatable; e.g. --scenario 500k)",
+    )
     parser.add_argument("--skip-serve", action="store_true", help="skip the serving benchmark")
     parser.add_argument("--skip-build", action="store_true", help="skip the build benchmark")
     parser.add_argument(
@@ -98,15 +105,21 @@ def _settings(args: argparse.Namespace) -> Any:
 def run_serving(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     from harness import corpus, serving
     from harness.contenders import all_contenders
+    from harness.scenarios import SCENARIOS
 
     print("serving benchmark", flush=True)
+    scenarios = tuple(s for s in SCENARIOS if not args.scenario or s.key in args.scenario)
+    if not scenarios:
+        raise SystemExit(f"Error: no scenario named {', '.join(args.scenario)}")
     root, served = corpus.prepare(WORK_DIR)
     chosen = [
         c
         for c in all_contenders()
         if not args.only or any(o.lower() in c.label.lower() for o in args.only)
     ]
-    runs = serving.run_all(chosen, root, served, settings, WORK_DIR / "runs", args.rounds)
+    runs = serving.run_all(
+        chosen, root, served, settings, WORK_DIR / "runs", args.rounds, scenarios
+    )
     files = {
         k: {"url": f.url_path, "size": f.size, "encodings": f.encoded_sizes}
         for k, f in served.items()

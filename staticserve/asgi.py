@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .core.paths import path_below, raw_below, url_path
 from .core.plan import NOT_FOUND, plan_request
-from .core.response import FileSlice, ResponsePlan
+from .core.response import FileSlice, MemoryCopy, ResponsePlan
 from .middleware import MiddlewareBase, open_slice, pinned_builds
 from .options import OUTPUT_DIR, PREFIX, ServeKeywords
 
@@ -107,6 +107,8 @@ class StaticServe(MiddlewareBase):
                 }
             )
             await send({"type": PATHSEND, "path": body.path})
+        elif body.copy is not None:
+            await _send_copy(plan, body, body.copy, send)
         else:
             await _stream(plan, body, send)
 
@@ -193,6 +195,27 @@ def _read_first(part: FileSlice, size: int) -> tuple[BinaryIO | None, bytes]:
         file.close()
         return None, chunk
     return file, chunk
+
+
+async def _send_copy(plan: ResponsePlan, part: FileSlice, copy: MemoryCopy, send: Send) -> None:
+    """Send ``part`` from the copy of its file kept in memory, loading the file first when the
+    copy wants it (one read in the loop's default executor); from disk otherwise."""
+    copy.hits += 1
+    data = copy.data
+    if data is None:
+        if not copy.wanted():
+            await _stream(plan, part, send)
+            return
+        data = await asyncio.get_running_loop().run_in_executor(None, copy.load)
+        if data is None:  # unreadable, or not the bytes the build names (logged)
+            await _send_bytes(NOT_FOUND, send)
+            return
+    if not part.whole:
+        data = data[part.offset : part.offset + part.length]
+    await send(
+        {"type": "http.response.start", "status": plan.status, "headers": list(plan.headers)}
+    )
+    await send({"type": "http.response.body", "body": data})
 
 
 async def _stream(plan: ResponsePlan, part: FileSlice, send: Send) -> None:

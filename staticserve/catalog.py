@@ -6,7 +6,10 @@ made on its first request and kept, so from then on serving it is one dictionary
 new build publishes a new manifest the catalog notices (one ``stat`` at most every
 ``reload_interval`` seconds), indexes the new build in a background thread and swaps it in with
 a single attribute assignment; the bytes of unchanged files are carried over. The manifest lists
-the earlier builds' retained files, so their hashed URLs keep working after the swap.
+the earlier builds' retained files, so their hashed URLs keep working after the swap. Larger
+files are kept in memory by :class:`~staticserve.held.LargeFiles`, the most requested first, in
+what the small files leave of ``memory_total``; it outlives the builds and keeps the copies of
+files the new build still names.
 
 A request that misses does not wait for that: the new build's URLs are in pages that other
 processes, which noticed it first, are already rendering. So a miss looks for a newly published
@@ -39,6 +42,7 @@ from .core.paths import url_path
 from .core.resource import IDENTITY, IMMUTABLE, CachePolicy, Resource, VariantSource, build_resource
 from .core.response import Body, FileSlice
 from .errors import ManifestError
+from .held import LargeFiles
 from .manifest import (
     MANIFEST_NAME,
     NEW_BUILD_CHECK_INTERVAL,
@@ -83,6 +87,8 @@ class Catalog:
         self.root = Path(root).absolute()  # not resolved: a "current" symlink may move
         self.options = options
         self.manifest_path = self.root / MANIFEST_NAME
+        # Large files kept in memory by hits, across builds, in what the small files leave.
+        self.large_files = LargeFiles(self.root, options.memory_total, self._small_bytes)
         self._snapshot = self._load(None)
         self._find = self._snapshot.resources.get
         self._interval = float(options.reload_interval)
@@ -97,6 +103,15 @@ class Catalog:
     def manifest(self) -> Manifest:
         """The manifest being served."""
         return self._snapshot.manifest
+
+    @property
+    def held_bytes(self) -> int:
+        """The bytes of files kept in memory now, small and large: at most ``memory_total``."""
+        return self._small_bytes() + self.large_files.held_bytes
+
+    def _small_bytes(self) -> int:
+        snapshot: Snapshot | None = getattr(self, "_snapshot", None)  # None while loading the first
+        return snapshot.resources.holder.used if snapshot is not None else 0
 
     def find(self, path: bytes) -> Resource | None:
         """The resource for a URL path (canonical percent-encoded bytes), or None."""
@@ -180,7 +195,9 @@ class Catalog:
             # that takes ``_find`` of one and ``_snapshot`` of the other).
             self._snapshot = snapshot
             self._find = snapshot.resources.get
-            log.info("serving build %d from %s", snapshot.manifest.generation, self.root)
+            manifest = snapshot.manifest
+            self.large_files.keep_only((*manifest.assets.values(), *manifest.retained.values()))
+            log.info("serving build %d from %s", manifest.generation, self.root)
             return True
 
     def _poll(self) -> None:
@@ -195,7 +212,9 @@ class Catalog:
         data, signature = _read_manifest(self.manifest_path)
         try:
             manifest = Manifest.loads(data, source=str(self.manifest_path))
-            return _snapshot(manifest, signature, self.root, self.options, previous)
+            return _snapshot(
+                manifest, signature, self.root, self.options, previous, self.large_files
+            )
         except (ManifestError, ValueError) as exc:
             raise ManifestError(_with_fix(str(exc), self.manifest_path)) from None
 
@@ -249,8 +268,11 @@ def _snapshot(
     root: Path,
     options: ServeOptions,
     previous: Snapshot | None,
+    large_files: LargeFiles,
 ) -> Snapshot:
-    resources = Resources(manifest, root, options, previous.resources if previous else None)
+    resources = Resources(
+        manifest, root, options, previous.resources if previous else None, large_files
+    )
     return Snapshot(manifest=manifest, resources=resources, signature=signature)
 
 
@@ -267,7 +289,12 @@ class Resources:
     """
 
     def __init__(
-        self, manifest: Manifest, root: Path, options: ServeOptions, previous: Resources | None
+        self,
+        manifest: Manifest,
+        root: Path,
+        options: ServeOptions,
+        previous: Resources | None,
+        large_files: LargeFiles,
     ) -> None:
         self._manifest = manifest
         self._root = root
@@ -290,7 +317,7 @@ class Resources:
         self.get: Callable[[bytes], Resource | None] = self._prepared.get
         self._urls: dict[str, str] = {}
         self._lock = threading.Lock()
-        self.holder: _Holder = _Holder(root, options, _reusable(manifest, previous))
+        self.holder: _Holder = _Holder(root, options, _reusable(manifest, previous), large_files)
 
     def prepare(self, path: bytes) -> Resource | None:
         """The resource for ``path``, prepared now if need be; None when the build has none."""
@@ -301,10 +328,11 @@ class Resources:
             resource = self._prepared.get(path)
             if resource is None:
                 asset, kind = entry
-                if kind == _RETAINED:
-                    resource = self._prepare(asset, _variants(asset, self._root), hashed=True)
+                if kind == _RETAINED:  # earlier builds: read from disk, or kept by hits
+                    variants = _variants(asset, self.holder, small=False)
+                    resource = self._prepare(asset, variants, hashed=True)
                 else:
-                    variants = _variants(asset, self._root, self.holder)
+                    variants = _variants(asset, self.holder)
                     hashed = asset.hashed and kind == _CURRENT
                     resource = self._prepare(asset, variants, hashed=hashed)
                 self._prepared[path] = resource
@@ -364,7 +392,7 @@ def _entity_tag(sha256: str) -> str:
     return hashlib.sha256(sha256.encode()).hexdigest()[:16]
 
 
-def _variants(asset: Asset, root: Path, holder: _Holder | None = None) -> list[VariantSource]:
+def _variants(asset: Asset, holder: _Holder, *, small: bool = True) -> list[VariantSource]:
     """The identity file and its precompressed variants, each tagged ``<hash>[-<coding>]``."""
     tag = _entity_tag(asset.sha256)
     stored = [(IDENTITY, asset.path, asset.size, tag)]
@@ -374,14 +402,10 @@ def _variants(asset: Asset, root: Path, holder: _Holder | None = None) -> list[V
     ]
     sources = []
     for coding, path, size, variant_tag in stored:
-        body = holder.body(path, size, asset.sha256) if holder else _file(root, path, size)
+        body = holder.body(path, coding, size, asset.sha256, small=small)
         length = len(body) if isinstance(body, bytes) else size
         sources.append(VariantSource(coding, variant_tag, length, body))
     return sources
-
-
-def _file(root: Path, relative: str, size: int) -> FileSlice:
-    return FileSlice(str(root / relative), 0, size, size)
 
 
 class _Preparer:
@@ -405,21 +429,36 @@ class _Preparer:
 
 
 class _Holder:
-    """Reads small files into memory within the per-file and total limits."""
+    """Reads small files into memory within the per-file and total limits; larger files are
+    sent from disk, or from the copy ``large_files`` keeps of the most requested ones."""
 
     def __init__(
-        self, root: Path, options: ServeOptions, previous: Mapping[tuple[str, str], bytes]
+        self,
+        root: Path,
+        options: ServeOptions,
+        previous: Mapping[tuple[str, str], bytes],
+        large_files: LargeFiles,
     ) -> None:
         self._root = root
         self._limit = options.memory_limit
-        self._budget = options.memory_total
+        self._total = self._budget = options.memory_total
         self._previous = previous
+        self._large_files = large_files
         self.held: dict[tuple[str, str], bytes] = {}
 
-    def body(self, relative: str, size: int, sha256: str) -> Body:
+    @property
+    def used(self) -> int:
+        """The bytes of small files held."""
+        return self._total - self._budget
+
+    def _file(self, relative: str, coding: str, size: int, sha256: str) -> FileSlice:
+        copy = self._large_files.copy_for(relative, coding, sha256, size)
+        return FileSlice(str(self._root / relative), 0, size, size, copy)
+
+    def body(self, relative: str, coding: str, size: int, sha256: str, *, small: bool) -> Body:
         """The file's bytes when they fit, else the file itself."""
-        if size > self._limit or size > self._budget:
-            return _file(self._root, relative, size)
+        if not small or size > self._limit or size > self._budget:
+            return self._file(relative, coding, size, sha256)
         key = (relative, sha256)
         data = self.held.get(key)  # the logical and the hashed URL of a file share its bytes
         if data is not None:
@@ -428,7 +467,8 @@ class _Holder:
         if data is None:
             data = self._read(relative, size)
             if data is None:
-                return _file(self._root, relative, size)
+                return self._file(relative, coding, size, sha256)
+        self._large_files.make_room(len(data))  # small files first: large ones make way
         self._budget -= len(data)
         self.held[key] = data
         return data

@@ -85,6 +85,13 @@ class MiddlewareBase:
         """Pick up a newly published build now (True when one was swapped in)."""
         return self.catalog.reload()
 
+    @property
+    def held_bytes(self) -> int:
+        """The bytes of files kept in memory now (never more than ``memory_total``); 0 in
+        development mode, which reads the files on every request."""
+        catalog = self.catalog
+        return catalog.held_bytes if isinstance(catalog, Catalog) else 0
+
 
 def open_slice(part: FileSlice) -> BinaryIO:
     """Open the file of ``part`` positioned at its offset (the caller closes it)."""

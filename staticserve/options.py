@@ -38,7 +38,8 @@ __all__ = [
 OUTPUT_DIR = "static_build"  # the build's default output folder: what ``root`` defaults to
 PREFIX = "/static"  # the URL path the build is served under
 MEMORY_LIMIT = 64 * 1024  # files up to this size are served from memory ...
-MEMORY_TOTAL = 32 * 1024 * 1024  # ... until this many bytes are held
+MEMORY_TOTAL = 32 * 1024 * 1024  # ... until this many bytes are held, the most requested
+# larger files included
 _URL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/")
 _FIELD_NAME = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 
@@ -77,7 +78,8 @@ class ServeOptions:
     ``*.woff2``; a bare ``.woff2`` means ``*.woff2``) to extra response fields, which replace
     defaults of the same name; it is copied into a dict (None: none). ``fall_through``: requests
     under the prefix that match no file go to the app (else 404). Files up to ``memory_limit``
-    bytes are held in memory until ``memory_total`` bytes are. ``index_file`` (``index.html``)
+    bytes are held in memory until ``memory_total`` bytes are; the most requested larger files
+    are kept in what is left (see :mod:`staticserve.held`). ``index_file`` (``index.html``)
     answers for its folder's URL. A newly published build is looked for every
     ``reload_interval`` seconds (0: never). ``dev=True`` serves the source folders of the build
     configuration ``config`` (a :class:`BuildConfig`, a TOML file, or None for

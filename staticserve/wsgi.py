@@ -151,6 +151,18 @@ def _raw_below(raw: bytes, script_name: str, path_info: str) -> bytes | None:
 def _send_file(
     plan: ResponsePlan, body: FileSlice, start_response: StartResponse, environ: Environ
 ) -> Iterable[bytes]:
+    copy = body.copy
+    if copy is not None:  # a copy of the file kept in memory, or loaded now when it wants to be
+        copy.hits += 1
+        data = copy.data
+        if data is None and copy.wanted():
+            data = copy.load()
+            if data is None:  # unreadable, or not the bytes the build names (logged)
+                start_response(_STATUS_LINES[NOT_FOUND.status], _native(NOT_FOUND))
+                return [NOT_FOUND.body]  # type: ignore[list-item]
+        if data is not None:
+            start_response(_STATUS_LINES[plan.status], _native(plan))
+            return [data if body.whole else data[body.offset : body.offset + body.length]]
     try:
         file = open_slice(body)
     except OSError as exc:  # a file the manifest names is gone: a broken or pruned deploy

@@ -19,7 +19,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "staticserve"
 
-SERVING = ("staticserve.options", "staticserve.catalog", "staticserve.dev")
+SERVING = ("staticserve.options", "staticserve.catalog", "staticserve.held", "staticserve.dev")
 SERVING += ("staticserve.middleware", "staticserve.asgi", "staticserve.wsgi")
 SERVING += ("staticserve.integrations", "staticserve.integrations.*")
 
@@ -38,10 +38,12 @@ FORBIDDEN: tuple[tuple[str, str, str], ...] = (
         for pipeline in ("staticserve.pipeline", "staticserve.pipeline.*")
     ),
     ("staticserve.catalog", "staticserve.dev", "production and development do not know each other"),
+    ("staticserve.held", "staticserve.catalog", "the catalog keeps large files through held"),
+    ("staticserve.dev", "staticserve.held", "development mode reads the files on every request"),
     ("staticserve.dev", "staticserve.catalog", "production and development do not know each other"),
     *(
         (low, high, "imports point from the adapters down, never up")
-        for low in ("staticserve.options", "staticserve.catalog", "staticserve.dev")
+        for low in (*SERVING[:3], "staticserve.dev")
         for high in ("staticserve.middleware", "staticserve.asgi", "staticserve.wsgi")
     ),
     *(

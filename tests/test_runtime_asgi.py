@@ -12,6 +12,8 @@ from staticserve.asgi import CHUNK_SIZE, PATHSEND, StaticServe
 from .conftest import Build, write_build
 
 Message = dict[str, Any]
+# Room for the small files only: the large ones are sent from disk, never kept in memory.
+SMALL_ONLY = {"memory_total": 64 * 1024}
 
 
 class Recorder:
@@ -58,7 +60,7 @@ def test_a_large_file_goes_by_pathsend_when_the_server_offers_it(static_build: B
 
 
 def test_without_pathsend_a_large_file_is_sent_in_chunks(static_build: Build) -> None:
-    app = StaticServe(Recorder(), static_build.root)
+    app = StaticServe(Recorder(), static_build.root, **SMALL_ONLY)
     sent = call(app, static_build.hashed("media/clip.mp4"))
     bodies = [m for m in sent if m["type"] == "http.response.body"]
     assert all(len(m["body"]) <= CHUNK_SIZE for m in bodies)
@@ -69,7 +71,7 @@ def test_without_pathsend_a_large_file_is_sent_in_chunks(static_build: Build) ->
 def test_without_pathsend_a_file_up_to_the_chunk_size_is_one_body_message(
     static_build: Build,
 ) -> None:
-    app = StaticServe(Recorder(), static_build.root)
+    app = StaticServe(Recorder(), static_build.root, **SMALL_ONLY)
     asset = static_build.asset("media/clip.mp4")
     assert asset.size <= CHUNK_SIZE
     sent = call(app, static_build.hashed("media/clip.mp4"))
@@ -81,14 +83,16 @@ def test_without_pathsend_a_file_up_to_the_chunk_size_is_one_body_message(
 def test_a_file_of_several_chunks_arrives_whole_and_in_order(tmp_path: Path) -> None:
     content = random.Random(7).randbytes(CHUNK_SIZE * 2 + CHUNK_SIZE // 3)
     build = write_build(tmp_path / "out", {"media/big.bin": (content, ())})
-    sent = call(StaticServe(Recorder(), build.root), build.hashed("media/big.bin"))
+    sent = call(StaticServe(Recorder(), build.root, **SMALL_ONLY), build.hashed("media/big.bin"))
     bodies = [m for m in sent if m["type"] == "http.response.body"]
     assert len(bodies) == 3
     assert [m.get("more_body", False) for m in bodies] == [True, True, False]
     assert b"".join(m["body"] for m in bodies) == content
 
 
-def test_a_range_is_streamed_even_when_pathsend_is_offered(static_build: Build) -> None:
+def test_a_range_is_sent_by_the_middleware_even_when_pathsend_is_offered(
+    static_build: Build,
+) -> None:
     app = StaticServe(Recorder(), static_build.root)
     sent = call(
         app,

@@ -1,8 +1,9 @@
 """What every contender shares: the wrapped app, its configuration and the immutable-file test.
 
 The wrapped ("inner") app is also the bare reference: it answers ``/api/ping`` with a tiny JSON
-document and any other path with a constant 2 KB body held in memory, the ceiling for any
-middleware on the same server.
+document, the large file's URL (``BENCH_MEMORY_PATH``) with that file's bytes
+(``BENCH_MEMORY_FILE``, read once at import) and any other path with a constant 2 KB body held
+in memory: the ceiling for any middleware on the same server.
 """
 
 from __future__ import annotations
@@ -25,6 +26,18 @@ CEILING_BODY = (b"/* constant in-memory body */\n" + b"a{color:red}\n" * 200)[:2
 # Hashed names are ``name.<12 hex>.ext`` (the same test WhiteNoise and ServeStatic use for Django).
 IMMUTABLE_PATTERN = r"\.[0-9a-f]{12}\.[^/]+$"
 IMMUTABLE_RE = re.compile(IMMUTABLE_PATTERN)
+
+
+def _memory_file() -> tuple[str | None, bytes]:
+    """The URL path the bare app answers with a file's bytes from memory, and those bytes."""
+    path, disk = os.environ.get("BENCH_MEMORY_PATH"), os.environ.get("BENCH_MEMORY_FILE")
+    if not path or not disk:
+        return None, b""
+    with open(disk, "rb") as file:
+        return path, file.read()
+
+
+MEMORY_PATH, MEMORY_BODY = _memory_file()
 
 
 def root() -> str:
@@ -56,6 +69,12 @@ _CEILING_START = {
     "headers": _header_list(b"text/css; charset=utf-8", CEILING_BODY),
 }
 _CEILING_BODY = {"type": "http.response.body", "body": CEILING_BODY}
+_MEMORY_START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": _header_list(b"application/octet-stream", MEMORY_BODY),
+}
+_MEMORY_BODY = {"type": "http.response.body", "body": MEMORY_BODY}
 
 
 async def inner_asgi(scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,6 +87,9 @@ async def inner_asgi(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["path"] == PING_PATH:
         await send(_PING_START)
         await send(_PING_BODY)
+    elif scope["path"] == MEMORY_PATH:
+        await send(_MEMORY_START)
+        await send(_MEMORY_BODY)
     else:
         await send(_CEILING_START)
         await send(_CEILING_BODY)
@@ -90,10 +112,20 @@ _CEILING_WSGI_HEADERS = [
 ]
 
 
+_MEMORY_WSGI_HEADERS = [
+    ("Content-Type", "application/octet-stream"),
+    ("Content-Length", str(len(MEMORY_BODY))),
+]
+
+
 def inner_wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     """The wrapped WSGI app (and the bare WSGI reference)."""
-    if environ.get("PATH_INFO") == PING_PATH:
+    path = environ.get("PATH_INFO")
+    if path == PING_PATH:
         start_response("200 OK", _PING_WSGI_HEADERS)
         return [PING_BODY]
+    if path == MEMORY_PATH:
+        start_response("200 OK", _MEMORY_WSGI_HEADERS)
+        return [MEMORY_BODY]
     start_response("200 OK", _CEILING_WSGI_HEADERS)
     return [CEILING_BODY]

@@ -17,7 +17,7 @@ PEER = "peer"
 DIAGNOSTIC = "diagnostic"
 OURS = "staticserve"
 
-SERVERS = ("uvicorn", "granian", "gunicorn-sync", "gunicorn-gthread", "nginx")
+SERVERS = ("uvicorn", "hypercorn", "granian", "gunicorn-sync", "gunicorn-gthread", "nginx")
 GTHREAD_THREADS = 4
 
 
@@ -39,7 +39,8 @@ class Contender:
 
     @property
     def constant_body(self) -> bool:
-        """A bare app: the same 2 KB body from memory for every path but the ping."""
+        """A bare app: the same 2 KB body from memory for every path but the ping and the
+        large file's, whose own bytes it sends from memory."""
         return self.role in (CEILING, DIAGNOSTIC)
 
 
@@ -55,6 +56,8 @@ def all_contenders() -> list[Contender]:
         Contender("ServeStatic ASGI", "uvicorn", "apps.servestatic_asgi", PEER),
         Contender("Starlette StaticFiles", "uvicorn", "apps.starlette_static", PEER),
         Contender("blacknoise", "uvicorn", "apps.blacknoise_asgi", PEER),
+        Contender("bare ASGI", "hypercorn", "apps.bare_asgi", CEILING),
+        Contender("staticserve ASGI", "hypercorn", "apps.staticserve_asgi", OURS),
         Contender("bare ASGI", "granian", "apps.bare_asgi", CEILING),
         Contender("staticserve ASGI", "granian", "apps.staticserve_asgi", OURS),
         Contender("ServeStatic ASGI", "granian", "apps.servestatic_asgi", PEER),
@@ -99,6 +102,11 @@ def server_command(contender: Contender, port: int, workdir: Path) -> list[str]:
             *(python, "-m", "uvicorn", target, "--host", HOST, "--port", str(port)),
             *("--workers", "1", "--http", "httptools", "--loop", "uvloop"),
             *("--no-access-log", "--log-level", "warning", "--lifespan", "off"),
+        ],
+        # No http.response.pathsend: large files are the middleware's to send, like uvicorn.
+        "hypercorn": [
+            *(python, "-m", "hypercorn", target, "--bind", f"{HOST}:{port}"),
+            *("--workers", "1", "--worker-class", "uvloop", "--log-level", "warning"),
         ],
         "granian": [
             *(python, "-m", "granian", "--interface", "asgi", target),

@@ -81,7 +81,9 @@ def _scenario_rows(scenario: str, runs: list[dict[str, Any]]) -> list[list[str]]
         elif scenario == "fallthrough" and ceiling is not None and run["role"] not in BARE_ROLES:
             base = _rps(ceiling, scenario)
             extra = f"overhead {1 - rps / base:+.1%}" if base else ""
-        if run["role"] in BARE_ROLES and scenario != "fallthrough":
+        if run["role"] in BARE_ROLES and scenario == "500k":
+            extra = f"the same bytes from memory, {extra}"
+        elif run["role"] in BARE_ROLES and scenario != "fallthrough":
             extra = "constant 2 KB body"
         if timing["non_2xx_3xx"]:
             extra += f" {timing['non_2xx_3xx']} non-2xx/3xx"

@@ -21,7 +21,7 @@ from harness.corpus import ServedFile
 from harness.machine import Quietness, wait_for_quiet
 from harness.paths import BENCH_DIR
 from harness.procs import ServerFailed, free_port, running
-from harness.scenarios import PING_PATH, SCENARIOS, Check, Scenario, check
+from harness.scenarios import PING_PATH, SCENARIOS, Check, Scenario, check, memory_file
 
 UNAVAILABLE = "unavailable"
 FAILED = "failed"
@@ -70,13 +70,15 @@ class ContenderRun:
         }
 
 
-def _app_env(root: Path) -> dict[str, str]:
+def _app_env(root: Path, served: dict[str, ServedFile]) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("GRANIAN_", "GUNICORN_", "UVICORN_"))
+        if not k.startswith(("GRANIAN_", "GUNICORN_", "UVICORN_", "HYPERCORN_"))
     }
     env.update(BENCH_ROOT=str(root), BENCH_PREFIX="/static", PYTHONDONTWRITEBYTECODE="1")
+    large = memory_file(served)  # what the bare apps send from memory for that scenario
+    env.update(BENCH_MEMORY_PATH=large.url_path, BENCH_MEMORY_FILE=str(large.disk_path))
     env["PYTHONPATH"] = str(BENCH_DIR)
     return env
 
@@ -93,10 +95,9 @@ def _line(result: ScenarioResult) -> str:
 
 
 def _start(
-    contender: Contender, root: Path, workdir: Path, stack: ExitStack
+    contender: Contender, env: dict[str, str], root: Path, workdir: Path, stack: ExitStack
 ) -> tuple[ContenderRun, int]:
     """Start the contender's server inside ``stack``; the run says whether it came up."""
-    env = _app_env(root)
     if contender.module is not None:
         reason = probe_import(contender.module, env)
         if reason is not None:
@@ -140,7 +141,8 @@ def run_all(
     a slow spell on all of them alike; the best round of each counts.
     """
     with ExitStack() as stack:
-        started = [_start(c, root, workdir, stack) for c in contenders]
+        env = _app_env(root, served)
+        started = [_start(c, env, root, workdir, stack) for c in contenders]
         live = [(run, port) for run, port in started if run.state == MEASURED]
         for run, _ in started:
             if run.state != MEASURED:

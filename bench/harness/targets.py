@@ -10,6 +10,10 @@ from harness.buildspeed import BOUND_TARGET, NOOP_TARGET
 SS_ASGI, SS_WSGI = "staticserve ASGI", "staticserve WSGI"
 HOT_SCENARIOS = ("small", "large-br", "304")
 WSGI_SERVERS = ("gunicorn-sync", "gunicorn-gthread")
+# Servers that cannot send a file themselves (no http.response.pathsend): the middleware sends
+# the 500 KB file, against the bare app sending the same bytes from memory (issue 15, item 4).
+NO_PATHSEND_SERVERS = ("uvicorn", "hypercorn")
+LARGE_FILE_MINIMUM = 0.8
 
 Figure = tuple[str, str, str]  # (contender name, server, scenario)
 
@@ -102,6 +106,17 @@ def serving_targets(serving: dict[str, Any]) -> list[Target]:
                     0.9,
                 )
             )
+    for server in NO_PATHSEND_SERVERS:
+        targets.append(
+            _ratio_target(
+                f"{server}, 500 KB: staticserve >= {LARGE_FILE_MINIMUM}x bare ASGI sending the "
+                "same bytes from memory",
+                look,
+                (SS_ASGI, server, "500k"),
+                ("bare ASGI", server, "500k"),
+                LARGE_FILE_MINIMUM,
+            )
+        )
     for name, server, bare in _ours_and_bare():
         targets.append(_overhead_target(look, name, server, bare))
     for name, server, _ in _ours_and_bare():

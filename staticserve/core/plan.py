@@ -228,4 +228,4 @@ def _plan_range(resource: Resource, byte_range: ByteRange, now: int) -> Response
 def _part(body: Body, start: int, stop: int) -> Body:
     if isinstance(body, bytes):
         return body[start:stop]
-    return FileSlice(body.path, body.offset + start, stop - start, body.size)
+    return FileSlice(body.path, body.offset + start, stop - start, body.size, body.copy)

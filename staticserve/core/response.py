@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["STATUS_LINES", "Body", "FileSlice", "Header", "ResponsePlan"]
+__all__ = ["STATUS_LINES", "Body", "FileSlice", "Header", "MemoryCopy", "ResponsePlan"]
 
 Header = tuple[bytes, bytes]
 
@@ -25,14 +25,43 @@ STATUS_LINES: Mapping[int, str] = MappingProxyType(
 )
 
 
+class MemoryCopy:
+    """The place for a copy of a whole file kept in memory, shared by every slice of that file.
+
+    ``data`` holds the file's bytes, checked against what the build says they are, or None
+    while no copy is kept; ``hits`` counts the requests for the file. The adapters read
+    ``data`` and count ``hits`` on every request; ``wanted`` (should this request load the
+    file?) and ``load`` (the checked bytes, or None when the file does not hold them) belong to
+    the lookup that made the copy. Here they keep no copy: a plain ``MemoryCopy`` only counts.
+    """
+
+    __slots__ = ("data", "hits")
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.hits = 0
+
+    def wanted(self) -> bool:
+        """True when the adapter should ``load`` the file for this request (off the event loop)."""
+        return False
+
+    def load(self) -> bytes | None:
+        """The whole file's checked bytes (kept when there is room), or None: answer 404."""
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class FileSlice:
-    """``length`` bytes of the file at ``path`` from ``offset``; ``size`` is the whole file's."""
+    """``length`` bytes of the file at ``path`` from ``offset``; ``size`` is the whole file's.
+
+    ``copy`` is where a copy of the whole file may be kept in memory (None: it never is).
+    """
 
     path: str
     offset: int
     length: int
     size: int
+    copy: MemoryCopy | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.offset < 0 or self.length < 0 or self.offset + self.length > self.size:

@@ -314,6 +314,7 @@ class Server:
             RELIAB_MODE=mode,
             RELIAB_CONFIG=str(site.config),
             RELIAB_RELOAD=options.get("reload", "1"),
+            RELIAB_MEMORY_TOTAL=options.get("memory_total", ""),
         )
         self.options = options
         self.port = start_on_free_port(self._start)

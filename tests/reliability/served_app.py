@@ -4,6 +4,7 @@
 ``RELIAB_MODE``    ``production`` (default) or ``dev``
 ``RELIAB_CONFIG``  the build configuration (dev mode)
 ``RELIAB_RELOAD``  the catalog's reload interval in seconds (default 1)
+``RELIAB_MEMORY_TOTAL``  the middleware's ``memory_total`` in bytes (default: its own default)
 
 The wrapped app answers ``/__health`` with 200, ``/__pid`` with the worker's process id (for
 counting its descriptors and memory) and everything else with a constant 404 page.
@@ -50,7 +51,13 @@ def _options() -> dict[str, Any]:
     reload_interval = float(os.environ.get("RELIAB_RELOAD", "1"))
     if os.environ.get("RELIAB_MODE", "production") == "dev":
         return {"dev": True, "config": os.environ["RELIAB_CONFIG"]}
-    return {"root": os.environ["RELIAB_ROOT"], "reload_interval": reload_interval}
+    options: dict[str, Any] = {
+        "root": os.environ["RELIAB_ROOT"],
+        "reload_interval": reload_interval,
+    }
+    if os.environ.get("RELIAB_MEMORY_TOTAL"):
+        options["memory_total"] = int(os.environ["RELIAB_MEMORY_TOTAL"])
+    return options
 
 
 def _make_asgi() -> Any:

@@ -1,7 +1,7 @@
 """A bounded soak at full load, with clients that leave mid-download: no errors, no leaks.
 
-The server (a subprocess) serves a site with a multi-megabyte file (streamed from disk) next to
-small ones (served from memory). Verifying clients (see :mod:`load`) and "leavers" that read
+The server (a subprocess) serves a site with a multi-megabyte file (streamed from disk: its
+``memory_total`` leaves no room for it) next to small ones (served from memory). Verifying clients (see :mod:`load`) and "leavers" that read
 part of a reply and then close or reset the connection run for the soak's length. Measured
 from ``/proc`` of the serving process:
 
@@ -57,7 +57,8 @@ def soak(start_server: Callable[..., Server], tmp_path: Path, kind: str, seconds
     pool.replace([*hashed, *(Url("/static/" + quote(k), False) for k in manifest.assets)])
     big = Pool(urls=[Url("/static/" + quote(manifest.assets["media/big.mp4"].path), True)])
 
-    server = start_server(kind, site)
+    # Room for the small files only: the abandoned downloads are the ones read from disk.
+    server = start_server(kind, site, memory_total=str(1024 * 1024))
     pid = server.worker_pid
     idle_fds = open_fds(pid)
 
