@@ -63,6 +63,12 @@ def main() -> None:
     help="Builds whose files stay on disk.  [config: keep; default: 3]",
 )
 @click.option(
+    "--keep-age",
+    metavar="DURATION",
+    help="Also keep the files of every build live within this long, e.g. 1h, 30m, 2d.  "
+    "[config: keep_age; default: 0, by count only]",
+)
+@click.option(
     "--strict/--no-strict",
     default=None,
     help="Treat broken references and duplicates as errors.  [config: strict; default: no-strict]",
