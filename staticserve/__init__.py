@@ -11,6 +11,7 @@ from .pipeline import BuildConfig, BuildReport, build
 
 if TYPE_CHECKING:
     from .asgi import StaticServe
+    from .upload import PublishReport, publish
     from .wsgi import StaticServeWSGI
 
 __version__ = "0.1.0"
@@ -24,16 +25,24 @@ __all__ = [
     "ConfigError",
     "Manifest",
     "ManifestError",
+    "PublishReport",
     "StaticServe",
     "StaticServeError",
     "StaticServeWSGI",
     "__version__",
     "build",
+    "publish",
 ]
 
 # The middlewares are imported on first use, so the ``staticserve`` command (a build, often a
 # no-op one in a deploy script) does not pay for asyncio and the serving code at every start.
-_MIDDLEWARES = {"StaticServe": ".asgi", "StaticServeWSGI": ".wsgi"}
+# ``publish`` (the optional object-storage upload) likewise.
+_MIDDLEWARES = {
+    "StaticServe": ".asgi",
+    "StaticServeWSGI": ".wsgi",
+    "PublishReport": ".upload",
+    "publish": ".upload",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -165,6 +165,112 @@ def build_command(
         click.echo(_summary(report))
 
 
+@main.command("publish")
+@click.argument("url")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="The build's output folder.  [config: output; default: static_build]",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
+)
+@click.option(
+    "--endpoint-url",
+    metavar="URL",
+    help="The storage service's endpoint (MinIO, SeaweedFS, R2, ...).  "
+    "[default: $AWS_ENDPOINT_URL, else AWS]",
+)
+@click.option("--region", help="The bucket's region.  [default: $AWS_REGION]")
+@click.option(
+    "--keep",
+    metavar="N",
+    callback=lambda ctx, param, text: _number(text),
+    help="Builds whose files stay in the bucket.  [config: keep; default: 3]",
+)
+@click.option(
+    "--keep-age",
+    metavar="DURATION",
+    help="Also keep every build live within this long, e.g. 1h.  [config: keep_age; default: 0]",
+)
+@click.option(
+    "--max-age",
+    metavar="SECONDS",
+    type=click.IntRange(min=0),
+    default=60,
+    show_default=True,
+    help="Cache-Control max-age of the logical (unhashed) names, as the middleware's option.",
+)
+@click.option(
+    "--connections",
+    metavar="N",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would be uploaded and deleted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def publish_command(
+    url: str,
+    output: Path | None,
+    config_path: Path | None,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+    **settings: Any,
+) -> None:
+    """Upload the build to object storage: URL is s3://BUCKET[/PREFIX] (or gs://, az://).
+
+    Only the objects the bucket lacks are uploaded, the manifest after the files it names;
+    the files of the last `keep` builds stay. Credentials come from the environment
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, ...).
+    Exit codes: 0 published (or up to date), 1 publish error (the bucket still serves the
+    build it served), 2 usage or configuration error.
+    """
+    from .upload import publish
+
+    with _errors_as_messages(interrupted="Interrupted; the bucket still serves a whole build."):
+        show_progress = not (quiet or as_json) and sys.stderr.isatty()
+        with _progress_bar(show_progress) as progress:
+            report = publish(
+                url,
+                config_path,
+                output=None if output is None else Path.cwd() / output,
+                dry_run=dry_run,
+                progress=progress,
+                **settings,
+            )
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    elif not quiet:
+        click.echo(_publish_summary(report))
+
+
+def _publish_summary(report: Any) -> str:
+    if report.dry_run:
+        lines = [
+            f"Would upload {len(report.planned):,} objects "
+            f"({_size(report.uploaded_bytes)}) to {report.url}; {report.present:,} already "
+            f"there; would delete {len(report.planned_deletions)}"
+        ]
+        lines.extend(f"  {key}" for key in report.planned[:20])
+        if len(report.planned) > 20:
+            lines.append(f"  … and {len(report.planned) - 20} more")
+        return "\n".join(lines)
+    if not report.changed:
+        return f"Up to date: {report.url} serves this build ({report.present:,} objects)"
+    return (
+        f"Published generation {report.generation} to {report.url} in {report.seconds:.2f} s: "
+        f"uploaded {report.uploaded:,} objects, {_size(report.uploaded_bytes)}; "
+        f"{report.present:,} already there; deleted {report.deleted:,}"
+    )
+
+
 def _notice(quiet: bool) -> Callable[[str], None]:
     """Where the build's messages go: stderr (stdout may carry --json), unless --quiet."""
 
@@ -189,7 +295,9 @@ def _number(text: str | None) -> object:
 
 
 @contextmanager
-def _errors_as_messages() -> Iterator[None]:
+def _errors_as_messages(
+    interrupted: str = "Interrupted; nothing was published.",
+) -> Iterator[None]:
     try:
         yield
     except StaticServeError as exc:
@@ -199,7 +307,7 @@ def _errors_as_messages() -> Iterator[None]:
         click.echo(f"Error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
-        click.echo("Interrupted; nothing was published.", err=True)
+        click.echo(interrupted, err=True)
         sys.exit(130)
 
 

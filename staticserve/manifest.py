@@ -265,9 +265,7 @@ class Manifest:
                 prefix=_str(data.get("prefix", "/static/")),
                 generation=_int(data.get("generation", 1)),
                 created=_str(data.get("created", "")),
-                superseded={
-                    int(_str(g)): _str(t) for g, t in data.get("superseded", {}).items()
-                },
+                superseded={int(_str(g)): _str(t) for g, t in data.get("superseded", {}).items()},
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ManifestError(f"{source} is malformed ({exc}): {_CORRUPT}") from None

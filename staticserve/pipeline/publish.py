@@ -213,7 +213,9 @@ def publish(
     staged = stager.written if stager else set()
     inherited = stager.inherited if stager else unfinished_names(output)
     unfinished = inherited is not None
-    same = previous is not None and not unfinished and _same_build(previous, manifest, keep, keep_age)
+    same = (
+        previous is not None and not unfinished and _same_build(previous, manifest, keep, keep_age)
+    )
     wanted = files_on_disk(manifest)
     owned = (files_on_disk(previous) if previous else set()) | (inherited or set())
     if dry_run:
@@ -269,9 +271,7 @@ def _same_build(previous: Manifest, new: Manifest, keep: int, keep_age: int) -> 
     """Nothing to publish: same files, same prefix, and no retained file due for pruning."""
     old = {k: (a.path, a.sha256, dict(a.encodings)) for k, a in previous.assets.items()}
     now = {k: (a.path, a.sha256, dict(a.encodings)) for k, a in new.assets.items()}
-    expiring = due_for_pruning(
-        previous, new.generation, keep, keep_age=keep_age, now=new.created
-    )
+    expiring = due_for_pruning(previous, new.generation, keep, keep_age=keep_age, now=new.created)
     return old == now and previous.prefix == new.prefix and not expiring
 
 

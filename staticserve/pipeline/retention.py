@@ -17,6 +17,7 @@ __all__ = [
     "epoch_seconds",
     "files_on_disk",
     "retained",
+    "still_retained",
     "superseded_times",
     "unhashed_names",
 ]
@@ -43,6 +44,16 @@ def retained(
         if asset.path not in live and _keeps(asset, generation, keep, keep_age, times, now):
             kept[asset.path] = asset
     return kept
+
+
+def still_retained(manifest: Manifest, keep: int, *, keep_age: int, now: str) -> dict[str, Asset]:
+    """The files ``manifest`` retains that the same build keeps at ``now`` (its generation
+    unchanged: pruning that is only due to time, or to a smaller ``keep``)."""
+    return {
+        path: asset
+        for path, asset in manifest.retained.items()
+        if _keeps(asset, manifest.generation, keep, keep_age, manifest.superseded, now)
+    }
 
 
 def superseded_times(
