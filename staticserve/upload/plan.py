@@ -2,8 +2,8 @@
 
 The bucket holds, besides the objects, the manifest of the build it serves (``staticserve.json``,
 written after every object it names) and the publish's state (``.staticserve/publish.json``):
-which build is live there, which keys a publish that did not finish may have written
-(``pending``), and when a retained build will be old enough to go. So a publish reads one small
+which build is live there, which keys a publish that did not finish may have written or was
+about to delete (``pending``), and when a retained build will be old enough to go. So a publish reads one small
 object to find the bucket up to date, and otherwise the live manifest: every object that manifest
 names is there, and only the pending keys are unknown (one HEAD each, before uploading them).
 """
@@ -30,8 +30,8 @@ class PublishState:
     """The publish's record in the bucket.
 
     ``digest`` is :func:`assets_digest` of the live bucket manifest once a publish finished
-    (``""`` before the first); ``pending`` the keys a publish may have written that no finished
-    publish accounted for; ``prune_at`` the epoch second from which a retained build is older
+    (``""`` before the first); ``pending`` the keys a publish may have written, or was about to
+    delete, that no finished publish accounted for; ``prune_at`` the epoch second from which a retained build is older
     than ``keep_age`` (``None``: none will be); ``keep`` and ``keep_age`` the retention it used.
     """
 
@@ -145,13 +145,14 @@ def plan_publish(
     wanted = set(wanted_hashed) | set(wanted_logical)
     known = have_hashed | set(have_logical) | pending
     uploads = {o.key for o in (*hashed, *logical)}
+    deletions = known - wanted
     return Plan(
         manifest=manifest,
         switch=live is None or manifest.dumps() != live.dumps(),
         hashed=hashed,
         logical=logical,
         check=frozenset(uploads & pending),
-        deletions=sorted(known - wanted),
+        deletions=sorted(deletions),
         present=len(wanted) - len(uploads),
         state=PublishState(
             digest=assets_digest(manifest),
@@ -160,7 +161,9 @@ def plan_publish(
             keep_age=keep_age,
             prune_at=_prune_at(manifest, keep, keep_age),
         ),
-        pending=pending | uploads,
+        # Once the new manifest is live, the objects it leaves out are named by no manifest:
+        # only the pending record still says they are ours, until they are deleted.
+        pending=pending | uploads | deletions,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..pipeline.conftest import Tree, compressible, write_tree
 from .counting_proxy import CountingProxy
 from .seaweed import BUCKET, PUBLISHER, Store, running_store, weed_binary
 
-__all__ = ["Site", "compressible"]
+__all__ = ["Fetched", "Site", "compressible", "fetch"]
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +54,20 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """A response with its body as sent (never decoded, whatever its Content-Encoding)."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
+def fetch(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> Fetched:
+    with client, client.stream("GET", url, headers=headers, timeout=30) as answer:
+        return Fetched(answer.status_code, answer.headers, b"".join(answer.iter_raw()))
+
+
 class Site:
     """A project in ``root``: sources in ``assets/``, built into ``out/``, published to a
     prefix of the test bucket of its own."""
@@ -76,13 +91,13 @@ class Site:
         options.setdefault("endpoint_url", self.proxy.url)
         return staticserve.publish(self.url, output=self.out, **options)
 
-    def http(self, key: str, **headers: str) -> httpx.Response:
+    def http(self, key: str, **headers: str) -> Fetched:
         """The object at ``key`` below the prefix, fetched anonymously over HTTP (as a CDN)."""
-        return httpx.get(self.store.url(f"{self.prefix}/{key}"), headers=headers, timeout=30)
+        return fetch(httpx.Client(), self.store.url(f"{self.prefix}/{key}"), headers)
 
     def live(self) -> Manifest:
         answer = self.http(MANIFEST_NAME)
-        assert answer.status_code == 200, answer.text
+        assert answer.status_code == 200, answer.content
         return Manifest.loads(answer.content)
 
     def stored_keys(self) -> set[str]:

@@ -22,6 +22,7 @@ class Request:
     method: str
     path: str  # percent-decoded, without the query
     query: str
+    status: int | None = None  # None: the exchange broke off before the store answered
 
 
 @dataclass
@@ -92,13 +93,19 @@ class CountingProxy:
                     return
                 method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
                 parts = urlsplit(target)
-                with self._lock:
-                    self.requests.append(Request(method, unquote(parts.path), parts.query))
-                up_writer.write(head)
-                await _relay_body(reader, up_writer, head, has_body=True)
-                await up_writer.drain()
-                response = await up_reader.readuntil(b"\r\n\r\n")
+                request = Request(method, unquote(parts.path), parts.query)
+                try:
+                    up_writer.write(head)
+                    await _relay_body(reader, up_writer, head, has_body=True)
+                    await up_writer.drain()
+                    response = await up_reader.readuntil(b"\r\n\r\n")
+                except BaseException:
+                    with self._lock:
+                        self.requests.append(request)
+                    raise
                 status = int(response.split(b" ", 2)[1])
+                with self._lock:
+                    self.requests.append(Request(method, request.path, request.query, status))
                 writer.write(response)
                 bodiless = method == "HEAD" or status in (204, 304) or status < 200
                 await _relay_body(up_reader, writer, response, has_body=not bodiless)

@@ -18,7 +18,7 @@ from staticserve.manifest import ENCODING_SUFFIXES, MANIFEST_NAME, Manifest
 from staticserve.upload import PublishError
 from staticserve.upload.objects import STATE_KEY, hashed_objects, logical_objects
 
-from .conftest import Site, compressible
+from .conftest import Fetched, Site, compressible, fetch
 from .seaweed import READER
 
 FILES = {
@@ -39,7 +39,7 @@ def every_key(site: Site) -> set[str]:
     return set(hashed_objects(manifest, 60)) | set(logical_objects(manifest, 60))
 
 
-def middleware_answer(site: Site, key: str) -> httpx.Response:
+def middleware_answer(site: Site, key: str) -> Fetched:
     """What the middleware serves for the URL whose bytes ``key`` holds: the file's URL, asked
     with the Accept-Encoding of the variant (identity for the file itself)."""
     app = StaticServeWSGI(None, root=site.out, prefix="/static")
@@ -47,10 +47,9 @@ def middleware_answer(site: Site, key: str) -> httpx.Response:
     for suffix, variant in CODING_OF.items():
         if key.endswith(suffix) and key[: -len(suffix)] in every_key(site):
             name, coding = key[: -len(suffix)], variant
-    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://test") as client:
-        return client.get(
-            "/static/" + name, headers={"accept-encoding": coding if coding != "identity" else ""}
-        )
+    client = httpx.Client(transport=httpx.WSGITransport(app=app))
+    accept = {"accept-encoding": coding if coding != "identity" else ""}
+    return fetch(client, "http://test/static/" + name, accept)
 
 
 def http_date(value: str) -> datetime:
@@ -73,6 +72,7 @@ def test_every_object_has_the_middlewares_bytes_and_fields(site: Site) -> None:
         stored, served = site.http(key), middleware_answer(site, key)
         assert stored.status_code == 200 == served.status_code, key
         assert stored.content == served.content, key
+        assert stored.content == (site.out / key).read_bytes(), key  # as sent: br stays br
         for name in COMPARED:
             assert stored.headers.get(name) == served.headers.get(name), (key, name)
         if "immutable" in served.headers["cache-control"]:
