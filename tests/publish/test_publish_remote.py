@@ -298,3 +298,23 @@ def test_a_file_changed_since_the_build_is_refused_before_anything_is_written(si
     with pytest.raises(PublishError, match="does not hold the bytes the manifest records"):
         site.publish()
     assert site.stored_keys() == set()
+
+
+@pytest.mark.slow
+def test_a_2500_file_build_republished_costs_one_request_and_one_change_seven(
+    site: Site,
+) -> None:
+    files = {f"lib/part{i // 100}/file{i}.js": f"export const n{i} = {i};\n" for i in range(2500)}
+    site.build(files, encodings=())
+    first = site.publish()
+    assert first.uploaded == 5000  # each file by its hashed and by its logical name
+    site.proxy.reset()
+    again = site.publish()
+    assert (again.changed, again.present) == (False, 5000)
+    assert len(site.proxy.taken()) == 1  # the state object: no listing, no HEAD per object
+    site.build({"lib/part0/file0.js": "export const n0 = -1;\n"}, encodings=())
+    site.proxy.reset()
+    changed = site.publish()
+    requests = site.proxy.taken()
+    assert site.proxy.methods(requests) == {"GET": 2, "PUT": 5}
+    assert (changed.uploaded, changed.present) == (2, 4999)  # 4,998 + the retained old file
