@@ -245,7 +245,8 @@ def _words(line: str) -> list[str]:
 
 
 def check_test_command(line: str, request: pytest.FixtureRequest) -> None:
-    """``apt-get … chromium && pip install -e '.[test]' && python -m pytest``: what CI runs."""
+    """``apt-get … chromium varnish && pip install -e '.[test]' && python -m pytest``: what CI
+    runs."""
     steps = [shlex.split(step) for step in line.split("&&")]
     assert "test" in pyproject()["project"]["optional-dependencies"]
     ci = (REPO / ".ci/run").read_text(encoding="utf-8")
@@ -255,10 +256,12 @@ def check_test_command(line: str, request: pytest.FixtureRequest) -> None:
     assert len(ci_pytest) == 1, "CI runs the README's test command"
     assert steps[-1][0].startswith("python")
     assert ci_pytest[0][0].startswith("python")
-    # The same system package for the browser tests, and the test extra among CI's extras.
+    # The same system packages (Chromium for the browser tests, Varnish for the publish tests),
+    # and the test extra among CI's extras.
     assert steps[1][:2] == ["apt-get", "install"]
-    assert steps[1][-1] == "chromium"
-    assert re.search(r"apt-get install .*\bchromium\b", ci)
+    assert steps[1][-2:] == ["chromium", "varnish"]
+    for package in ("chromium", "varnish"):
+        assert re.search(rf"apt-get install .*\b{package}\b", ci)
     (readme_extras,) = re.findall(r"\.\[([\w,]+)\]", line)
     ci_extras = re.findall(r"pip install .*-e '\.\[([\w,]+)\]'", ci)
     assert ci_extras
@@ -288,7 +291,7 @@ SETUP_COMMANDS: dict[str, Callable[[str, pytest.FixtureRequest], None]] = {
     "pip install -e '.[demo]' && python -m demo_app": check_demo_command,
     # Installs system packages as root and runs the suite this test belongs to: the test
     # command must be the one .ci/run runs, with the same Chromium package and extra.
-    "apt-get update && apt-get install -y chromium && pip install -e '.[test]' && python -m pytest": check_test_command,
+    "apt-get update && apt-get install -y chromium varnish && pip install -e '.[test]' && python -m pytest": check_test_command,
     # Downloads from PyPI: the name must be the one pyproject.toml publishes.
     "pip install staticserve-assets": check_install_name,
 }
@@ -808,6 +811,11 @@ def handle_manifest_json(block: Block, request: pytest.FixtureRequest) -> None:
     created = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
     assert created.fullmatch(example["created"])
     assert created.fullmatch(real["created"])
+    # The retained build stopped being live when the current one was published.
+    assert real["superseded"] == {
+        str(g["generation"]): real["created"] for g in real["retained"].values()
+    }
+    assert all(created.fullmatch(t) for t in example["superseded"].values())
     # Values the example cuts short with "…": a start of the same alphabet as the real value.
     assert re.fullmatch(r"[0-9a-f]{64}", real["content_hash"])
     assert re.fullmatch(r"[0-9a-f]+…", example["content_hash"])
