@@ -10,6 +10,7 @@ optional ``publish`` extra, which the middleware never needs.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -93,6 +94,10 @@ class Bucket:
         connections: int = 16,
     ) -> None:
         self.target = target
+        if endpoint_url is None and target.scheme == "s3":
+            endpoint_url = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get(
+                "AWS_ENDPOINT_URL"
+            )
         self.endpoint = endpoint_url
         self._obstore = _import_obstore()
         from_url = importlib.import_module("obstore.store").from_url

@@ -203,6 +203,17 @@ def test_keep_age_keeps_a_burst_of_builds_and_lets_them_go_when_old(site: Site) 
     assert site.http(paths[3]).status_code == 200
 
 
+def test_the_endpoint_may_come_from_the_environment(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: AWS_ENDPOINT_URL with http:// failed ("builder error": plain HTTP refused)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", site.proxy.url)
+    site.build(FILES)
+    report = site.publish(endpoint_url=None)
+    assert report.uploaded == len(every_key(site))
+    assert site.proxy.taken()  # through the endpoint the environment named
+
+
 def test_a_dry_run_reads_and_reports_but_writes_nothing(site: Site) -> None:
     site.build(FILES)
     report = site.publish(dry_run=True)

@@ -50,10 +50,11 @@ def varnish(site: Site) -> Iterator[str]:
     def start(port: int) -> tuple[subprocess.Popen[bytes], int]:
         log = site.root / f"varnish-{port}.log"
         with open(log, "wb") as sink:
+            command = [binary, "-F", "-f", str(site.root / "varnish.vcl")]
+            command += ["-a", f"127.0.0.1:{port}", "-n", str(site.root / "varnish"), "-j", "none"]
+            command += ["-p", "http_gzip_support=off", "-s", "malloc,32m"]
             process = subprocess.Popen(
-                [binary, "-F", "-f", str(site.root / "varnish.vcl"), "-a", f"127.0.0.1:{port}"]
-                + ["-n", str(site.root / "varnish"), "-j", "none", "-p", "http_gzip_support=off"]
-                + ["-s", "malloc,32m"],
+                command,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
@@ -98,8 +99,9 @@ def test_each_client_gets_its_own_variant_and_the_cache_keeps_them_apart(
     # Two rounds, the clients in turn: the first fills the cache, the second is served from it.
     for round_ in ("miss", "hit"):
         for name in names:
-            asset = manifest.assets[name] if name in manifest.assets else None
-            asset = asset or next(a for a in manifest.assets.values() if a.path == name)
+            asset = manifest.assets.get(name) or next(
+                a for a in manifest.assets.values() if a.path == name
+            )
             for coding, accept in CLIENTS.items():
                 status, headers, body = through(varnish, "/static/" + name, accept)
                 kept = coding in asset.encodings
