@@ -166,7 +166,7 @@ class _Run:
         found = await self.bucket.get(STATE_KEY)
         state = PublishState.loads(found[0], self.bucket.target.name(STATE_KEY)) if found else None
         state_tag = found[1] if found else None
-        if up_to_date(state, local, self.keep, self.keep_age, self.now):
+        if up_to_date(state, local, self.keep, self.keep_age, self.now, self.max_age):
             assert state is not None
             every = len(_every_key(local, self.max_age))
             return self._report(state.generation, present=every, dry_run=dry_run)
@@ -217,6 +217,7 @@ class _Run:
                 keep=self.keep,
                 keep_age=self.keep_age,
                 prune_at=state.prune_at if state else None,
+                max_age=state.max_age if state else self.max_age,
             )
             tag = await self._put_state(journal, tag, creating=state is None)
             state = journal

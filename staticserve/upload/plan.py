@@ -41,6 +41,7 @@ class PublishState:
     keep: int = 0
     keep_age: int = 0
     prune_at: float | None = None
+    max_age: int = 60  # the Cache-Control max-age the logical names were stored with
 
     def dumps(self) -> bytes:
         data = dataclasses.asdict(self)
@@ -61,6 +62,7 @@ class PublishState:
                 keep=int(raw["keep"]),
                 keep_age=int(raw["keep_age"]),
                 prune_at=None if raw["prune_at"] is None else float(raw["prune_at"]),
+                max_age=int(raw.get("max_age", 60)),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ManifestError(
@@ -91,7 +93,12 @@ class Plan:
 
 
 def up_to_date(
-    state: PublishState | None, local: Manifest, keep: int, keep_age: int, now: float
+    state: PublishState | None,
+    local: Manifest,
+    keep: int,
+    keep_age: int,
+    now: float,
+    max_age: int = 60,
 ) -> bool:
     """True when the bucket serves ``local`` already, nothing is pending and nothing is due
     for pruning: the publish needs no other request."""
@@ -99,7 +106,7 @@ def up_to_date(
         state is not None
         and state.digest == assets_digest(local)
         and not state.pending
-        and (state.keep, state.keep_age) == (keep, keep_age)
+        and (state.keep, state.keep_age, state.max_age) == (keep, keep_age, max_age)
         and (state.prune_at is None or now < state.prune_at)
     )
 
@@ -133,7 +140,8 @@ def plan_publish(
         )
     pending = state.pending if state else frozenset()
     have_hashed = live.files() if live else set()
-    have_logical = _logical_contents(live, max_age) if live else {}
+    # The logical names as stored: with the max-age of the publish that stored them.
+    have_logical = _logical_contents(live, state.max_age if state else max_age) if live else {}
     wanted_hashed = hashed_objects(manifest, max_age)
     wanted_logical = logical_objects(manifest, max_age)
     hashed = [o for k, o in wanted_hashed.items() if k not in have_hashed or k in pending]
@@ -160,6 +168,7 @@ def plan_publish(
             keep=keep,
             keep_age=keep_age,
             prune_at=_prune_at(manifest, keep, keep_age),
+            max_age=max_age,
         ),
         # Once the new manifest is live, the objects it leaves out are named by no manifest:
         # only the pending record still says they are ours, until they are deleted.

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -93,7 +94,7 @@ class Site:
 
     def http(self, key: str, **headers: str) -> Fetched:
         """The object at ``key`` below the prefix, fetched anonymously over HTTP (as a CDN)."""
-        return fetch(httpx.Client(), self.store.url(f"{self.prefix}/{key}"), headers)
+        return fetch(httpx.Client(), self.store.url(f"{self.prefix}/{quote(key)}"), headers)
 
     def live(self) -> Manifest:
         answer = self.http(MANIFEST_NAME)
