@@ -342,3 +342,43 @@ def test_a_2500_file_build_republished_costs_one_request_and_one_change_seven(
     requests = site.proxy.taken()
     assert site.proxy.methods(requests) == {"GET": 2, "PUT": 5}
     assert (changed.uploaded, changed.present) == (2, 4999)  # 4,998 + the retained old file
+
+
+def test_two_publishes_at_once_do_not_mix_the_second_to_write_its_state_stops(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state is replaced only over the version a publish read: one that read it before
+    another publish replaced it stops with one sentence, and the bucket keeps that build."""
+    from staticserve.upload import store
+
+    site.build(FILES)
+    site.publish()
+    read_before = site.http(STATE_KEY)  # what a slower publish read, with its ETag
+    site.build({"css/app.css": compressible(4200)})
+    site.publish()  # the other publish, finished first
+    winner = site.live()
+    get = store.Bucket.get
+
+    async def stale_get(self: store.Bucket, key: str) -> tuple[bytes, str] | None:
+        if key == STATE_KEY:
+            return read_before.content, read_before.headers["etag"]
+        return await get(self, key)
+
+    monkeypatch.setattr(store.Bucket, "get", stale_get)
+    site.build({"css/app.css": compressible(4300)})
+    with pytest.raises(PublishError, match=r"another publish changed .* while this one ran"):
+        site.publish()
+    assert site.live() == winner
+
+
+def test_a_file_larger_than_the_streaming_threshold_is_uploaded_whole(site: Site) -> None:
+    import random
+
+    big = random.Random(7).randbytes(9 * 1024 * 1024)  # random: no variant is kept
+    site.build({"media/clip.mp4": big})
+    site.publish()
+    path = site.live().assets["media/clip.mp4"].path
+    stored = site.http(path)
+    assert stored.content == big
+    assert stored.headers["content-type"] == "video/mp4"
+    assert site.http("media/clip.mp4").content == big
