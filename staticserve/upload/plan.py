@@ -3,9 +3,10 @@
 The bucket holds, besides the objects, the manifest of the build it serves (``staticserve.json``,
 written after every object it names) and the publish's state (``.staticserve/publish.json``):
 which build is live there, which keys a publish that did not finish may have written or was
-about to delete (``pending``), and when a retained build will be old enough to go. So a publish reads one small
-object to find the bucket up to date, and otherwise the live manifest: every object that manifest
-names is there, and only the pending keys are unknown (one HEAD each, before uploading them).
+about to delete (``pending``), and when a retained build will be old enough to go. So a publish
+reads one small object to find the bucket up to date, and otherwise the live manifest: every
+object that manifest names is there, and only the pending keys are unknown (one HEAD each,
+before uploading them).
 """
 
 from __future__ import annotations
