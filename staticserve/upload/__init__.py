@@ -116,7 +116,10 @@ def publish(
         connections=connections,
     )
     run = _Run(bucket, settings, max_age, connections, progress, now)
-    report = asyncio.run(run.publish(dry_run))
+    try:
+        report = asyncio.run(run.publish(dry_run))
+    finally:
+        bucket.close()
     return _timed(report, time.monotonic() - started)
 
 

@@ -9,9 +9,11 @@ optional ``publish`` extra, which the middleware never needs.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +32,7 @@ CONNECT_TIMEOUT = "10s"
 REQUEST_TIMEOUT = "300s"  # one object, the largest included
 RETRIES = 3  # server errors and dropped connections, with exponential backoff
 RETRY_WINDOW = timedelta(seconds=60)
+CLOSE_GRACE = 0.1  # seconds for the dropped clients' connections to close
 
 
 class PublishError(StaticServeError):
@@ -130,6 +133,18 @@ class Bucket:
                 )
         except Exception as exc:  # obstore's configuration errors
             raise ConfigError(f"{target}: {_first_line(exc)}") from None
+
+    def close(self) -> None:
+        """Let go of the clients and give their connections a moment to close.
+
+        The library's connections are served by its own (Rust) threads. One still busy when the
+        interpreter finalizes can abort the whole process (SIGABRT) after a publish that
+        succeeded or failed alike, so the clients are dropped here, while the interpreter is
+        whole, and their connection tasks given time to end.
+        """
+        self._store = self._immutable_store = None  # type: ignore[assignment]
+        gc.collect()
+        time.sleep(CLOSE_GRACE)
 
     async def get(self, key: str) -> tuple[bytes, str] | None:
         """The object's bytes and ETag; None when there is none."""
