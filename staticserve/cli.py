@@ -252,6 +252,8 @@ def publish_command(
 
 
 def _publish_summary(report: Any) -> str:
+    if report.dry_run and not report.changed:
+        return f"Up to date (dry run): {report.url} serves this build ({report.present:,} objects)"
     if report.dry_run:
         lines = [
             f"Would upload {len(report.planned):,} objects "

@@ -262,6 +262,11 @@ def run_cli(
 
 def test_the_command_prints_a_summary_and_json(site: Site) -> None:
     site.build(FILES)
+    count = len(every_key_of_build(site))
+    plan = run_cli(site, site.url, "--output", "out", "--endpoint-url", site.proxy.url, "--dry-run")
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.startswith(f"Would upload {count} objects (")
+    assert site.stored_keys() == set()
     done = run_cli(site, site.url, "--output", "out", "--endpoint-url", site.proxy.url)
     assert done.returncode == 0, done.stderr
     count = len(every_key_of_build(site))
@@ -270,6 +275,8 @@ def test_the_command_prints_a_summary_and_json(site: Site) -> None:
     again = run_cli(site, site.url, "--output", "out", "--endpoint-url", site.proxy.url, "--json")
     assert again.returncode == 0, again.stderr
     data = json.loads(again.stdout)
+    dry = run_cli(site, site.url, "--output", "out", "--endpoint-url", site.proxy.url, "--dry-run")
+    assert dry.stdout.startswith(f"Up to date (dry run): {site.url} serves this build")
     assert (data["changed"], data["uploaded"], data["already_there"]) == (False, 0, count)
     assert data["url"] == site.url
     assert data["generation"] == 1
