@@ -12,6 +12,7 @@ from .pipeline import BuildConfig, BuildReport, ListedFile, build
 
 if TYPE_CHECKING:
     from .asgi import StaticServe
+    from .upload import PublishReport, publish
     from .wsgi import StaticServeWSGI
 
 __version__ = "0.1.0"
@@ -26,17 +27,25 @@ __all__ = [
     "ListedFile",
     "Manifest",
     "ManifestError",
+    "PublishReport",
     "StaticServe",
     "StaticServeError",
     "StaticServeWSGI",
     "__version__",
     "build",
     "nginx_conf",
+    "publish",
 ]
 
 # The middlewares are imported on first use, so the ``staticserve`` command (a build, often a
 # no-op one in a deploy script) does not pay for asyncio and the serving code at every start.
-_MIDDLEWARES = {"StaticServe": ".asgi", "StaticServeWSGI": ".wsgi"}
+# ``publish`` (the optional object-storage upload) likewise.
+_MIDDLEWARES = {
+    "StaticServe": ".asgi",
+    "StaticServeWSGI": ".wsgi",
+    "PublishReport": ".upload",
+    "publish": ".upload",
+}
 
 
 def __getattr__(name: str) -> Any:

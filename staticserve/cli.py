@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import ConfigError, StaticServeError
+from .cli_cache import cache_group
+from .cli_support import errors_as_messages, number, progress_bar, shown, size_text
 from .nginx import nginx_conf
 from .pipeline import BuildReport, build
-from .pipeline.cache_dir import CacheInfo, cache_info, prune
-from .pipeline.config import CACHE_DIR_ENV, DEFAULT_IGNORE, load_config, parse_source
+from .pipeline.config import DEFAULT_IGNORE, load_config, parse_source
 
 __all__ = ["main"]
 
@@ -25,6 +24,9 @@ __all__ = ["main"]
 @click.version_option(__version__, prog_name="staticserve")
 def main() -> None:
     """Build fingerprinted, precompressed static assets; serve them with staticserve's middleware."""
+
+
+main.add_command(cache_group)
 
 
 @main.command("build")
@@ -61,8 +63,14 @@ def main() -> None:
 @click.option(
     "--keep",
     metavar="N",
-    callback=lambda ctx, param, text: _number(text),
+    callback=lambda ctx, param, text: number(text),
     help="Builds whose files stay on disk.  [config: keep; default: 3]",
+)
+@click.option(
+    "--keep-age",
+    metavar="DURATION",
+    help="Also keep the files of every build live within this long, e.g. 1h, 30m, 2d.  "
+    "[config: keep_age; default: 0, by count only]",
 )
 @click.option(
     "--strict/--no-strict",
@@ -72,7 +80,7 @@ def main() -> None:
 @click.option(
     "--jobs",
     metavar="N",
-    callback=lambda ctx, param, text: _number(text),
+    callback=lambda ctx, param, text: number(text),
     help="Compression threads, 0 for all cores.  [config: jobs; default: 0]",
 )
 @click.option(
@@ -98,7 +106,7 @@ def main() -> None:
 @click.option(
     "--min-size",
     metavar="BYTES",
-    callback=lambda ctx, param, text: _number(text),
+    callback=lambda ctx, param, text: number(text),
     help="Smallest file worth compressing, in bytes.  [config: min_size; default: 0]",
 )
 @click.option(
@@ -120,7 +128,7 @@ def main() -> None:
 @click.option(
     "--cache-max-size",
     metavar="BYTES",
-    callback=lambda ctx, param, text: _number(text),
+    callback=lambda ctx, param, text: number(text),
     help="Prune the least recently used entries of --cache-dir past this size.  "
     "[config: cache_max_size; default: 1073741824 (1 GiB)]",
 )
@@ -147,7 +155,7 @@ def build_command(
 
     Exit codes: 0 built, 1 build error (nothing published), 2 usage or configuration error.
     """
-    with _errors_as_messages():
+    with errors_as_messages():
         config = load_config(config_path)
         overrides: dict[str, Any] = dict(settings)
         if sources:
@@ -166,7 +174,7 @@ def build_command(
                 overrides[folder] = Path.cwd() / overrides[folder]
         config = config.with_overrides(**overrides)
         show_progress = not (quiet or as_json) and sys.stderr.isatty()
-        with _progress_bar(show_progress) as progress:
+        with progress_bar(show_progress) as progress:
             report = build(
                 config, progress=progress, notice=_notice(quiet), dry_run=dry_run, clear=clear
             )
@@ -194,7 +202,7 @@ def build_command(
 @click.option(
     "--max-age",
     metavar="SECONDS",
-    callback=lambda ctx, param, text: _number(text),
+    callback=lambda ctx, param, text: number(text),
     help="Cache-Control max-age of logical (unhashed) names, as the middleware's max_age.  "
     "[default: 60]",
 )
@@ -217,7 +225,7 @@ def nginx_conf_command(
     Put it inside your server { } block; its comments say what else it needs. Exit codes: 0
     printed, 2 usage or configuration error.
     """
-    with _errors_as_messages():
+    with errors_as_messages():
         text = nginx_conf(
             root,
             prefix,
@@ -228,95 +236,112 @@ def nginx_conf_command(
     click.echo(text, nl=False)
 
 
-@main.group("cache")
-def cache_group() -> None:
-    """Look after the compression cache folder (--cache-dir of `staticserve build`)."""
-
-
-_CACHE_DIR_OPTION = click.option(
-    "--cache-dir",
+@main.command("publish")
+@click.argument("url")
+@click.option(
+    "--output",
     type=click.Path(path_type=Path),
-    metavar="DIR",
-    help=f"The cache folder.  [env: {CACHE_DIR_ENV}; config: cache_dir]",
+    help="The build's output folder.  [config: output; default: static_build]",
 )
-_CONFIG_OPTION = click.option(
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
     help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
 )
-
-
-@cache_group.command("info")
-@_CACHE_DIR_OPTION
-@_CONFIG_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
-def cache_info_command(cache_dir: Path | None, config_path: Path | None, as_json: bool) -> None:
-    """Show the cache folder's entries, their size and what the last build did with them.
-
-    Exit codes: 0 shown, 1 the folder cannot be read, 2 no cache folder configured.
-    """
-    with _errors_as_messages():
-        info = cache_info(_cache_folder(cache_dir, config_path)[0])
-    if as_json:
-        click.echo(json.dumps(info.to_json(), indent=2))
-    else:
-        click.echo(_cache_summary(info))
-
-
-@cache_group.command("prune")
-@_CACHE_DIR_OPTION
-@_CONFIG_OPTION
 @click.option(
-    "--max-size",
-    metavar="BYTES",
-    callback=lambda ctx, param, text: _number(text),
-    help="Keep at most this many bytes of the most recently used entries.  "
-    "[config: cache_max_size; default: 1073741824 (1 GiB)]",
+    "--endpoint-url",
+    metavar="URL",
+    help="The storage service's endpoint (MinIO, SeaweedFS, R2, ...).  "
+    "[default: $AWS_ENDPOINT_URL, else AWS]",
 )
-def cache_prune_command(cache_dir: Path | None, config_path: Path | None, max_size: object) -> None:
-    """Remove the least recently used entries past the size limit (0 empties the cache).
+@click.option("--region", help="The bucket's region.  [default: $AWS_REGION]")
+@click.option(
+    "--keep",
+    metavar="N",
+    callback=lambda ctx, param, text: number(text),
+    help="Builds whose files stay in the bucket.  [config: keep; default: 3]",
+)
+@click.option(
+    "--keep-age",
+    metavar="DURATION",
+    help="Also keep every build live within this long, e.g. 1h.  [config: keep_age; default: 0]",
+)
+@click.option(
+    "--max-age",
+    metavar="SECONDS",
+    type=click.IntRange(min=0),
+    default=60,
+    show_default=True,
+    help="Cache-Control max-age of the logical (unhashed) names, as the middleware's option.",
+)
+@click.option(
+    "--connections",
+    metavar="N",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would be uploaded and deleted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def publish_command(
+    url: str,
+    output: Path | None,
+    config_path: Path | None,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+    **settings: Any,
+) -> None:
+    """Upload the build to object storage: URL is s3://BUCKET[/PREFIX] (or gs://, az://).
 
-    Exit codes: 0 pruned, 1 the folder cannot be changed, 2 usage or configuration error.
+    Only the objects the bucket lacks are uploaded, the manifest after the files it names;
+    the files of the last `keep` builds stay. Credentials come from the environment
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, ...).
+    Exit codes: 0 published (or up to date), 1 publish error (the bucket still serves the
+    build it served), 2 usage or configuration error.
     """
-    with _errors_as_messages():
-        folder, limit = _cache_folder(cache_dir, config_path, max_size)
-        result = prune(folder, limit)
-    click.echo(
-        f"Pruned {result.removed} entries ({_size(result.removed_bytes)}) from {_shown(folder)}; "
-        f"kept {result.kept} ({_size(result.kept_bytes)}, at most {_size(limit)})"
+    from .upload import publish
+
+    with errors_as_messages(interrupted="Interrupted; the bucket still serves a whole build."):
+        show_progress = not (quiet or as_json) and sys.stderr.isatty()
+        with progress_bar(show_progress) as progress:
+            report = publish(
+                url,
+                config_path,
+                output=None if output is None else Path.cwd() / output,
+                dry_run=dry_run,
+                progress=progress,
+                **settings,
+            )
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    elif not quiet:
+        click.echo(_publish_summary(report))
+
+
+def _publish_summary(report: Any) -> str:
+    if report.dry_run and not report.changed:
+        return f"Up to date (dry run): {report.url} serves this build ({report.present:,} objects)"
+    if report.dry_run:
+        lines = [
+            f"Would upload {len(report.planned):,} objects "
+            f"({size_text(report.uploaded_bytes)}) to {report.url}; {report.present:,} already "
+            f"there; would delete {len(report.planned_deletions)}"
+        ]
+        lines.extend(f"  {key}" for key in report.planned[:20])
+        if len(report.planned) > 20:
+            lines.append(f"  … and {len(report.planned) - 20} more")
+        return "\n".join(lines)
+    if not report.changed:
+        return f"Up to date: {report.url} serves this build ({report.present:,} objects)"
+    return (
+        f"Published generation {report.generation} to {report.url} in {report.seconds:.2f} s: "
+        f"uploaded {report.uploaded:,} objects, {size_text(report.uploaded_bytes)}; "
+        f"{report.present:,} already there; deleted {report.deleted:,}"
     )
-
-
-def _cache_folder(
-    flag: Path | None, config_path: Path | None, max_size: object = None
-) -> tuple[Path, int]:
-    """The cache folder (the flag, else the environment, else the config file) and its limit,
-    checked as a build checks them."""
-    config = load_config(config_path)
-    config = config.with_overrides(
-        cache_dir=None if flag is None else Path.cwd() / flag, cache_max_size=max_size
-    )
-    if config.cache_path is None:
-        raise ConfigError(
-            f"no cache folder: pass --cache-dir DIR, set {CACHE_DIR_ENV}, or set cache_dir "
-            "in [tool.staticserve]"
-        )
-    return config.cache_path, config.cache_max_size
-
-
-def _cache_summary(info: CacheInfo) -> str:
-    to_json = info.to_json()
-    lines = [f"Cache {_shown(info.path)}: {info.entries} entries, {_size(info.bytes)}"]
-    if info.entries:
-        lines.append(f"  last used {to_json['newest_use']}, least recently {to_json['oldest_use']}")
-    last = info.last_build
-    if last:
-        figures = ", ".join(
-            f"{k} {last[k]}" for k in ("restored", "missed", "stored", "rejected") if k in last
-        )
-        lines.append(f"  last build ({last.get('finished', '?')}): {figures}")
-    return "\n".join(lines)
 
 
 def _notice(quiet: bool) -> Callable[[str], None]:
@@ -329,63 +354,10 @@ def _notice(quiet: bool) -> Callable[[str], None]:
     return say
 
 
-def _number(text: str | None) -> object:
-    """A number given as text, as a number: the build checks it like any other value (a word
-    stays a word, so that its error reads as it does from the config file or the API)."""
-    if text is None:
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-@contextmanager
-def _errors_as_messages() -> Iterator[None]:
-    try:
-        yield
-    except StaticServeError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except OSError as exc:
-        click.echo(f"Error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("Interrupted; nothing was published.", err=True)
-        sys.exit(130)
-
-
-@contextmanager
-def _progress_bar(enabled: bool) -> Iterator[Any]:
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-        console=None,
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
-
-
 def _summary(report: BuildReport) -> str:
     verb = "Would build" if report.dry_run else "Built" if report.changed else "Up to date:"
     lines = [
-        f"{verb} {report.files} files ({_size(report.total_bytes)}) into {_shown(report.output)} "
+        f"{verb} {report.files} files ({size_text(report.total_bytes)}) into {shown(report.output)} "
         f"(generation {report.generation}) in {report.seconds:.2f} s"
     ]
     # Written files are counted one way in both: "N files (M with variants)".
@@ -405,7 +377,7 @@ def _summary(report: BuildReport) -> str:
         if stats.files:
             ratio = stats.compressed_bytes / stats.original_bytes
             lines.append(
-                f"  {name:<5} {_size(stats.original_bytes)} -> {_size(stats.compressed_bytes)} "
+                f"  {name:<5} {size_text(stats.original_bytes)} -> {size_text(stats.compressed_bytes)} "
                 f"({ratio:.0%}) over {stats.files} files"
             )
     if report.duplicates:
@@ -415,20 +387,3 @@ def _summary(report: BuildReport) -> str:
         lines.append(f"  {len(report.warnings)} warning(s):")
         lines.extend(f"    {w}" for w in report.warnings)
     return "\n".join(lines)
-
-
-def _shown(path: Path) -> str:
-    """A path relative to the current folder when it is below it: shorter to read."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def _size(count: int) -> str:
-    value = float(count)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")

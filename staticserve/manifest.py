@@ -172,6 +172,10 @@ class Manifest:
     prefix: str = "/static/"
     generation: int = 1
     created: str = ""
+    # Generation -> UTC time (ISO 8601) at which that earlier build stopped being the live one,
+    # for the generations whose files ``retained`` still holds: how ``keep_age`` measures a
+    # build's age (a page rendered while it was live may ask for its files until then and later).
+    superseded: Mapping[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.prefix.startswith("/") or not self.prefix.endswith("/"):
@@ -229,6 +233,8 @@ class Manifest:
     def dumps(self) -> str:
         body = self._body()
         body["created"] = self.created
+        if self.superseded:  # like created, a time: not part of the content hash
+            body["superseded"] = {str(g): t for g, t in sorted(self.superseded.items())}
         body["content_hash"] = self.content_hash
         return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -259,8 +265,9 @@ class Manifest:
                 prefix=_str(data.get("prefix", "/static/")),
                 generation=_int(data.get("generation", 1)),
                 created=_str(data.get("created", "")),
+                superseded={int(_str(g)): _str(t) for g, t in data.get("superseded", {}).items()},
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ManifestError(f"{source} is malformed ({exc}): {_CORRUPT}") from None
 
     @classmethod

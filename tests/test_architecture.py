@@ -29,7 +29,7 @@ FORBIDDEN: tuple[tuple[str, str, str], ...] = (
     *(
         (f"staticserve.pipeline{tail}", serving, "the build never imports the serving code")
         for tail in ("", ".*")
-        for serving in (*SERVING, "staticserve.cli", "staticserve")
+        for serving in (*SERVING, "staticserve.cli*", "staticserve")
     ),
     *(
         (serving, pipeline, "only the development finder may use the pipeline")
@@ -61,6 +61,27 @@ FORBIDDEN: tuple[tuple[str, str, str], ...] = (
     ),
     ("staticserve.asgi", "staticserve.wsgi", "the adapters are independent"),
     ("staticserve.wsgi", "staticserve.asgi", "the adapters are independent"),
+    # `staticserve publish` (the optional extra): it reads a build's output through the
+    # manifest, the pipeline's config and retention rules and the core's pure header rules.
+    *(
+        (f"staticserve.upload{tail}", high, "the upload never imports the serving code or the CLI")
+        for tail in ("", ".*")
+        for high in (*SERVING, "staticserve.cli*", "staticserve")
+    ),
+    *(
+        (
+            low,
+            f"staticserve.upload{tail}",
+            "only the CLI and the package's lazy names use the upload",
+        )
+        for low in (
+            *SERVING,
+            "staticserve.pipeline",
+            "staticserve.pipeline.*",
+            "staticserve.core.*",
+        )
+        for tail in ("", ".*")
+    ),
 )
 
 
@@ -239,3 +260,25 @@ def test_no_module_is_much_over_five_hundred_lines() -> None:
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 520
     }
     assert not long, f"split these by job: {long}"
+
+
+def test_the_object_storage_client_is_imported_only_by_the_upload_and_only_when_used() -> None:
+    """The middleware needs nothing of the ``publish`` extra: obstore is imported in one module
+    of ``staticserve/upload/``, inside the function that uses it, never at import time."""
+    found = []
+    for name, path in modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top_level = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            if not any(n.split(".")[0] == "obstore" for n in names):
+                continue
+            if node.lineno not in _type_checking_lines(tree):
+                found.append((name, id(node) in top_level))
+    assert found, "the checker found no import of obstore at all"
+    assert {name for name, _ in found} == {"staticserve.upload.store"}
+    assert not any(top for _, top in found), "obstore imported at module level"

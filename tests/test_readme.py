@@ -248,8 +248,8 @@ def _words(line: str) -> list[str]:
 
 
 def check_test_command(line: str, request: pytest.FixtureRequest) -> None:
-    """``apt-get … chromium nginx … && pip install -e '.[test]' && python -m pytest``: what CI
-    runs."""
+    """``apt-get … chromium nginx … varnish && pip install -e '.[test]' && python -m pytest``:
+    what CI runs."""
     steps = [shlex.split(step) for step in line.split("&&")]
     assert "test" in pyproject()["project"]["optional-dependencies"]
     ci = (REPO / ".ci/run").read_text(encoding="utf-8")
@@ -260,11 +260,12 @@ def check_test_command(line: str, request: pytest.FixtureRequest) -> None:
     assert steps[-1][0].startswith("python")
     assert ci_pytest[0][0].startswith("python")
     # The same system packages (Chromium for the browser tests, nginx and its brotli_static
-    # module for tests/test_nginx.py), and the test extra among CI's extras.
+    # module for tests/test_nginx.py, Varnish for the publish tests), and the test extra among
+    # CI's extras.
     assert steps[1][:3] == ["apt-get", "install", "-y"]
     (ci_packages,) = re.findall(r'^system_packages="([^"]+)"$', ci, re.M)
     assert set(steps[1][3:]) == set(ci_packages.split())
-    assert {"chromium", "nginx", "libnginx-mod-http-brotli-static"} <= set(steps[1][3:])
+    assert {"chromium", "nginx", "libnginx-mod-http-brotli-static", "varnish"} <= set(steps[1][3:])
     assert re.search(r"apt-get install .*\$system_packages", ci)
     (readme_extras,) = re.findall(r"\.\[([\w,]+)\]", line)
     ci_extras = re.findall(r"pip install .*-e '\.\[([\w,]+)\]'", ci)
@@ -295,7 +296,7 @@ SETUP_COMMANDS: dict[str, Callable[[str, pytest.FixtureRequest], None]] = {
     "pip install -e '.[demo]' && python -m demo_app": check_demo_command,
     # Installs system packages as root and runs the suite this test belongs to: the test
     # command must be the one .ci/run runs, with the same Chromium package and extra.
-    "apt-get update && apt-get install -y chromium nginx libnginx-mod-http-brotli-static && pip install -e '.[test]' && python -m pytest": check_test_command,
+    "apt-get update && apt-get install -y chromium nginx libnginx-mod-http-brotli-static varnish && pip install -e '.[test]' && python -m pytest": check_test_command,
     # Downloads from PyPI: the name must be the one pyproject.toml publishes.
     "pip install staticserve-assets": check_install_name,
 }
@@ -903,6 +904,11 @@ def handle_manifest_json(block: Block, request: pytest.FixtureRequest) -> None:
     created = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
     assert created.fullmatch(example["created"])
     assert created.fullmatch(real["created"])
+    # The retained build stopped being live when the current one was published.
+    assert real["superseded"] == {
+        str(g["generation"]): real["created"] for g in real["retained"].values()
+    }
+    assert all(created.fullmatch(t) for t in example["superseded"].values())
     # Values the example cuts short with "…": a start of the same alphabet as the real value.
     assert re.fullmatch(r"[0-9a-f]{64}", real["content_hash"])
     assert re.fullmatch(r"[0-9a-f]+…", example["content_hash"])

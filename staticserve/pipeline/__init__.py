@@ -241,6 +241,7 @@ def build(
                 previous=previous,
                 prefix=config.prefix,
                 keep=1 if clear else config.keep,
+                keep_age=0 if clear else config.keep_age,
                 created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 cache=cache,
                 dry_run=dry_run,

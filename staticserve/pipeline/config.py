@@ -27,6 +27,7 @@ __all__ = [
     "BuildConfig",
     "Source",
     "load_config",
+    "parse_duration",
     "parse_source",
 ]
 
@@ -83,6 +84,7 @@ class BuildConfig:
     ignore_defaults: bool = True
     encodings: tuple[str, ...] = ("br", "gzip")
     keep: int = 3
+    keep_age: int = 0  # seconds; "1h", "30m", "2d" in the file, on the command line and as keywords
     strict: bool = False
     jobs: int = 0
     rewrite_js: bool = True
@@ -166,6 +168,26 @@ def _count(unit: str, minimum: int, at_least: str) -> _Check:
         return value
 
     return check
+
+
+# Unit -> seconds, for durations such as "90s", "30m", "1h", "2d", "1w" or "1h30m".
+DURATION_UNITS: Mapping[str, int] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(?:\d+[smhdw])+")
+
+
+def parse_duration(key: str, value: object) -> int:
+    """A duration in whole seconds: ``"1h"``, ``"30m"``, ``"2d"``, ``"1h30m"``, or a number of
+    seconds (``0``: none)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text == "0":
+        return 0
+    if text is None or not _DURATION.fullmatch(text):
+        raise _invalid(key, "a duration such as '30m', '1h', '2d' or '1h30m' (0: none)", value)
+    return sum(
+        int(number) * DURATION_UNITS[unit] for number, unit in re.findall(r"(\d+)([smhdw])", text)
+    )
 
 
 def _folder(key: str, value: object) -> Path:
@@ -254,6 +276,7 @@ _CHECKS: Mapping[str, _Check] = {
     "ignore_defaults": _flag,
     "encodings": _encodings,
     "keep": _count("builds", 1, "at least 1"),
+    "keep_age": parse_duration,
     "strict": _flag,
     "jobs": _count("threads (0: all cores)", 0, "0 (all cores) or more"),
     "rewrite_js": _flag,

@@ -48,7 +48,7 @@ from .atomic import (
 from .cache import write_cache
 from .collect import Content, OnDisk, size_of
 from .journal import journal_path, unfinished_names, write_journal
-from .retention import due_for_pruning, files_on_disk, retained
+from .retention import due_for_pruning, files_on_disk, retained, superseded_times
 
 __all__ = ["PublishResult", "Published", "Stager", "load_previous", "publish"]
 
@@ -189,8 +189,10 @@ def publish(
     cache: Mapping[str, Mapping[str, int | None]],
     dry_run: bool = False,
     stager: Stager | None = None,
+    keep_age: int = 0,
 ) -> PublishResult:
-    """Make ``files`` the live build, keeping what the last ``keep`` builds referenced.
+    """Make ``files`` the live build, keeping what the last ``keep`` builds referenced, and
+    what every build live within the last ``keep_age`` seconds did.
 
     ``stager``, when given, is the one this build wrote content-addressed files through.
     A build that changes nothing (``--clear`` over unchanged inputs included) publishes nothing:
@@ -198,18 +200,22 @@ def publish(
     """
     generation = (previous.generation + 1) if previous else 1
     assets = {f.asset.logical: _with_generation(f.asset, generation) for f in files}
+    kept = retained(previous, assets, generation, keep, keep_age=keep_age, now=created)
     manifest = Manifest(
         assets=assets,
-        retained=retained(previous, assets, generation, keep),
+        retained=kept,
         prefix=prefix,
         generation=generation,
         created=created,
+        superseded=superseded_times(previous, kept, created),
     )
     journal = journal_path(output)
     staged = stager.written if stager else set()
     inherited = stager.inherited if stager else unfinished_names(output)
     unfinished = inherited is not None
-    same = previous is not None and not unfinished and _same_build(previous, manifest, keep)
+    same = (
+        previous is not None and not unfinished and _same_build(previous, manifest, keep, keep_age)
+    )
     wanted = files_on_disk(manifest)
     owned = (files_on_disk(previous) if previous else set()) | (inherited or set())
     if dry_run:
@@ -261,11 +267,11 @@ def _with_generation(asset: Asset, generation: int) -> Asset:
     return dataclasses.replace(asset, generation=generation)
 
 
-def _same_build(previous: Manifest, new: Manifest, keep: int) -> bool:
+def _same_build(previous: Manifest, new: Manifest, keep: int, keep_age: int) -> bool:
     """Nothing to publish: same files, same prefix, and no retained file due for pruning."""
     old = {k: (a.path, a.sha256, dict(a.encodings)) for k, a in previous.assets.items()}
     now = {k: (a.path, a.sha256, dict(a.encodings)) for k, a in new.assets.items()}
-    expiring = due_for_pruning(previous, new.generation, keep)
+    expiring = due_for_pruning(previous, new.generation, keep, keep_age=keep_age, now=new.created)
     return old == now and previous.prefix == new.prefix and not expiring
 
 

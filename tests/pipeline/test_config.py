@@ -161,7 +161,7 @@ def test_build_keywords_take_paths_as_str_or_pathlike_relative_to_the_current_fo
 
 # -- one validation for the three ways in: keywords, the command line, the config file ----------
 
-KNOWN_KEYS = "cache_dir, cache_max_size, encodings, fingerprinted, ignore, ignore_defaults, jobs, keep, min_size, output, packages, prefix, rewrite_js, sources, strict"  # fmt: skip
+KNOWN_KEYS = "cache_dir, cache_max_size, encodings, fingerprinted, ignore, ignore_defaults, jobs, keep, keep_age, min_size, output, packages, prefix, rewrite_js, sources, strict"  # fmt: skip
 
 # (key, TOML value, the same as a Python keyword, the same as command-line arguments or None
 # where the command line cannot express it, the one message all of them give)
@@ -170,6 +170,9 @@ BAD_SETTINGS = [
     ("keep", "'many'", "many", ["--keep", "many"], "keep: must be a whole number of builds, got 'many'"),
     ("keep", "'3'", "3", None, "keep: must be a whole number of builds, got '3'"),
     ("keep", "true", True, None, "keep: must be a whole number of builds, got True"),
+    ("keep_age", "'1 hour'", "1 hour", ["--keep-age", "1 hour"], "keep_age: must be a duration such as '30m', '1h', '2d' or '1h30m' (0: none), got '1 hour'"),
+    ("keep_age", "-60", -60, None, "keep_age: must be a duration such as '30m', '1h', '2d' or '1h30m' (0: none), got -60"),
+    ("keep_age", "'90'", "90", ["--keep-age", "90"], "keep_age: must be a duration such as '30m', '1h', '2d' or '1h30m' (0: none), got '90'"),
     ("jobs", "-1", -1, ["--jobs", "-1"], "jobs: must be 0 (all cores) or more, got -1"),
     ("jobs", "1.5", 1.5, ["--jobs", "1.5"], "jobs: must be a whole number of threads (0: all cores), got 1.5"),
     ("min_size", "-5", -5, ["--min-size", "-5"], "min_size: must be 0 or more, got -5"),

@@ -486,3 +486,66 @@ def test_files_written_by_a_build_killed_before_its_switch_are_removed_later(
     project(keep=1, **PLAIN)
     manifest = check_live(out)
     assert set(on_disk(out)) == manifest.files() | {"a.css", "b.js", "img/c.png", MANIFEST_NAME}
+
+
+# -- keep_age: a burst of deploys does not outrun the pages of a recent build ------------------
+
+
+def _age_superseded_times(out: Path, seconds: int) -> None:
+    """Move every ``superseded`` time of the live manifest ``seconds`` into the past (the
+    manifest as a build of that long ago would have left it)."""
+    from datetime import datetime, timedelta, timezone
+
+    path = out / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    for generation, moment in data["superseded"].items():
+        when = datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        data["superseded"][generation] = (when - timedelta(seconds=seconds)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+    path.write_text(json.dumps(data))
+
+
+def test_keep_age_keeps_every_build_live_within_the_duration_past_keep(
+    project: Project, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    paths = []
+    for version in range(4):  # a burst of four deploys
+        write_tree(tmp_path / "assets", {"a.css": f"a{{order:{version}}}"})
+        project(keep=1, keep_age="1h")
+        paths.append(Manifest.load(out).assets["a.css"].path)
+    manifest = check_live(out)
+    assert set(manifest.retained) == set(paths[:3])  # keep=1 alone would keep none of them
+    assert all((out / name).is_file() for name in paths)
+    # each retained build's end is recorded: the time the next build went live
+    assert set(manifest.superseded) == {1, 2, 3}
+    assert manifest.superseded[3] == manifest.created
+
+
+def test_keep_age_lets_builds_go_once_they_are_older_and_a_no_op_build_prunes_them(
+    project: Project, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    write_tree(tmp_path / "assets", {"a.css": "a{order:1}"})
+    project(keep=1, keep_age="30m")
+    old = Manifest.load(out).assets["a.css"].path
+    write_tree(tmp_path / "assets", {"a.css": "a{order:2}"})
+    project(keep=1, keep_age="30m")
+    assert (out / old).is_file()
+    assert project(keep=1, keep_age="30m").changed is False  # still young: nothing to prune
+    _age_superseded_times(out, 31 * 60)
+    report = project(keep=1, keep_age="30m")  # no source changed, but build 1 is now too old
+    assert (report.changed, report.pruned) == (True, 1)
+    assert not (out / old).exists()
+    assert check_live(out).superseded == {}
+
+
+def test_without_keep_age_only_the_count_keeps_builds(project: Project, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for version in range(3):
+        write_tree(tmp_path / "assets", {"a.css": f"a{{order:{version}}}"})
+        project(keep=1)
+    manifest = check_live(out)
+    assert manifest.retained == {}
+    assert "superseded" not in (out / MANIFEST_NAME).read_text()  # manifests stay as they were
