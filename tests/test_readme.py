@@ -16,8 +16,12 @@ What "as printed" means per kind of block:
 - ``python``: whole files are written verbatim as modules and served by real servers on
   127.0.0.1 (uvicorn, gunicorn); fragments run in a subprocess with the smallest preamble the
   README implies (the imports and the ``app`` it names). Expression statements followed by a
-  ``# 'value'`` comment must evaluate to a value of that shape. The Django fragment is assembled
-  into a real project whose settings.py and wsgi.py contain the README lines verbatim.
+  ``# 'value'`` comment must evaluate to a value of that shape.
+- the Django section (handlers ``django*``, ``-k django``): one real project whose settings.py,
+  wsgi.py/asgi.py and template hold the blocks verbatim, ``python manage.py collectstatic`` run
+  as printed (its ``text`` block is its real output), ``manage.py check`` clean, served by
+  gunicorn and uvicorn; the WhiteNoise ``diff`` applied to WhiteNoise's quick-start settings
+  and the result built and served (tests/readme_django.py).
 - ``html+jinja`` / ``html+django``: rendered through the integration they belong to; the result
   must be what the README says (the hashed URL and integrity value of the real build).
 - ``toml``: loaded with ``load_config`` and built; ``json``: the manifest example must have the
@@ -974,7 +978,7 @@ HANDLERS = [
         r'^STORAGES\["staticfiles"\]\["OPTIONS"\] = ',
         handle_django_options,
     ),
-    Handler("whitenoise-diff", "diff", r"whitenoise", handle_whitenoise_diff),
+    Handler("django-whitenoise-diff", "diff", r"whitenoise", handle_whitenoise_diff),
     Handler("dev", "python", r"dev=True", handle_dev),
     Handler("python-api", "python", r"^import staticserve$", handle_python_api),
     Handler(
@@ -999,7 +1003,9 @@ def _case(block: Block) -> Any:
     marks = [
         pytest.mark.xfail(strict=True, reason=h.xfail) for h in found[:1] if h.xfail is not None
     ]
-    return pytest.param(block, id=block.id, marks=marks)
+    # The handler's name too, so that ``-k django`` selects the Django section (tox's django envs).
+    names = "+".join(h.name for h in found)
+    return pytest.param(block, id=f"{block.id}:{names}", marks=marks)
 
 
 def test_every_block_has_one_handler() -> None:
