@@ -277,3 +277,23 @@ print(json.dumps({"missing": static("no/such.css"), "plain": plain["Cache-Contro
                   "plain_origin": plain.get("Access-Control-Allow-Origin"),
                   "hashed": hashed["Cache-Control"], "status": hashed.status_code}))
 """
+
+
+def check_whitenoise_mapping(section: str) -> None:
+    """The "Moving from WhiteNoise" section names every ``WHITENOISE_*`` setting that the
+    installed WhiteNoise reads, and every ``STATICSERVE[...]`` / ``OPTIONS[...]`` key it maps
+    one to is a key staticserve accepts."""
+    from staticserve.integrations.django.conf import SETTING_KEYS
+    from staticserve.integrations.django.storage import BUILD_OPTIONS
+
+    spec = importlib.util.find_spec("whitenoise")
+    if spec is not None and spec.origin is not None:
+        read = set()
+        for module in Path(spec.origin).parent.rglob("*.py"):
+            read |= set(re.findall(r"WHITENOISE_[A-Z_]+", module.read_text(encoding="utf-8")))
+        assert read, "WhiteNoise's settings were not found in its source"
+        assert sorted(read - set(re.findall(r"WHITENOISE_[A-Z_]+", section))) == []
+    for key in re.findall(r'STATICSERVE\["(\w+)"\]', section):
+        assert key in SETTING_KEYS, key
+    for key in re.findall(r'OPTIONS\["(\w+)"\]', section):
+        assert key in {*BUILD_OPTIONS, "manifest_strict"}, key

@@ -674,6 +674,9 @@ def handle_django_options(block: Block, request: pytest.FixtureRequest) -> None:
 def handle_whitenoise_diff(block: Block, request: pytest.FixtureRequest) -> None:
     pytest.importorskip("django", reason="django is a test dependency: pip install -e '.[test]'")
     readme_django.check_whitenoise_diff(block.text, request.getfixturevalue("tmp_path"))
+    section = README_TEXT.partition("### Moving from WhiteNoise")[2].partition("\n## ")[0]
+    assert block.text in section
+    readme_django.check_whitenoise_mapping(section)
 
 
 # A request through the middleware the snippet made, from inside the snippet's process.
