@@ -70,12 +70,9 @@ def install() -> Path | None:
     if npm is None:
         return None
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [npm, "install", "--prefix", str(INSTALL_DIR), f"azurite@{VERSION}"]
-        + ["--no-audit", "--no-fund", "--omit=dev", "--loglevel=error"],
-        check=True,
-        timeout=600,
-    )
+    command = [npm, "install", "--prefix", str(INSTALL_DIR), f"azurite@{VERSION}"]
+    command += ["--no-audit", "--no-fund", "--omit=dev", "--loglevel=error"]
+    subprocess.run(command, check=True, timeout=600)
     return azurite_binary()
 
 

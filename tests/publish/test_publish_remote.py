@@ -299,9 +299,7 @@ def test_credentials_that_may_not_write_are_one_line_and_nothing_is_published(si
     # Regression: one such run in four ended in SIGABRT (-6) once the message was out, the
     # library's connection threads still running while the interpreter finalized.
     for _ in range(6):
-        done = run_cli(
-            site, site.url, "--output", "out", "--endpoint-url", site.endpoint, env=keys
-        )
+        done = run_cli(site, site.url, "--output", "out", "--endpoint-url", site.endpoint, env=keys)
         assert done.returncode == 1, (done.returncode, done.stderr)
     assert done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
@@ -325,7 +323,9 @@ def test_usage_errors_exit_2(site: Site, arguments: list[str], message: str) -> 
     assert "Traceback" not in done.stderr
 
 
-def test_a_file_changed_since_the_build_is_refused_before_anything_is_written(any_site: Site) -> None:
+def test_a_file_changed_since_the_build_is_refused_before_anything_is_written(
+    any_site: Site,
+) -> None:
     site = any_site
     site.build(FILES)
     css = site.out / Manifest.load(site.out).assets["css/app.css"].path
