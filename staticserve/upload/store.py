@@ -131,6 +131,7 @@ class Bucket:
         connections: int = 16,
     ) -> None:
         self.target = target
+        self._versions: dict[str, str] = {}
         service = target.service
         if region and service != "s3":
             raise ConfigError(f"{target}: a region applies to s3:// buckets only")
@@ -191,6 +192,7 @@ class Bucket:
         try:
             result = await self._obstore.get_async(self._store, key)
             data = await result.bytes_async()
+            self._remember_version(key, result.meta.get("version"))
             return bytes(data), str(result.meta.get("e_tag") or "")
         except FileNotFoundError:
             return None
@@ -224,6 +226,8 @@ class Bucket:
         this ETag; ``creating``: only where there is none (else :class:`StaleState`)."""
         store = self._immutable_store if immutable else self._store
         mode: Any = "create" if creating else {"e_tag": replacing} if replacing else None
+        if replacing and key in self._versions:  # GCS matches the generation, not the ETag
+            mode["version"] = self._versions[key]
         try:
             result = await self._obstore.put_async(
                 store, key, data, attributes=attributes, mode=mode
@@ -235,7 +239,16 @@ class Bucket:
                     "run this publish again once it has finished"
                 ) from None
             raise self._error("upload", key, exc) from None
+        self._remember_version(key, result.get("version"))
         return str(result.get("e_tag") or "")
+
+    def _remember_version(self, key: str, version: object) -> None:
+        """The object's version (GCS's generation) as last read or written: the library
+        makes a conditional replacement on GCS from it, and from the ETag elsewhere."""
+        if version:
+            self._versions[key] = str(version)
+        else:
+            self._versions.pop(key, None)
 
     async def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (batched by the library: up to 1,000 keys a request on S3)."""
