@@ -1,5 +1,6 @@
 """``staticserve publish`` against a real object store (SeaweedFS, started by the tests): what
-lands in the bucket, byte for byte and field for field, and how few requests it takes."""
+lands in the bucket, byte for byte and field for field, and how few requests it takes. The
+tests on ``any_site`` run against Azure Blob Storage's emulator (Azurite) too."""
 
 from __future__ import annotations
 
