@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import shutil
 import signal
 import subprocess
@@ -60,8 +61,14 @@ class Azurite:
 
 
 def azurite_binary() -> Path | None:
+    """The pinned Azurite's blob service command, if that version is installed."""
     binary = INSTALL_DIR / "node_modules" / ".bin" / "azurite-blob"
-    return binary if binary.exists() else None
+    package = INSTALL_DIR / "node_modules" / "azurite" / "package.json"
+    try:
+        installed = json.loads(package.read_text(encoding="utf-8")).get("version")
+    except (OSError, ValueError):
+        return None
+    return binary if installed == VERSION and binary.exists() else None
 
 
 def install() -> Path | None:
