@@ -1,0 +1,66 @@
+"""Django deployed as its users deploy it: under a sub-path (``SCRIPT_NAME``), and with Django's
+``GZipMiddleware`` listed before ``StaticServeMiddleware``. Each test runs a real project's WSGI
+application in a subprocess, the way a server loads ``wsgi.py``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from .django_project import Project, make_project
+
+pytest.importorskip("django")
+
+MIDDLEWARE = 'MIDDLEWARE = ["staticserve.integrations.django.StaticServeMiddleware"]\n'
+
+# Loads the application as wsgi.py does (the middleware is made, settings read), then serves
+# the requests in REQUESTS: (SCRIPT_NAME, PATH_INFO, header fields); prints each answer.
+SERVE = """
+import json, sys
+from io import BytesIO
+from django.core.wsgi import get_wsgi_application
+application = get_wsgi_application()
+def serve(script_name, path, headers):
+    environ = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": script_name, "PATH_INFO": path,
+               "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+               "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+               "wsgi.input": BytesIO(), "wsgi.errors": sys.stderr}
+    environ.update(headers)
+    answer = {}
+    def start_response(status, fields, exc_info=None):
+        answer["status"] = int(status.split()[0])
+        answer["headers"] = {k.lower(): v for k, v in fields}
+    chunks = application(environ, start_response)
+    body = b"".join(chunks)
+    getattr(chunks, "close", lambda: None)()
+    answer["body"] = body.decode("latin-1")
+    return answer
+result = [serve(*request) for request in REQUESTS]
+"""
+
+
+def serve(project: Project, *requests: tuple[str, str, dict[str, str]]) -> list[dict]:
+    code = f"REQUESTS = {json.dumps(requests)}\n{SERVE}"
+    answers = project.python(code.replace("import django, json\ndjango.setup()\n", ""))
+    assert isinstance(answers, list)
+    return answers
+
+
+@pytest.mark.parametrize("static_url", ["static/", "/static/"])
+def test_under_a_sub_path_static_links_urls_the_server_answers(
+    tmp_path: Path, static_url: str
+) -> None:
+    # startproject writes STATIC_URL = "static/": Django puts the script prefix before it.
+    project = make_project(tmp_path, settings=f"{MIDDLEWARE}STATIC_URL = {static_url!r}\n")
+    project.collectstatic()
+    [page] = serve(project, ("/app", "/", {}))
+    [href] = re.findall(r'href="([^"]+)"', page["body"])
+    expected = "/app/static/" if static_url == "static/" else "/static/"
+    assert re.fullmatch(re.escape(expected) + r"shop/app\.[0-9a-f]{12}\.css", href), href
+    if static_url == "static/":
+        [asset] = serve(project, ("/app", href.removeprefix("/app"), {}))
+        assert asset["status"] == 200
+        assert "immutable" in asset["headers"]["cache-control"]
