@@ -64,3 +64,39 @@ def test_under_a_sub_path_static_links_urls_the_server_answers(
         [asset] = serve(project, ("/app", href.removeprefix("/app"), {}))
         assert asset["status"] == 200
         assert "immutable" in asset["headers"]["cache-control"]
+
+
+def test_gzip_middleware_before_it_leaves_static_answers_as_they_are(tmp_path: Path) -> None:
+    # Django's docs put GZipMiddleware near the top; it would gzip a 206's byte range (its
+    # Content-Range then names bytes the body does not hold) and an already compressed image.
+    settings = (
+        'MIDDLEWARE = ["django.middleware.gzip.GZipMiddleware", '
+        '"staticserve.integrations.django.StaticServeMiddleware"]\n'
+    )
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+    project = make_project(tmp_path, settings=settings, files={"shop/static/shop/dot.png": png})
+    project.collectstatic()
+    [page] = serve(project, ("", "/", {}))
+    [href] = re.findall(r'href="([^"]+)"', page["body"])
+    png_url = (
+        "/static/"
+        + json.loads((project.static_root / "staticserve.json").read_text())["assets"][
+            "shop/dot.png"
+        ]["path"]
+    )
+    gzip = {"HTTP_ACCEPT_ENCODING": "gzip"}
+    part, image = serve(
+        project, ("", href, {**gzip, "HTTP_RANGE": "bytes=0-299"}), ("", png_url, gzip)
+    )
+    assert part["status"] == 206
+    assert "content-encoding" not in part["headers"]
+    assert part["headers"]["content-range"].startswith("bytes 0-299/")
+    assert (
+        part["body"].encode("latin-1")
+        == project.root.joinpath("shop/static/shop/app.css").read_bytes()[:300]
+    )
+    assert image["status"] == 200
+    assert "content-encoding" not in image["headers"]
+    assert image["body"].encode("latin-1") == png
+    assert image["headers"]["content-length"] == str(len(png))
+    assert image["headers"]["etag"].startswith('"')

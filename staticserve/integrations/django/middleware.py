@@ -86,7 +86,12 @@ class StaticServeMiddleware:
         query = meta.get("QUERY_STRING", "").encode("latin-1")
         plan = plan_request(request.method or "", raw, headers, int(time()), serving.lookup, query)
         if plan is None and not serving.fall_through:
-            return NOT_FOUND
+            plan = NOT_FOUND
+        if plan is not None:
+            # The answer is final, its coding chosen: a GZipMiddleware listed before this one
+            # must not gzip it (a 206's range, an image), so it no longer sees that gzip is
+            # accepted -- the one way to turn it off for a response that has no coding.
+            meta.pop("HTTP_ACCEPT_ENCODING", None)
         return plan
 
     def _pinned(self, request: HttpRequest) -> Any:
