@@ -100,3 +100,22 @@ def test_gzip_middleware_before_it_leaves_static_answers_as_they_are(tmp_path: P
     assert image["body"].encode("latin-1") == png
     assert image["headers"]["content-length"] == str(len(png))
     assert image["headers"]["etag"].startswith('"')
+
+
+@pytest.mark.parametrize("name", ["ünï.css", "日本.css"])
+def test_non_ascii_names_are_served_by_a_server_that_gives_no_raw_uri(
+    tmp_path: Path, name: str
+) -> None:
+    # runserver (wsgiref) sets neither RAW_URI nor REQUEST_URI; Django replaces the WSGI
+    # PATH_INFO (UTF-8 bytes as latin-1) in request.META by the decoded path.
+    project = make_project(
+        tmp_path, settings=MIDDLEWARE, files={f"shop/static/shop/{name}": "b { c: d }"}
+    )
+    project.collectstatic()
+    hashed = json.loads((project.static_root / "staticserve.json").read_text())["assets"][
+        f"shop/{name}"
+    ]["path"]
+    wsgi_path = ("/static/" + hashed).encode("utf-8").decode("latin-1")
+    [asset] = serve(project, ("", wsgi_path, {}))
+    assert asset["status"] == 200
+    assert asset["body"] == "b { c: d }"
