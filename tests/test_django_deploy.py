@@ -119,3 +119,20 @@ def test_non_ascii_names_are_served_by_a_server_that_gives_no_raw_uri(
     [asset] = serve(project, ("", wsgi_path, {}))
     assert asset["status"] == 200
     assert asset["body"] == "b { c: d }"
+
+
+@pytest.mark.parametrize("middleware", [True, False])
+def test_a_cdn_static_url_links_the_cdn_in_a_served_process(
+    tmp_path: Path, middleware: bool
+) -> None:
+    # In a served process the storage answers from the middleware's catalog, whose URLs are
+    # already under the CDN (url_base); without the middleware, from its own.
+    settings = 'STATIC_URL = "https://cdn.example.com/static/"\n'
+    project = make_project(tmp_path, settings=(MIDDLEWARE if middleware else "") + settings)
+    project.collectstatic()
+    [page] = serve(project, ("", "/", {}))
+    [href] = re.findall(r'href="([^"]+)"', page["body"])
+    assert re.fullmatch(r"https://cdn\.example\.com/static/shop/app\.[0-9a-f]{12}\.css", href)
+    if middleware:  # the CDN pulls from the path
+        [asset] = serve(project, ("", href.removeprefix("https://cdn.example.com"), {}))
+        assert asset["status"] == 200

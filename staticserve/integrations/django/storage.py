@@ -107,7 +107,9 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # django is un
                     hashed = catalog.static_url(candidate)
                 except KeyError:
                     continue
-                return str(self.base_url) + hashed[len(catalog.options.mount) :]
+                # Under the catalog's url_base (a CDN) when it has one, else under its mount.
+                base = catalog.options.url_base or catalog.options.mount
+                return str(self.base_url) + hashed[len(base) :]
         if self.manifest_strict:
             raise ValueError(self._missing(path, catalog))
         return self._logical_url(name)
