@@ -61,7 +61,7 @@ class Command(collectstatic.Command):  # type: ignore[misc]  # django is untyped
             self._confirm(output)
         if self.clear and not (output / MANIFEST_NAME).exists():
             self._empty(output)
-        elif not self.dry_run and _holds_files(output) and not (output / MANIFEST_NAME).exists():
+        elif _holds_files(output) and not (output / MANIFEST_NAME).exists():
             raise CommandError(
                 f"STATIC_ROOT ({output}) holds files but no staticserve build (an earlier "
                 "collectstatic's copies?); run `manage.py collectstatic --clear` to delete them "
