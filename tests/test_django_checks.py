@@ -216,3 +216,13 @@ def test_options_of_the_storage_are_checked(
     [(check, found)] = problems(STATIC_ROOT=str(static_build.root), STORAGES=storages)
     assert check == "staticserve.E003"
     assert found.startswith(message)
+
+
+def test_a_valid_storage_is_no_problem_whatever_media_url_is(static_build: Build) -> None:
+    # startproject leaves MEDIA_URL unset: Django makes it "/" (the script prefix).
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "staticserve.integrations.django.ManifestStorage"},
+    }
+    found = problems(STATIC_ROOT=str(static_build.root), STORAGES=storages, MEDIA_URL="/")
+    assert found == []

@@ -36,6 +36,7 @@ from .storage import ManifestStorage
 __all__ = ["check_settings"]
 
 APP = "staticserve.integrations.django"
+_OPTIONS = 'STORAGES["staticfiles"]["OPTIONS"]'
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -92,9 +93,11 @@ def _storage_options() -> list[CheckMessage]:
     if not (isinstance(backend, type) and issubclass(backend, ManifestStorage)):
         return []
     options = entry.get("OPTIONS") or {}
-    try:  # base_url given: reading STATIC_URL now would fix it without the script prefix
-        backend(base_url="/", **options)
-    except (ImproperlyConfigured, TypeError) as exc:
+    if not isinstance(options, Mapping):
+        return [Error(f"{_OPTIONS} must be a dict, not {options!r}", id="staticserve.E003")]
+    try:
+        backend.check_options(**options)
+    except ImproperlyConfigured as exc:
         return [Error(str(exc), id="staticserve.E003")]
     return []
 
