@@ -159,6 +159,8 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     first = project.collectstatic("--dry-run")
     assert not project.static_root.exists()
     assert "Pretending to write 'shop/app." in first.stdout
+    assert "would be written" in first.stdout  # a dry run writes no variant
+    assert "variants written" not in first.stdout
     project.collectstatic()
     before = project.snapshot()
     project.write({"shop/static/shop/new.css": "b { }"})

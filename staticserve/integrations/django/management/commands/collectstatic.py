@@ -158,8 +158,9 @@ def _summary(report: BuildReport) -> str:
         line += f", {written} post-processed"
     variants = report.written_variants
     state = "checked (dry run)" if report.dry_run else f"build {report.generation} live"
+    verb = "would be written" if report.dry_run else "written"
     return (
         f"{line}.\nstaticserve: {state}, {report.files} files, {variants} compressed "
-        f"variant{'' if variants == 1 else 's'} written, {report.pruned} old files pruned, "
+        f"variant{'' if variants == 1 else 's'} {verb}, {report.pruned} old files pruned, "
         f"in {report.seconds:.2f} s."
     )
