@@ -59,6 +59,11 @@ def test_unknown_keys_are_named(static_build: Build) -> None:
             "settings.STATICSERVE: max_age must be a whole number >= 0, not '60'",
         ),
         (
+            {"STATICSERVE": {"allow_origin": True}},
+            "settings.STATICSERVE: allow_origin must be '*', one origin such as "
+            "'https://example.com' or None, not True",
+        ),
+        (
             {"STATICSERVE": {"index_file": "a/b.html"}},
             "settings.STATICSERVE: index_file must be a plain file name, not 'a/b.html'",
         ),
