@@ -26,7 +26,7 @@ from staticserve.manifest import Manifest
 from staticserve.pipeline import BuildConfig, BuildReport, Source, build, load_config
 from staticserve.pipeline.cache_dir import _decode, _encode, cache_info, prune
 
-from .conftest import compressible, write_tree
+from .conftest import compressible, settle, write_tree
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -493,3 +493,16 @@ def test_a_symlink_or_pipe_planted_as_an_entry_is_never_read(tmp_path: Path) -> 
     assert not zero.is_symlink()  # both replaced by real entries
     assert zero.is_file()
     assert pipe.is_file()
+
+
+def test_a_build_that_finds_nothing_changed_still_reports_its_cache_folder(
+    tmp_path: Path, site: Callable[..., BuildReport]
+) -> None:
+    """The no-op shortcut (nothing read) reports the cache folder as any build does, so the
+    summary keeps its `restored` count and --json its cache_dir."""
+    settle()  # sources old enough to be trusted: the second build reads nothing
+    site("out1")
+    again = site("out1")
+    assert again.sources_read == 0
+    assert again.cache_dir == tmp_path / "cache"
+    assert again.to_json()["cache_dir"] == str(tmp_path / "cache")
