@@ -18,9 +18,11 @@ cache never fails a build: a folder it cannot write or read is a warning, and th
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -169,13 +171,13 @@ class CompressionCache:
     def _lookup(self, name: str) -> tuple[bool, bytes | None]:
         path = self._path(name)
         try:
-            raw = path.read_bytes()
+            raw = _read_entry(path)
         except FileNotFoundError:
             return False, None
         except OSError as exc:
             self._cannot("read", exc)
             return False, None
-        valid, variant = _decode(name, raw)
+        valid, variant = (False, None) if raw is None else _decode(name, raw)
         if not valid:
             with self._lock:
                 self.rejected += 1
@@ -221,6 +223,27 @@ class CompressionCache:
         }
         with contextlib.suppress(OSError):
             _write_new(self.root / _LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
+
+
+def _read_entry(path: Path) -> bytes | None:
+    """The bytes of the entry file ``path``; None when something else than a file stands there
+    (a symlink, a pipe, a device): never followed nor read, so a planted ``/dev/zero`` or a pipe
+    cannot exhaust memory or block the build. It is then rejected and replaced like a corrupt
+    entry."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None  # a symlink
+        raise
+    with os.fdopen(fd, "rb") as file:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder", os.fspath(path))
+        if not stat.S_ISREG(mode):
+            return None
+        return file.read()
 
 
 def _write_new(path: Path, data: bytes) -> None:

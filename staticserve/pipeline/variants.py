@@ -213,6 +213,15 @@ class Variants:
             self.writers.shutdown(wait=True, cancel_futures=cancel)
 
     def abort(self) -> None:
-        self._shutdown(cancel=True)
-        if self.write:
-            self.stager.abort()
+        """Stop, and undo what was written. The writers are stopped and the output tidied
+        first (quick); then the compressions running are waited for, which may take as long as
+        the longest one (brotli cannot be stopped mid-call): a second Ctrl-C during that wait
+        leaves the output tidy already."""
+        try:
+            if self.writers is not None:
+                self.writers.shutdown(wait=True, cancel_futures=True)
+            if self.write:
+                self.stager.abort()
+        finally:
+            if self.compressors is not None:
+                self.compressors.shutdown(cancel=True)

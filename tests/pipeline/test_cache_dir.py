@@ -26,7 +26,7 @@ from staticserve.manifest import Manifest
 from staticserve.pipeline import BuildConfig, BuildReport, Source, build, load_config
 from staticserve.pipeline.cache_dir import _decode, _encode, cache_info, prune
 
-from .conftest import compressible, write_tree
+from .conftest import compressible, settle, write_tree
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -458,3 +458,51 @@ def test_two_builds_at_once_share_the_cache_folder(tmp_path: Path) -> None:
         )
     )  # fmt: skip
     assert (report.compressed, report.restored) == (0, 80)
+
+
+def test_a_symlink_or_pipe_planted_as_an_entry_is_never_read(tmp_path: Path) -> None:
+    """An entry replaced by a symlink to /dev/zero (endless bytes) or by a named pipe (blocks a
+    reader forever): the build is not stuck nor killed by it, and replaces both entries.
+    Run in a child with a memory limit and a bound, so that a regression fails instead of
+    hanging or eating the machine's memory."""
+    write_tree(tmp_path / "assets", FILES)
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "from staticserve.pipeline import BuildConfig, Source, build\n"
+        "report = build(BuildConfig(base_dir=Path(sys.argv[1]), sources=(Source(Path('assets')),),"
+        " output=Path(sys.argv[2]), cache_dir=Path('cache')))\n"
+        "print(report.restored, report.compressed)\n"
+    )
+    child = [sys.executable, "-c", script, str(tmp_path)]
+    first = subprocess.run([*child, "out1"], capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    zero, pipe, *_ = entries(tmp_path / "cache")
+    zero.unlink()
+    zero.symlink_to("/dev/zero")
+    pipe.unlink()
+    os.mkfifo(pipe)
+    try:
+        second = subprocess.run([*child, "out2"], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the build blocked on a pipe planted in the cache folder")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split() == [str(2 * COMPRESSIBLE + 2 - 2), "2"]
+    check_variants_are_right(tmp_path / "out2")
+    assert not zero.is_symlink()  # both replaced by real entries
+    assert zero.is_file()
+    assert pipe.is_file()
+
+
+def test_a_build_that_finds_nothing_changed_still_reports_its_cache_folder(
+    tmp_path: Path, site: Callable[..., BuildReport]
+) -> None:
+    """The no-op shortcut (nothing read) reports the cache folder as any build does, so the
+    summary keeps its `restored` count and --json its cache_dir."""
+    settle()  # sources old enough to be trusted: the second build reads nothing
+    site("out1")
+    again = site("out1")
+    assert again.sources_read == 0
+    assert again.cache_dir == tmp_path / "cache"
+    assert again.to_json()["cache_dir"] == str(tmp_path / "cache")

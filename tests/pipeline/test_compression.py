@@ -223,3 +223,33 @@ def test_every_format_the_readme_lists_as_compressed_already_gets_no_variant(
     assert with_variants == {}
     names = {name for a in manifest.assets.values() for name in (a.path, a.logical)}
     assert set(files_on_disk(tmp_path / "out")) == names | {MANIFEST_NAME}  # no .br, no .gz
+
+
+def test_a_second_interrupt_while_compressions_finish_still_leaves_the_output_tidy(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C waits for the compressions running (brotli cannot be stopped mid-call, which
+    takes seconds on large files); a user who presses Ctrl-C again during that wait must not
+    find this build's files and journal left in the output."""
+    from staticserve.pipeline.schedule import LargestFirst
+
+    project({"a.css": compressible()})
+    before = files_on_disk(tmp_path / "out")
+    real_shutdown = LargestFirst.shutdown
+
+    def impatient(self: LargestFirst, *, cancel: bool) -> None:
+        if cancel:
+            real_shutdown(self, cancel=True)  # the threads still stop (no thread outlives the test)
+            raise KeyboardInterrupt  # ... but the user pressed Ctrl-C again while it waited
+        real_shutdown(self, cancel=cancel)
+
+    def interrupt(stage: str, done: int, total: int) -> None:
+        if stage == "compress" and done >= 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(LargestFirst, "shutdown", impatient)
+    write_tree(tmp_path / "assets", {f"f{i}.css": compressible(20_000, f".c{i} {{}}\n") for i in range(40)})  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        project(progress=interrupt)
+    assert files_on_disk(tmp_path / "out") == before
+    assert not (tmp_path / "out" / STATE_DIR / "journal.json").exists()
