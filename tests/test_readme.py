@@ -452,8 +452,8 @@ def build_in_two_clean_checkouts(command: str, request: pytest.FixtureRequest, *
 
 
 def handle_github_actions(block: Block, request: pytest.FixtureRequest) -> None:
-    """The cache step keeps the folder the build step names, under a key that changes with the
-    project's sources; the build step works from a clean checkout as printed."""
+    """The cache step keeps the folder the build step names, under a key of each run's own; the
+    build step works from a clean checkout as printed."""
     import yaml  # the test extra's pyyaml
 
     cache_step, build_step = yaml.safe_load(block.text)
@@ -461,8 +461,9 @@ def handle_github_actions(block: Block, request: pytest.FixtureRequest) -> None:
     settings = cache_step["with"]
     folder = settings["path"]
     assert settings["key"].startswith(settings["restore-keys"])
-    (hashed,) = re.findall(r"\$\{\{ hashFiles\('([^']+)/\*\*'\) \}\}", settings["key"])
-    assert hashed in tomllib.loads(str(SOURCES["pyproject.toml"]))["tool"]["staticserve"]["sources"]
+    # A key of each run's own, so that the cache is saved after every run (actions/cache saves
+    # nothing when the key matched exactly): restored through the restore-keys prefix.
+    assert settings["key"] == settings["restore-keys"] + "${{ github.run_id }}"
     words = shlex.split(build_step["run"])
     assert words[:2] == ["staticserve", "build"]
     assert words[words.index("--cache-dir") + 1] == folder
