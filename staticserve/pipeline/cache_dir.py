@@ -274,6 +274,8 @@ class _Entry:
 def _entries(root: Path) -> Iterator[_Entry]:
     """Every entry file of the cache; killed builds' old temporaries are removed on the way."""
     now = time.time()
+    if (root / _ENTRIES).is_symlink():  # never prune (or count) files elsewhere through a link
+        return
     try:
         shards = list(os.scandir(root / _ENTRIES))
     except FileNotFoundError:

@@ -506,3 +506,18 @@ def test_a_build_that_finds_nothing_changed_still_reports_its_cache_folder(
     assert again.sources_read == 0
     assert again.cache_dir == tmp_path / "cache"
     assert again.to_json()["cache_dir"] == str(tmp_path / "cache")
+
+
+def test_pruning_never_follows_a_linked_entries_folder_out_of_the_cache(tmp_path: Path) -> None:
+    # A cache folder whose v1/ was replaced by a link to elsewhere: prune must not delete
+    # files there that merely look like entries (64 hex names in two-character folders).
+    elsewhere = tmp_path / "elsewhere" / "ab"
+    elsewhere.mkdir(parents=True)
+    victim = elsewhere / ("ab" + "0" * 62)
+    victim.write_bytes(b"someone else's file")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "v1").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    result = prune(cache, 0)
+    assert victim.read_bytes() == b"someone else's file"
+    assert (result.removed, cache_info(cache).entries) == (0, 0)
