@@ -71,6 +71,18 @@ def parse_target(url: str) -> Target:
     return Target(url.rstrip("/"), parts.scheme, parts.netloc, prefix)
 
 
+def _check_endpoint(endpoint_url: str | None) -> None:
+    """An endpoint the client library can take: without a scheme (``127.0.0.1:8333``) its
+    request signing panics instead of raising an error."""
+    if endpoint_url is None:
+        return
+    parts = urlsplit(endpoint_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"endpoint URL {endpoint_url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]"
+        )
+
+
 def _import_obstore() -> Any:
     try:
         import obstore
@@ -101,6 +113,7 @@ class Bucket:
             endpoint_url = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get(
                 "AWS_ENDPOINT_URL"
             )
+        _check_endpoint(endpoint_url)
         self.endpoint = endpoint_url
         self._obstore = _import_obstore()
         from_url = importlib.import_module("obstore.store").from_url

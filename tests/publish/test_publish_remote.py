@@ -316,6 +316,12 @@ def test_credentials_that_may_not_write_are_one_line_and_nothing_is_published(si
         (["http://bucket/x"], "is not a bucket URL: expected s3://BUCKET[/PREFIX]"),
         (["s3://bucket/a/../b"], "the prefix may not contain empty, '.' or '..' parts"),
         (["s3://bucket", "--keep-age", "soon"], "keep_age: must be a duration"),
+        # Regression: an endpoint without its scheme made the library's signing panic (a Rust
+        # backtrace on stderr, "rust future panicked", exit 1).
+        (
+            ["s3://bucket", "--endpoint-url", "127.0.0.1:9"],
+            "endpoint URL '127.0.0.1:9': expected http://HOST[:PORT]",
+        ),
     ],
 )
 def test_usage_errors_exit_2(site: Site, arguments: list[str], message: str) -> None:
@@ -324,6 +330,7 @@ def test_usage_errors_exit_2(site: Site, arguments: list[str], message: str) -> 
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
 
 
 def test_a_file_changed_since_the_build_is_refused_before_anything_is_written(site: Site) -> None:
