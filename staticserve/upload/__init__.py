@@ -253,7 +253,7 @@ class _Run:
         objects = {o.key: o for o in plan.uploads if o.key in plan.check}
 
         async def check(item: BucketObject) -> str | None:
-            found = await self._bounded(self.bucket.head(item.key))
+            found = await self._bounded(lambda: self.bucket.head(item.key))
             if found is None or found[0] != item.size:
                 return None
             if item.key == item.source:  # a content-addressed name: its size tells enough
@@ -272,7 +272,7 @@ class _Run:
                 self.output / item.source if item.size > STREAMED else self._read(item)
             )
             await self._bounded(
-                self.bucket.put(item.key, data, item.attributes, immutable=item.immutable)
+                lambda: self.bucket.put(item.key, data, item.attributes, immutable=item.immutable)
             )
             done[0] += 1
             if self.progress:
@@ -280,11 +280,13 @@ class _Run:
 
         await _gather_all(one(item) for item in items)
 
-    async def _bounded(self, work: Awaitable[T]) -> T:
+    async def _bounded(self, work: Callable[[], Awaitable[T]]) -> T:
+        """``work()`` once a connection is free: the request is made only then, so one
+        cancelled while it waits (a failure elsewhere, Ctrl-C) leaves no coroutine unawaited."""
         if self.limit is None:
-            return await work
+            return await work()
         async with self.limit:
-            return await work
+            return await work()
 
     def _read(self, item: BucketObject) -> bytes:
         try:

@@ -400,3 +400,32 @@ def test_a_file_larger_than_the_streaming_threshold_is_uploaded_whole(site: Site
     assert stored.content == big
     assert stored.headers["content-type"] == "video/mp4"
     assert site.http("media/clip.mp4").content == big
+
+
+def test_a_publish_stopped_midway_leaves_no_upload_unawaited(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first failed upload cancels the uploads still waiting for a connection. Regression:
+    each of those had its request made before it waited, and every one dropped printed
+    "RuntimeWarning: coroutine 'Bucket.put' was never awaited" after the one-line error (and
+    after "Interrupted" on Ctrl-C)."""
+    import gc
+    import warnings
+
+    from staticserve.upload import store
+
+    site.build(FILES)
+    put = store.Bucket.put
+
+    async def failing_put(self: store.Bucket, key: str, *args: object, **kwargs: object) -> str:
+        if key.startswith("img/"):
+            raise PublishError(f"cannot upload {key}: refused")
+        return await put(self, key, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.Bucket, "put", failing_put)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(PublishError, match="cannot upload img/"):
+            site.publish(connections=1)
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
