@@ -127,3 +127,12 @@ def test_a_refused_coding_is_not_sent_and_the_bucket_records_are_not_served(
     assert headers.get("content-encoding") == "gzip"
     assert through(varnish, "/static/" + MANIFEST_NAME, "")[0] == 404
     assert through(varnish, "/static/.staticserve/publish.json", "")[0] == 404
+    # Regression: spellings that the store decodes to the records passed the URL check.
+    for spelling in (
+        "/static/staticserve%2Ejson",
+        "/static/%73taticserve.json",
+        "/static//staticserve.json",
+        "/static/%2Estaticserve/publish.json",
+    ):
+        assert through(varnish, spelling, "")[0] == 404, spelling
+        assert through(varnish, spelling, "gzip, br")[0] == 404, spelling
