@@ -67,7 +67,9 @@ sub vcl_backend_fetch {
 
 sub vcl_backend_response {
     # A file without that variant (an image; a text too small to gain): its identity object.
-    if (beresp.status == 404 && bereq.retries == 0 && bereq.http.X-Coding != "identity") {
+    # AWS S3 answers 403, not 404, for a missing key to a reader that may not list the bucket.
+    if ((beresp.status == 404 || beresp.status == 403) && bereq.retries == 0 &&
+        bereq.http.X-Coding != "identity") {
         return (retry);
     }
     # The bucket's own records (staticserve.json, .staticserve/publish.json) are stored
