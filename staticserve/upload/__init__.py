@@ -174,6 +174,7 @@ class _Run:
             every = len(_every_key(local, self.max_age))
             return self._report(state.generation, present=every, dry_run=dry_run)
         live_found = await self.bucket.get(MANIFEST_NAME)
+        live_tag = live_found[1] if live_found else None
         live = None
         if live_found:
             try:
@@ -199,10 +200,14 @@ class _Run:
                 planned_deletions=tuple(plan.deletions),
                 uploaded_bytes=sum(o.size for o in plan.uploads),
             )
-        return await self._apply(plan, state, state_tag)
+        return await self._apply(plan, state, state_tag, live_tag)
 
     async def _apply(
-        self, plan: Plan, state: PublishState | None, state_tag: str | None
+        self,
+        plan: Plan,
+        state: PublishState | None,
+        state_tag: str | None,
+        live_tag: str | None,
     ) -> PublishReport:
         confirmed = await self._confirm(plan)
         hashed = [o for o in plan.hashed if o.key not in confirmed]
@@ -229,7 +234,15 @@ class _Run:
         await self._upload_all(hashed, done, total)
         if plan.switch:
             data = plan.manifest.dumps().encode()
-            await self.bucket.put(MANIFEST_NAME, data, dict(MANIFEST_FIELDS))
+            # Only over the manifest this plan was made from: a publish that switched since
+            # (and may have deleted what this one uploaded) makes this one stop here.
+            await self.bucket.put(
+                MANIFEST_NAME,
+                data,
+                dict(MANIFEST_FIELDS),
+                replacing=live_tag,
+                creating=live_tag is None,
+            )
         await self._upload_all(logical, done, total)
         await self.bucket.delete(plan.deletions)
         await self._put_state(plan.state, tag, creating=state is None)

@@ -429,3 +429,54 @@ def test_a_publish_stopped_midway_leaves_no_upload_unawaited(
             site.publish(connections=1)
         gc.collect()
     assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+
+
+def test_a_publish_overtaken_before_its_switch_does_not_put_its_manifest_up(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two publishes at once, the slower one held just before it switches the manifest while
+    the other runs from start to end (deleting, as keys no build of its own needs, the objects
+    the slower one had uploaded). Regression: the slower one then put its manifest up
+    regardless, and the bucket served a build whose new files were gone."""
+    import shutil
+    import threading
+
+    import staticserve
+    from staticserve.upload import store
+
+    site.build(FILES)
+    site.publish()
+    site.build({"css/app.css": compressible(4400), "js/extra.js": "export const x = 1;\n" * 80})
+    slower_out = site.root / "out-slower"
+    shutil.copytree(site.out, slower_out)
+    site.build({"css/app.css": compressible(4500), "js/extra.js": "export const y = 2;\n" * 80})
+    held, release = threading.Event(), threading.Event()
+    put = store.Bucket.put
+
+    async def holding_put(self: store.Bucket, key: str, *args: object, **kwargs: object) -> str:
+        if key == MANIFEST_NAME and threading.current_thread().name == "slower":
+            held.set()
+            await asyncio.to_thread(release.wait, 60)
+        return await put(self, key, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.Bucket, "put", holding_put)
+    failures: list[BaseException] = []
+
+    def slower() -> None:
+        try:
+            staticserve.publish(site.url, output=slower_out, endpoint_url=site.proxy.url)
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=slower, name="slower")
+    thread.start()
+    try:
+        assert held.wait(60)
+        site.publish()  # the faster one, from start to end
+        faster = site.live()
+    finally:
+        release.set()
+        thread.join(60)
+    assert [type(f) for f in failures] == [store.StaleState], failures
+    assert site.live() == faster
+    assert every_key(site) <= site.stored_keys()
