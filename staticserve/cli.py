@@ -252,10 +252,11 @@ def nginx_conf_command(
 @click.option(
     "--endpoint-url",
     metavar="URL",
-    help="The storage service's endpoint (MinIO, SeaweedFS, R2, ...).  "
-    "[default: $AWS_ENDPOINT_URL, else AWS]",
+    help="The storage service's endpoint (MinIO, SeaweedFS, R2, ...; for az:// the account's "
+    "blob endpoint, e.g. Azurite's http://127.0.0.1:10000/devstoreaccount1).  "
+    "[default: $AWS_ENDPOINT_URL or $AZURE_STORAGE_ENDPOINT, else the cloud's]",
 )
-@click.option("--region", help="The bucket's region.  [default: $AWS_REGION]")
+@click.option("--region", help="The S3 bucket's region.  [default: $AWS_REGION]")
 @click.option(
     "--keep",
     metavar="N",
@@ -295,11 +296,13 @@ def publish_command(
     quiet: bool,
     **settings: Any,
 ) -> None:
-    """Upload the build to object storage: URL is s3://BUCKET[/PREFIX] (or gs://, az://).
+    """Upload the build to object storage: URL is s3://BUCKET[/PREFIX] or az://CONTAINER[/PREFIX]
+    (also azure://, abfs://, abfss://; gs:// untested).
 
     Only the objects the bucket lacks are uploaded, the manifest after the files it names;
     the files of the last `keep` builds stay. Credentials come from the environment
-    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, ...).
+    (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, ...; for Azure
+    AZURE_STORAGE_ACCOUNT_NAME, AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_TOKEN, ...).
     Exit codes: 0 published (or up to date), 1 publish error (the bucket still serves the
     build it served), 2 usage or configuration error.
     """

@@ -127,6 +127,11 @@ class ServeOptions:
         if self.index_file is not None and not _is_file_name(self.index_file):
             raise ConfigError(f"index_file must be a plain file name, not {self.index_file!r}")
         if self.allow_origin is not None:
+            if not isinstance(self.allow_origin, str):
+                raise ConfigError(
+                    "allow_origin must be '*', one origin such as 'https://example.com' or "
+                    f"None, not {self.allow_origin!r}"
+                )
             _check_field("Access-Control-Allow-Origin", self.allow_origin)
         for fields in (self.headers or {}).values():
             for name, value in fields.items():

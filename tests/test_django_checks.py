@@ -59,6 +59,11 @@ def test_unknown_keys_are_named(static_build: Build) -> None:
             "settings.STATICSERVE: max_age must be a whole number >= 0, not '60'",
         ),
         (
+            {"STATICSERVE": {"allow_origin": True}},
+            "settings.STATICSERVE: allow_origin must be '*', one origin such as "
+            "'https://example.com' or None, not True",
+        ),
+        (
             {"STATICSERVE": {"index_file": "a/b.html"}},
             "settings.STATICSERVE: index_file must be a plain file name, not 'a/b.html'",
         ),
@@ -193,3 +198,36 @@ def test_manage_py_check_reports_it_at_startup(tmp_path: Path) -> None:
         "?: (staticserve.E003) settings.STATICSERVE: max_age must be a whole number >= 0, not -1"
         in result.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"keep": -1}, 'STORAGES["staticfiles"]["OPTIONS"]: keep: must be at least 1, got -1'),
+        ({"bogus": 1}, 'STORAGES["staticfiles"]["OPTIONS"]: unknown option \'bogus\' ('),
+    ],
+)
+def test_options_of_the_storage_are_checked(
+    static_build: Build, options: dict[str, Any], message: str
+) -> None:
+    # Else the first {% static %} of every page raises ImproperlyConfigured: a 500.
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {
+            "BACKEND": "staticserve.integrations.django.ManifestStorage",
+            "OPTIONS": options,
+        },
+    }
+    [(check, found)] = problems(STATIC_ROOT=str(static_build.root), STORAGES=storages)
+    assert check == "staticserve.E003"
+    assert found.startswith(message)
+
+
+def test_a_valid_storage_is_no_problem_whatever_media_url_is(static_build: Build) -> None:
+    # startproject leaves MEDIA_URL unset: Django makes it "/" (the script prefix).
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "staticserve.integrations.django.ManifestStorage"},
+    }
+    found = problems(STATIC_ROOT=str(static_build.root), STORAGES=storages, MEDIA_URL="/")
+    assert found == []

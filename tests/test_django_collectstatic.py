@@ -159,6 +159,8 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
     first = project.collectstatic("--dry-run")
     assert not project.static_root.exists()
     assert "Pretending to write 'shop/app." in first.stdout
+    assert "would be written" in first.stdout  # a dry run writes no variant
+    assert "variants written" not in first.stdout
     project.collectstatic()
     before = project.snapshot()
     project.write({"shop/static/shop/new.css": "b { }"})
@@ -354,3 +356,12 @@ def test_finder_files_lists_the_winning_file_of_each_path_in_finder_order(tmp_pa
         ["pre/a.js", str(tmp_path / "dirs/a.js")],
         ["shop/app.css", str(tmp_path / "own/shop/app.css")],  # the app's copy shadowed
     ]  # and the memory finder's files, on no disk, are not listed
+
+
+def test_a_dry_run_over_earlier_copies_says_what_the_real_run_says(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    project.write({"collected/admin/css/base.css": "old copy"})
+    refused = project.collectstatic("--dry-run", check=False)
+    assert refused.returncode == 1
+    assert "holds files but no staticserve build" in refused.stderr
+    assert "collectstatic --clear" in refused.stderr

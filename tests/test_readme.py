@@ -16,8 +16,12 @@ What "as printed" means per kind of block:
 - ``python``: whole files are written verbatim as modules and served by real servers on
   127.0.0.1 (uvicorn, gunicorn); fragments run in a subprocess with the smallest preamble the
   README implies (the imports and the ``app`` it names). Expression statements followed by a
-  ``# 'value'`` comment must evaluate to a value of that shape. The Django fragment is assembled
-  into a real project whose settings.py and wsgi.py contain the README lines verbatim.
+  ``# 'value'`` comment must evaluate to a value of that shape.
+- the Django section (handlers ``django*``, ``-k django``): one real project whose settings.py,
+  wsgi.py/asgi.py and template hold the blocks verbatim, ``python manage.py collectstatic`` run
+  as printed (its ``text`` block is its real output), ``manage.py check`` clean, served by
+  gunicorn and uvicorn; the WhiteNoise ``diff`` applied to WhiteNoise's quick-start settings
+  and the result built and served (tests/readme_django.py).
 - ``html+jinja`` / ``html+django``: rendered through the integration they belong to; the result
   must be what the README says (the hashed URL and integrity value of the real build).
 - ``toml``: loaded with ``load_config`` and built; ``json``: the manifest example must have the
@@ -40,7 +44,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +60,7 @@ import staticserve
 from staticserve.manifest import MANIFEST_NAME, Manifest
 from staticserve.pipeline import build, load_config
 
+from . import readme_django
 from .conftest import server_process
 from .pipeline.conftest import write_tree
 
@@ -631,114 +635,138 @@ def handle_jinja(block: Block, request: pytest.FixtureRequest) -> None:
         assert found[0] == expected
 
 
-# The Django project around the README's lines: what `django-admin startproject` writes, cut
-# to what a request needs. DEBUG comes from the environment so one project runs both modes.
-DJANGO_SETTINGS_HEAD = """\
-import os
-from pathlib import Path
-BASE_DIR = Path(__file__).resolve().parent.parent
-SECRET_KEY = "readme test only"
-DEBUG = os.environ.get("README_DJANGO_DEBUG") == "1"
-ALLOWED_HOSTS = ["127.0.0.1"]
-ROOT_URLCONF = "proj.urls"
-MIDDLEWARE = []
-TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates",
-              "DIRS": [BASE_DIR / "django_templates"]}]
-
-"""
-DJANGO_ENTRY_HEAD = """\
-import os
-from django.core.{kind} import get_{kind}_application
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj.settings")
-
-"""
-DJANGO_URLS = """\
-from django.shortcuts import render
-from django.urls import path
-urlpatterns = [path("", lambda request: render(request, "page.html"))]
-"""
-# The README's ``INSTALLED_APPS = [..., "staticserve.integrations.django"]``: the literal
-# ``...`` stands for the project's other apps; here one real app takes its place (Ellipsis
-# itself would not be an app). Nothing else of the README's lines is changed.
-OTHER_APPS = '"django.contrib.contenttypes"'
+# -- the Django section (tests/readme_django.py holds the project and its checks) --------------
 
 
-def django_files(block: Block) -> dict[str, str]:
-    """proj/settings.py, proj/wsgi.py and proj/asgi.py with the README's lines verbatim."""
-    settings_part, marker, wsgi_part = block.text.partition("# wsgi.py")
-    assert settings_part.startswith("# settings.py"), "settings.py first"
-    assert marker, "then wsgi.py"
-    settings, replaced = re.subn(r"\[\.\.\., ", f"[{OTHER_APPS}, ", settings_part)
-    assert replaced == 1, "exactly one `[..., ` placeholder"
-    wsgi = marker + wsgi_part
-    # "(asgi.py: wrap_asgi(get_asgi_application()))": the same lines with the ASGI call.
-    asgi_call = re.search(r"\(asgi\.py: (wrap_asgi\(get_asgi_application\(\)\))\)", wsgi)
-    assert asgi_call, "the README names the asgi.py variant"
-    asgi = wsgi.replace("wrap_wsgi(get_wsgi_application())", asgi_call[1])
-    asgi = asgi.replace("import wrap_wsgi", "import wrap_asgi")
-    return {
-        "proj/__init__.py": "",
-        "proj/urls.py": DJANGO_URLS,
-        "proj/settings.py": DJANGO_SETTINGS_HEAD + settings,
-        "proj/wsgi.py": DJANGO_ENTRY_HEAD.format(kind="wsgi") + wsgi,
-        "proj/asgi.py": DJANGO_ENTRY_HEAD.format(kind="asgi") + asgi,
-        "django_templates/page.html": only_block("django-template").text,
-    }
+def _collectstatic_line() -> str:
+    (line,) = command_lines(only_block("django-collectstatic"))
+    return line
 
 
 @pytest.fixture(scope="module")
-def django_servers(site: Path) -> Iterator[dict[str, str]]:
-    """The README's Django project on 127.0.0.1: ``wsgi`` (gunicorn) and ``asgi`` (uvicorn)
-    with DEBUG off, and ``dev`` (gunicorn, DEBUG on, so ``"dev": DEBUG`` is True; started in the
-    project folder, whose pyproject.toml development mode then reads)."""
+def django_project(tmp_path_factory: pytest.TempPathFactory) -> readme_django.DjangoProject:
+    """A project whose settings.py, template and wsgi.py hold the section's blocks verbatim."""
     pytest.importorskip("django", reason="django is a test dependency: pip install -e '.[test]'")
-    write_tree(site, dict(django_files(only_block("django"))))
-    urls = {}
-    with ExitStack() as servers:
-        for name, debug in (("wsgi", "0"), ("asgi", "0"), ("dev", "1")):
+    settings = only_block("django").text
+    project = readme_django.make_project(
+        tmp_path_factory.mktemp("django"), settings, only_block("django-template").text
+    )
+    readme_django.add_fast_path(project, settings, only_block("django-wsgi").text)
+    return project
 
-            def command(port: int, name: str = name) -> list[str]:
-                if name == "asgi":
-                    command = [sys.executable, "-m", "uvicorn", "proj.asgi:application"]
-                    command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
-                else:
-                    command = [sys.executable, "-m", "gunicorn", "proj.wsgi:application"]
-                    command += ["--bind", f"127.0.0.1:{port}", "--workers", "1"]
-                return [*command, "--log-level", "warning"]
 
-            env = subprocess_env(README_DJANGO_DEBUG=debug)
-            urls[name] = servers.enter_context(server_process(command, "/", cwd=site, env=env))
+@pytest.fixture(scope="module")
+def django_servers(django_project: readme_django.DjangoProject) -> Iterator[dict[str, str]]:
+    django_project.collect(_collectstatic_line())
+    with readme_django.servers(django_project) as urls:
         yield urls
 
 
 def handle_django(block: Block, request: pytest.FixtureRequest) -> None:
-    root: Path = request.getfixturevalue("site")
+    """settings.py as printed: ``check`` finds nothing after ``collectstatic``; the middleware
+    serves the admin's hashed files immutable (and its login page links only those); with
+    DEBUG the finders' files as they are, ``no-cache``."""
+    project: readme_django.DjangoProject = request.getfixturevalue("django_project")
+    servers: dict[str, str] = request.getfixturevalue("django_servers")
+    project.shell("python manage.py check --fail-level WARNING")
+    readme_django.check_served_hashed(servers["middleware"], project, "admin/css/base.css")
+    readme_django.check_admin_page(servers["middleware"], project)
+    import django.contrib.admin
+
+    source = Path(django.contrib.admin.__file__).parent / "static/admin/css/base.css"
+    dev = get(servers["dev"] + "/static/admin/css/base.css")
+    assert (dev.status_code, dev.headers["cache-control"]) == (200, "no-cache")
+    assert dev.content == source.read_bytes()
+
+
+def handle_django_wsgi(block: Block, request: pytest.FixtureRequest) -> None:
+    """The wsgi.py lines (gunicorn) and their asgi.py variant (uvicorn), with the settings
+    block minus its MIDDLEWARE line: assets served by the wrapper, the rest by Django."""
+    project: readme_django.DjangoProject = request.getfixturevalue("django_project")
     servers: dict[str, str] = request.getfixturevalue("django_servers")
     for name in ("wsgi", "asgi"):
-        check_hashed_asset(servers[name], root, "js/app.js")
+        readme_django.check_served_hashed(servers[name], project, "admin/js/core.js")
+        readme_django.check_admin_page(servers[name], project)
         assert get(servers[name] + "/elsewhere").status_code == 404  # Django's own 404
-    dev = get(servers["dev"] + "/static/css/app.css")  # "dev": DEBUG -> the sources
-    assert dev.status_code == 200
-    assert dev.content == (root / "assets/css/app.css").read_bytes()
-    assert dev.headers["cache-control"] == "no-cache"
+
+
+def handle_django_collectstatic(block: Block, request: pytest.FixtureRequest) -> None:
+    """Run as printed in the project: every file the finders find is in the build, hashed."""
+    project: readme_django.DjangoProject = request.getfixturevalue("django_project")
+    project.collect(_collectstatic_line())
+    found = project.python(
+        "from django.contrib.staticfiles.finders import get_finders\n"
+        "for finder in get_finders():\n"
+        "    for path, _ in finder.list([]):\n"
+        "        print(path)\n"
+    )
+    manifest = project.manifest
+    assert found.split()
+    for logical in found.split():
+        assert logical in manifest.assets, f"{logical} was not published"
+        if "." in logical.rpartition("/")[2]:  # a name without a suffix keeps it (LICENSE)
+            assert HASHED.search(manifest.assets[logical].path), logical
+
+
+def handle_django_collectstatic_output(block: Block, request: pytest.FixtureRequest) -> None:
+    """What the command before prints on a first run, STATIC_ROOT's path aside."""
+    assert BLOCKS[BLOCKS.index(block) - 1] == only_block("django-collectstatic")
+    project: readme_django.DjangoProject = request.getfixturevalue("django_project")
+    stdout = project.collect(_collectstatic_line())
+    real = stdout.strip().replace(str(project.root / "staticfiles"), "/srv/app/staticfiles")
+    shown = block.text.splitlines()
+    assert len(real.splitlines()) == len(shown), f"real output:\n{stdout}"
+    for example, actual in zip(shown, real.splitlines(), strict=True):
+        assert output_line_pattern(example).fullmatch(actual), f"{example!r}\nreal: {actual!r}"
 
 
 def handle_django_template(block: Block, request: pytest.FixtureRequest) -> None:
-    root: Path = request.getfixturevalue("site")
+    """The page.html of the project: in production what the README says it renders, with the
+    live build's URL and the integrity of the bytes served there; with DEBUG the plain URL."""
+    project: readme_django.DjangoProject = request.getfixturevalue("django_project")
     servers: dict[str, str] = request.getfixturevalue("django_servers")
-    manifest = Manifest.load(root / "static_build")
-    script = re.compile(r'<script type="module" src="([^"]+)" integrity="([^"]+)"></script>')
-    for name in ("wsgi", "asgi"):
-        found = script.search(get(servers[name] + "/").text)
-        assert found, name
-        assert found[1] == manifest.static_url("js/app.js")
-        assert readme_pattern("/static/js/app.3f2a9c1d7e4b.js").fullmatch(found[1])
-        assert found[2] == manifest.integrity("js/app.js")
-        assert found[2] == sri(get(servers[name] + found[1]).content)
-    found = script.search(get(servers["dev"] + "/").text)
-    assert found
-    assert found[1] == "/static/js/app.js"
-    assert found[2] == sri((root / "assets/js/app.js").read_bytes())
+    promised = readme_pattern(promised_rendering(block))
+    manifest = project.manifest
+    for name in ("middleware", "wsgi", "asgi"):
+        flat = " ".join(get(servers[name] + "/").text.split())
+        found = promised.search(flat)
+        assert found, f"{name} rendered {flat!r}"
+        url = manifest.static_url("admin/css/base.css")
+        assert found[0] == f'href="{url}" integrity="{manifest.integrity("admin/css/base.css")}"'
+        assert manifest.integrity("admin/css/base.css") == sri(
+            get(servers[name] + url, **{"accept-encoding": "identity"}).content
+        )
+    import django.contrib.admin
+
+    source = Path(django.contrib.admin.__file__).parent / "static/admin/css/base.css"
+    flat = " ".join(get(servers["dev"] + "/").text.split())
+    assert f'href="/static/admin/css/base.css" integrity="{sri(source.read_bytes())}"' in flat
+
+
+def handle_django_options(block: Block, request: pytest.FixtureRequest) -> None:
+    """Appended to the settings block: ``check`` passes, ``collectstatic`` builds, and what each
+    option says shows (unknown names link plain URLs, max_age, no CORS field)."""
+    project: readme_django.DjangoProject = request.getfixturevalue("django_project")
+    settings = project.root / "proj/settings_options.py"
+    settings.write_text((project.root / "proj/settings.py").read_text() + block.text)
+    env = {"DJANGO_SETTINGS_MODULE": "proj.settings_options"}
+    project.shell("python manage.py collectstatic --noinput -v 0", **env)
+    project.shell("python manage.py check --fail-level WARNING", **env)
+    effects = json.loads(
+        project.python(readme_django.OPTIONS_EFFECTS, settings="proj.settings_options")
+    )
+    assert effects["missing"] == "/static/no/such.css"  # manifest_strict False
+    assert effects["plain"] == "public, max-age=300"
+    assert effects["plain_origin"] is None  # allow_origin None
+    assert (effects["status"], effects["hashed"]) == (200, IMMUTABLE)
+
+
+def handle_whitenoise_diff(block: Block, request: pytest.FixtureRequest) -> None:
+    pytest.importorskip("django", reason="django is a test dependency: pip install -e '.[test]'")
+    readme_django.check_whitenoise_diff(block.text, request.getfixturevalue("tmp_path"))
+    section = README_TEXT.partition("### Moving from WhiteNoise")[2].partition("\n## ")[0]
+    assert block.text in section
+    readme_django.check_whitenoise_mapping(section)
 
 
 # A request through the middleware the snippet made, from inside the snippet's process.
@@ -1024,13 +1052,33 @@ class Handler:
 
 
 HANDLERS = [
-    Handler("sh", "sh", r"", handle_sh),
+    Handler("sh", "sh", r"\A(?!python manage\.py )", handle_sh),
     Handler("output", "", r"", handle_output),
     Handler("fastapi", "python", r"^from fastapi import FastAPI$", handle_fastapi),
     Handler("flask", "python", r"^from flask import Flask$", handle_flask),
     Handler("jinja", "html+jinja", r"", handle_jinja),
     Handler("django", "python", r"^# settings\.py$", handle_django),
+    Handler("django-wsgi", "python", r"^# wsgi\.py ", handle_django_wsgi),
+    Handler(
+        "django-collectstatic",
+        "sh",
+        r"\Apython manage\.py collectstatic --noinput$",
+        handle_django_collectstatic,
+    ),
+    Handler(
+        "django-collectstatic-output",
+        "text",
+        r"static files copied to '",
+        handle_django_collectstatic_output,
+    ),
     Handler("django-template", "html+django", r"", handle_django_template),
+    Handler(
+        "django-options",
+        "python",
+        r'^STORAGES\["staticfiles"\]\["OPTIONS"\] = ',
+        handle_django_options,
+    ),
+    Handler("django-whitenoise-diff", "diff", r"whitenoise", handle_whitenoise_diff),
     Handler("dev", "python", r"dev=True", handle_dev),
     Handler("python-api", "python", r"^import staticserve$", handle_python_api),
     Handler(
@@ -1057,7 +1105,9 @@ def _case(block: Block) -> Any:
     marks = [
         pytest.mark.xfail(strict=True, reason=h.xfail) for h in found[:1] if h.xfail is not None
     ]
-    return pytest.param(block, id=block.id, marks=marks)
+    # The handler's name too, so that ``-k django`` selects the Django section (tox's django envs).
+    names = "+".join(h.name for h in found)
+    return pytest.param(block, id=f"{block.id}:{names}", marks=marks)
 
 
 def test_every_block_has_one_handler() -> None:

@@ -27,7 +27,7 @@ from ..manifest import MANIFEST_NAME, Manifest
 from ..pipeline.config import BuildConfig, load_config
 from .objects import STATE_KEY, BucketObject
 from .plan import Plan, PublishState, plan_publish, up_to_date
-from .store import Bucket, PublishError, StaleState, parse_target
+from .store import ASSET_METADATA, Bucket, PublishError, StaleState, parse_target
 
 __all__ = ["PublishError", "PublishReport", "StaleState", "publish"]
 
@@ -89,13 +89,15 @@ def publish(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> PublishReport:
-    """Upload the build in ``output`` to the bucket at ``url`` (``s3://bucket/prefix``).
+    """Upload the build in ``output`` to the bucket at ``url`` (``s3://bucket/prefix``,
+    ``az://container/prefix``, ``gs://bucket/prefix``).
 
     ``output``, ``keep`` and ``keep_age`` default to ``[tool.staticserve]`` of ``config`` (a
     TOML file; ``./pyproject.toml`` by default) and are checked as ``build()`` checks them.
     ``max_age`` is the Cache-Control max-age of the logical names (the middleware's option of
     the same name). ``endpoint_url`` and ``region`` default to the environment's
-    (``AWS_ENDPOINT_URL``, ``AWS_REGION``). At most ``connections`` requests run at once.
+    (``AWS_ENDPOINT_URL``, ``AWS_REGION``; for Azure ``AZURE_STORAGE_ENDPOINT``, the
+    account's blob endpoint, and no region). At most ``connections`` requests run at once.
     """
     started = time.monotonic()
     settings = config if isinstance(config, BuildConfig) else load_config(config)
@@ -271,8 +273,12 @@ class _Run:
                 return None
             if item.key == item.source:  # a content-addressed name: its size tells enough
                 return item.key
-            # A logical name holds whichever build's bytes were put last: compare the MD5 that
-            # S3-compatible stores give as the ETag of an object uploaded in one piece.
+            # A logical name holds whichever build's bytes were put last: the asset's hash that
+            # the publish stores with it says which (Azure's ETags are opaque). Objects stored
+            # without it: the MD5 that S3-compatible stores give as the ETag of an object
+            # uploaded in one piece.
+            if found[2]:
+                return item.key if found[2] == item.sha256 else None
             digest = hashlib.md5(self._read(item), usedforsecurity=False).hexdigest()
             return item.key if found[1].strip('"') == digest else None
 
@@ -284,8 +290,11 @@ class _Run:
             data: bytes | Path = (
                 self.output / item.source if item.size > STREAMED else self._read(item)
             )
+            attributes = item.attributes
+            if item.key != item.source:  # a logical name: which asset's bytes it holds
+                attributes[ASSET_METADATA] = item.sha256
             await self._bounded(
-                lambda: self.bucket.put(item.key, data, item.attributes, immutable=item.immutable)
+                lambda: self.bucket.put(item.key, data, attributes, immutable=item.immutable)
             )
             done[0] += 1
             if self.progress:

@@ -27,7 +27,34 @@ if TYPE_CHECKING:
 
 __all__ = ["Bucket", "PublishError", "StaleState", "Target", "parse_target"]
 
-SCHEMES = {"s3": "s3", "gs": "gcs", "az": "azure", "azure": "azure", "abfs": "azure"}
+# The URL schemes a publish accepts, by the service they name. Azure's aliases are those of the
+# library (fsspec's ``az://`` and ``abfs[s]://``, its own ``azure://``), each followed by the
+# container name; the account comes from AZURE_STORAGE_ACCOUNT_NAME.
+SCHEMES = {
+    "s3": "s3",
+    "gs": "gcs",
+    "az": "azure",
+    "azure": "azure",
+    "abfs": "azure",
+    "abfss": "azure",
+}
+# Where each service's credentials come from, for the permission-denied message.
+CREDENTIALS = {
+    "s3": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    "gcs": "GOOGLE_SERVICE_ACCOUNT or GOOGLE_APPLICATION_CREDENTIALS",
+    "azure": "AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY",
+}
+# The environment variables naming an endpoint, by service (the library reads them too; they
+# are read here to allow plain http:// and to name the endpoint in network errors).
+ENDPOINT_VARIABLES = {
+    "s3": ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+    "gcs": ("GOOGLE_BASE_URL",),
+    "azure": ("AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT"),
+}
+EMULATOR_DEFAULT = "http://127.0.0.1:10000"  # Azurite's, when AZURE_STORAGE_USE_EMULATOR is set
+# The object metadata that names the asset whose bytes a logical name holds (a C#-style
+# identifier, as Azure requires of metadata names).
+ASSET_METADATA = "staticserve_sha256"
 CONNECT_TIMEOUT = "10s"
 REQUEST_TIMEOUT = "300s"  # one object, the largest included
 RETRIES = 3  # server errors and dropped connections, with exponential backoff
@@ -52,6 +79,11 @@ class Target:
     bucket: str
     prefix: str
 
+    @property
+    def service(self) -> str:
+        """``s3``, ``gcs`` or ``azure``."""
+        return SCHEMES[self.scheme]
+
     def __str__(self) -> str:
         return self.url
 
@@ -63,7 +95,8 @@ def parse_target(url: str) -> Target:
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES or not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(
-            f"{url!r} is not a bucket URL: expected s3://BUCKET[/PREFIX] (or gs://, az://)"
+            f"{url!r} is not a bucket URL: expected s3://BUCKET[/PREFIX], gs://BUCKET[/PREFIX] "
+            "or az://CONTAINER[/PREFIX]"
         )
     prefix = parts.path.strip("/")
     if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
@@ -95,9 +128,10 @@ def _import_obstore() -> Any:
 
 class Bucket:
     """The operations a publish makes, on ``target``; credentials, endpoint and region come
-    from the usual environment variables (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``, ...)
-    unless given. ``expires`` is the HTTP date stored as the Expires field of immutable
-    objects (S3 keeps one; GCS and Azure have no such field)."""
+    from the usual environment variables (``AWS_ACCESS_KEY_ID``, ``AWS_ENDPOINT_URL``,
+    ``AZURE_STORAGE_ACCOUNT_NAME``, ``AZURE_STORAGE_ENDPOINT``, ...) unless given.
+    ``expires`` is the HTTP date stored as the Expires field of immutable objects (S3 keeps
+    one; GCS and Azure have no such field). ``region`` is S3's alone."""
 
     def __init__(
         self,
@@ -109,12 +143,14 @@ class Bucket:
         connections: int = 16,
     ) -> None:
         self.target = target
-        if endpoint_url is None and target.scheme == "s3":
-            endpoint_url = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get(
-                "AWS_ENDPOINT_URL"
-            )
+        self._versions: dict[str, str] = {}
+        service = target.service
+        if region and service != "s3":
+            raise ConfigError(f"{target}: a region applies to s3:// buckets only")
+        given = endpoint_url
+        if endpoint_url is None:
+            endpoint_url = _endpoint_from_environment(service)
         _check_endpoint(endpoint_url)
-        self.endpoint = endpoint_url
         self._obstore = _import_obstore()
         from_url = importlib.import_module("obstore.store").from_url
 
@@ -124,12 +160,17 @@ class Bucket:
             "timeout": REQUEST_TIMEOUT,
             "pool_max_idle_per_host": str(connections),
         }
-        if target.scheme == "s3":
+        self.endpoint = endpoint_url
+        if service == "s3":
             if endpoint_url:
                 config["endpoint"] = endpoint_url
                 config["virtual_hosted_style_request"] = False  # path-style, as MinIO & co. want
             if region:
                 config["region"] = region
+        elif given and service == "azure":  # the account's, e.g. Azurite's http://HOST:PORT/ACCOUNT
+            config["endpoint"] = given
+        elif given:
+            config["base_url"] = given
         if endpoint_url and endpoint_url.startswith("http://"):
             client["allow_http"] = True
         retry = {"max_retries": RETRIES, "retry_timeout": RETRY_WINDOW}
@@ -139,7 +180,7 @@ class Bucket:
                 url, config=config or None, client_options=client, retry_config=retry
             )
             self._immutable_store: ObjectStore = self._store
-            if expires and target.scheme == "s3":
+            if expires and service == "s3":
                 dated = {**client, "default_headers": {"Expires": expires}}
                 self._immutable_store = from_url(
                     url, config=config or None, client_options=dated, retry_config=retry
@@ -164,21 +205,25 @@ class Bucket:
         try:
             result = await self._obstore.get_async(self._store, key)
             data = await result.bytes_async()
+            self._remember_version(key, result.meta.get("version"))
             return bytes(data), str(result.meta.get("e_tag") or "")
         except FileNotFoundError:
             return None
         except Exception as exc:
             raise self._error("read", key, exc) from None
 
-    async def head(self, key: str) -> tuple[int, str] | None:
-        """The object's size and ETag; None when there is none."""
+    async def head(self, key: str) -> tuple[int, str, str] | None:
+        """The object's size, ETag and :data:`ASSET_METADATA` (``""`` if it has none); None
+        when there is no such object. One HEAD request."""
         try:
-            meta = await self._obstore.head_async(self._store, key)
+            result = await self._obstore.get_async(self._store, key, options={"head": True})
         except FileNotFoundError:
             return None
         except Exception as exc:
             raise self._error("look up", key, exc) from None
-        return int(meta["size"]), str(meta.get("e_tag") or "")
+        meta, attributes = result.meta, result.attributes
+        asset = str(attributes.get(ASSET_METADATA) or "")
+        return int(meta["size"]), str(meta.get("e_tag") or ""), asset
 
     async def put(
         self,
@@ -194,6 +239,8 @@ class Bucket:
         this ETag; ``creating``: only where there is none (else :class:`StaleState`)."""
         store = self._immutable_store if immutable else self._store
         mode: Any = "create" if creating else {"e_tag": replacing} if replacing else None
+        if replacing and key in self._versions:  # GCS matches the generation, not the ETag
+            mode["version"] = self._versions[key]
         try:
             result = await self._obstore.put_async(
                 store, key, data, attributes=attributes, mode=mode
@@ -205,7 +252,16 @@ class Bucket:
                     "run this publish again once it has finished"
                 ) from None
             raise self._error("upload", key, exc) from None
+        self._remember_version(key, result.get("version"))
         return str(result.get("e_tag") or "")
+
+    def _remember_version(self, key: str, version: object) -> None:
+        """The object's version (GCS's generation) as last read or written: the library
+        makes a conditional replacement on GCS from it, and from the ETag elsewhere."""
+        if version:
+            self._versions[key] = str(version)
+        else:
+            self._versions.pop(key, None)
 
     async def delete(self, keys: list[str]) -> None:
         """Delete ``keys`` (batched by the library: up to 1,000 keys a request on S3)."""
@@ -230,15 +286,28 @@ class Bucket:
         if kind in ("PermissionDeniedError", "UnauthenticatedError"):
             return (
                 f"permission denied ({detail or kind}): check the credentials "
-                "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for S3) and that they may write "
-                "to this bucket"
+                f"({CREDENTIALS[self.target.service]}) and that they may write to this bucket"
             )
         if "NoSuchBucket" in text:
             return f"the bucket {self.target.bucket!r} does not exist ({detail})"
+        if "ContainerNotFound" in text:
+            return f"the container {self.target.bucket!r} does not exist ({detail})"
         if "error sending request" in text or ("connect" in text.lower() and not detail):
             where = self.endpoint or "the storage service"
             return f"cannot reach {where} (network error: {_network_cause(text)})"
         return detail or _first_line(exc)
+
+
+def _endpoint_from_environment(service: str) -> str | None:
+    for name in ENDPOINT_VARIABLES[service]:
+        if os.environ.get(name):
+            return os.environ[name]
+    if service == "azure" and os.environ.get("AZURE_STORAGE_USE_EMULATOR", "").lower() in (
+        "1",
+        "true",
+    ):
+        return os.environ.get("AZURITE_BLOB_STORAGE_URL") or EMULATOR_DEFAULT
+    return None
 
 
 def _network_cause(text: str) -> str:

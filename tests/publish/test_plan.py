@@ -53,7 +53,8 @@ def test_no_text_escapes_as_anything_but_seconds_or_the_message(text: str) -> No
 @pytest.mark.parametrize(
     ("url", "bucket", "prefix"),
     [("s3://b", "b", ""), ("s3://b/", "b", ""), ("s3://b/static", "b", "static"),
-     ("s3://b/a/b/", "b", "a/b"), ("gs://g/x", "g", "x"), ("az://c/x", "c", "x")],
+     ("s3://b/a/b/", "b", "a/b"), ("gs://g/x", "g", "x"), ("az://c/x", "c", "x"),
+     ("azure://c/x/y", "c", "x/y"), ("abfs://c", "c", ""), ("abfss://c/x", "c", "x")],
 )  # fmt: skip
 def test_bucket_urls(url: str, bucket: str, prefix: str) -> None:
     target = parse_target(url)
@@ -71,6 +72,8 @@ def test_bucket_urls(url: str, bucket: str, prefix: str) -> None:
         "s3://b/../c",
         "s3://b/x?y",
         "s3://b/x#y",
+        "adl://c/x",  # Data Lake Gen1, retired
+        "https://account.blob.core.windows.net/c/x",
     ],
 )
 def test_what_is_not_a_bucket_url_is_a_usage_error(url: str) -> None:

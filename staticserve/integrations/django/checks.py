@@ -5,7 +5,7 @@
 ``staticserve.E001``   ``STATICSERVE`` is not a dict
 ``staticserve.E002``   ``STATICSERVE`` has an unknown key
 ``staticserve.E003``   a setting of the wrong type or value (``STATIC_URL``, ``STATIC_ROOT``, an
-                       option of ``STATICSERVE``)
+                       option of ``STATICSERVE`` or of ``ManifestStorage``'s ``OPTIONS``)
 ``staticserve.E004``   ``STATIC_ROOT`` is not set while ``DEBUG`` is False
 ``staticserve.W005``   no build in ``STATIC_ROOT`` yet while ``DEBUG`` is False
 ``staticserve.E006``   the build in ``STATIC_ROOT`` cannot be served (an unreadable manifest)
@@ -22,6 +22,7 @@ in a deploy, and ``collectstatic`` is what makes the build.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning
@@ -30,10 +31,12 @@ from ...errors import ConfigError, ManifestError
 from ...manifest import MANIFEST_NAME
 from .conf import ServeSettings, SettingError, read_settings
 from .sources import finder_failures, has_sources
+from .storage import ManifestStorage
 
 __all__ = ["check_settings"]
 
 APP = "staticserve.integrations.django"
+_OPTIONS = 'STORAGES["staticfiles"]["OPTIONS"]'
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -43,6 +46,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         serve = read_settings()
     except SettingError as exc:
         return [*messages, Error(str(exc), hint=exc.hint, id=exc.check_id)]
+    messages += _storage_options()
     if serve.uses_finders:
         messages += _finders()
     elif serve.dev:
@@ -70,6 +74,32 @@ def _app_order() -> list[CheckMessage]:
             id="staticserve.W010",
         )
     ]
+
+
+def _storage_options() -> list[CheckMessage]:
+    """``STORAGES["staticfiles"]["OPTIONS"]`` of a ``ManifestStorage``, which Django only
+    reads when a first ``{% static %}`` makes the storage (a 500 on every page)."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+    from django.utils.module_loading import import_string
+
+    entry = (getattr(settings, "STORAGES", None) or {}).get("staticfiles")
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("BACKEND"), str):
+        return []
+    try:
+        backend = import_string(entry["BACKEND"])
+    except ImportError:
+        return []  # Django's own error, when the storage is made
+    if not (isinstance(backend, type) and issubclass(backend, ManifestStorage)):
+        return []
+    options = entry.get("OPTIONS") or {}
+    if not isinstance(options, Mapping):
+        return [Error(f"{_OPTIONS} must be a dict, not {options!r}", id="staticserve.E003")]
+    try:
+        backend.check_options(**options)
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="staticserve.E003")]
+    return []
 
 
 def _finders() -> list[CheckMessage]:

@@ -91,14 +91,13 @@ def read_settings() -> ServeSettings:
             f"settings.STATICSERVE: unknown option {unknown[0]!r} (known: {known})",
         )
     keywords = {k: v for k, v in options.items() if k not in ("root", "prefix")}
-    try:  # Django's property adds the script prefix, which fails on anything but a string
-        static_url = settings.STATIC_URL
-    except AttributeError:
-        static_url = 0
+    static_url = _static_url_as_written(settings)
     if static_url is not None and not isinstance(static_url, str):
         raise SettingError("staticserve.E003", "STATIC_URL must be a string such as '/static/'")
     url = urlsplit(static_url or "")
-    prefix = options.get("prefix", url.path or PREFIX)
+    # The served path is relative to the mount point (SCRIPT_NAME), as request.path_info is.
+    path = url.path if not url.path or url.path.startswith("/") else "/" + url.path
+    prefix = options.get("prefix", path or PREFIX)
     root = options.get("root", getattr(settings, "STATIC_ROOT", None))
     if root is not None and not isinstance(root, (str, os.PathLike)):
         name = "STATICSERVE['root']" if "root" in options else "STATIC_ROOT"
@@ -121,6 +120,15 @@ def read_settings() -> ServeSettings:
             "set STATIC_ROOT = BASE_DIR / 'staticfiles' and run manage.py collectstatic",
         )
     return ServeSettings(root, prefix, keywords)
+
+
+def _static_url_as_written(settings: Any) -> object:
+    """``STATIC_URL`` as the settings module writes it. Not ``settings.STATIC_URL``: Django
+    puts the script prefix of the moment before a relative one and keeps the result, so read
+    at start-up (no request yet, prefix ``/``) it would make every later ``{% static %}`` of a
+    site under a sub-path (``SCRIPT_NAME``, ``root_path``) lack that sub-path."""
+    getattr(settings, "DEBUG", None)  # set the settings up, which a first read does
+    return getattr(getattr(settings, "_wrapped", settings), "STATIC_URL", None)
 
 
 _lock = threading.Lock()

@@ -43,6 +43,8 @@ log = logging.getLogger("staticserve")
 _META_KEYS = tuple(
     (name, "HTTP_" + name.decode("ascii").upper().replace("-", "_")) for name in REQUEST_FIELDS
 )
+# What wsgi.raw_path reads besides PATH_INFO.
+_RAW_PATH_KEYS = ("RAW_URI", "REQUEST_URI", "SCRIPT_NAME")
 
 
 class StaticServeMiddleware:
@@ -82,11 +84,20 @@ class StaticServeMiddleware:
         meta = request.META
         headers = {name: meta[key].encode("latin-1") for name, key in _META_KEYS if key in meta}
         scope = getattr(request, "scope", None)
-        raw = asgi.raw_path(scope) if scope is not None else wsgi.raw_path(meta)
+        if scope is not None:
+            raw = asgi.raw_path(scope)
+        else:  # Django replaced the WSGI PATH_INFO (UTF-8 bytes as latin-1) by its decoding
+            environ = {key: meta[key] for key in _RAW_PATH_KEYS if key in meta}
+            raw = wsgi.raw_path({**environ, "PATH_INFO": _wsgi_string(request.path_info)})
         query = meta.get("QUERY_STRING", "").encode("latin-1")
         plan = plan_request(request.method or "", raw, headers, int(time()), serving.lookup, query)
         if plan is None and not serving.fall_through:
-            return NOT_FOUND
+            plan = NOT_FOUND
+        if plan is not None:
+            # The answer is final, its coding chosen: a GZipMiddleware listed before this one
+            # must not gzip it (a 206's range, an image), so it no longer sees that gzip is
+            # accepted -- the one way to turn it off for a response that has no coding.
+            meta.pop("HTTP_ACCEPT_ENCODING", None)
         return plan
 
     def _pinned(self, request: HttpRequest) -> Any:
@@ -113,6 +124,11 @@ class StaticServeMiddleware:
         finally:
             self.serving.request_root.reset(mount)
             pinned_builds.reset(pins)
+
+
+def _wsgi_string(path: str) -> str:
+    """``path`` as a WSGI server gives it: its UTF-8 bytes as a latin-1 string."""
+    return path.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def django_response(plan: ResponsePlan, *, asynchronous: bool) -> HttpResponseBase:

@@ -69,19 +69,10 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # django is un
         manifest_strict: bool | None = None,
         **options: Any,
     ) -> None:
-        unknown = sorted(set(options) - set(BUILD_OPTIONS) - set(_STORAGE_OPTIONS))
-        if unknown:
-            known = ", ".join(sorted(("manifest_strict", *BUILD_OPTIONS, *_STORAGE_OPTIONS)))
-            raise ImproperlyConfigured(f"{_OPTIONS}: unknown option {unknown[0]!r} ({known})")
+        self.check_options(manifest_strict=manifest_strict, **options)
         if manifest_strict is not None:
-            if not isinstance(manifest_strict, bool):
-                raise ImproperlyConfigured(f"{_OPTIONS}: manifest_strict must be True or False")
             self.manifest_strict = manifest_strict
         self.build_options = {k: v for k, v in options.items() if k in BUILD_OPTIONS}
-        try:
-            BuildConfig(**self.build_options)  # checked now, as the build will check them
-        except ConfigError as exc:
-            raise ImproperlyConfigured(f"{_OPTIONS}: {exc}") from None
         storage_options = {k: v for k, v in options.items() if k in _STORAGE_OPTIONS}
         super().__init__(location, base_url, **storage_options)
         self._root = Path(self.location).absolute() if self.location else None
@@ -89,6 +80,21 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # django is un
         self._next_look = -1.0
         self._lock = threading.Lock()
         self._clear_requested = False
+
+    @staticmethod
+    def check_options(**options: Any) -> None:
+        """Raise ImproperlyConfigured naming the first unknown or invalid ``OPTIONS`` entry."""
+        unknown = sorted(set(options) - {"manifest_strict", *BUILD_OPTIONS, *_STORAGE_OPTIONS})
+        if unknown:
+            known = ", ".join(sorted(("manifest_strict", *BUILD_OPTIONS, *_STORAGE_OPTIONS)))
+            raise ImproperlyConfigured(f"{_OPTIONS}: unknown option {unknown[0]!r} ({known})")
+        strict = options.get("manifest_strict")
+        if strict is not None and not isinstance(strict, bool):
+            raise ImproperlyConfigured(f"{_OPTIONS}: manifest_strict must be True or False")
+        try:  # checked now, as the build will check them
+            BuildConfig(**{k: v for k, v in options.items() if k in BUILD_OPTIONS})
+        except ConfigError as exc:
+            raise ImproperlyConfigured(f"{_OPTIONS}: {exc}") from None
 
     # -- URLs ---------------------------------------------------------------------------------
 
@@ -107,7 +113,9 @@ class ManifestStorage(StaticFilesStorage):  # type: ignore[misc]  # django is un
                     hashed = catalog.static_url(candidate)
                 except KeyError:
                     continue
-                return str(self.base_url) + hashed[len(catalog.options.mount) :]
+                # Under the catalog's url_base (a CDN) when it has one, else under its mount.
+                base = catalog.options.url_base or catalog.options.mount
+                return str(self.base_url) + hashed[len(base) :]
         if self.manifest_strict:
             raise ValueError(self._missing(path, catalog))
         return self._logical_url(name)

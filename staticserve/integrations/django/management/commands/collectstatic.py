@@ -61,7 +61,7 @@ class Command(collectstatic.Command):  # type: ignore[misc]  # django is untyped
             self._confirm(output)
         if self.clear and not (output / MANIFEST_NAME).exists():
             self._empty(output)
-        elif not self.dry_run and _holds_files(output) and not (output / MANIFEST_NAME).exists():
+        elif _holds_files(output) and not (output / MANIFEST_NAME).exists():
             raise CommandError(
                 f"STATIC_ROOT ({output}) holds files but no staticserve build (an earlier "
                 "collectstatic's copies?); run `manage.py collectstatic --clear` to delete them "
@@ -158,8 +158,9 @@ def _summary(report: BuildReport) -> str:
         line += f", {written} post-processed"
     variants = report.written_variants
     state = "checked (dry run)" if report.dry_run else f"build {report.generation} live"
+    verb = "would be written" if report.dry_run else "written"
     return (
         f"{line}.\nstaticserve: {state}, {report.files} files, {variants} compressed "
-        f"variant{'' if variants == 1 else 's'} written, {report.pruned} old files pruned, "
+        f"variant{'' if variants == 1 else 's'} {verb}, {report.pruned} old files pruned, "
         f"in {report.seconds:.2f} s."
     )
