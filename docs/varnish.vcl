@@ -67,8 +67,16 @@ sub vcl_backend_fetch {
 
 sub vcl_backend_response {
     # A file without that variant (an image; a text too small to gain): its identity object.
-    if (beresp.status == 404 && bereq.retries == 0 && bereq.http.X-Coding != "identity") {
+    # AWS S3 answers 403, not 404, for a missing key to a reader that may not list the bucket.
+    if ((beresp.status == 404 || beresp.status == 403) && bereq.retries == 0 &&
+        bereq.http.X-Coding != "identity") {
         return (retry);
+    }
+    # The bucket's own records (staticserve.json, .staticserve/publish.json) are stored
+    # "no-cache"/"no-store", every asset "public": told apart by what was fetched, so no
+    # spelling of the URL that the store decodes to them (%2E, //, %73...) gets them out.
+    if (beresp.status == 200 && beresp.http.Cache-Control !~ "(^|,)\s*public\s*(,|$)") {
+        return (error(404, "Not Found"));
     }
     if (beresp.status != 200) {
         set beresp.ttl = 10s;

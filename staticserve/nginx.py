@@ -216,7 +216,11 @@ def _types() -> list[str]:
 
 
 def _compression(site: NginxSite) -> list[str]:
-    lines = []
+    # The build chose what to compress: a `gzip on` of the http block would compress the rest
+    # (images, texts too small to gain) on the fly, and without the Vary set below.
+    lines = [
+        "    gzip off;                     # no compression on the fly: the build's files only"
+    ]
     if "gzip" in site.encodings:
         lines.append("    gzip_static on;               # css/app.css.gz for gzip clients")
     if "br" in site.encodings:

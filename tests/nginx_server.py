@@ -56,8 +56,9 @@ def require_nginx() -> str:
     return binary
 
 
-def nginx_config(location: str, folder: Path, port: int) -> str:
-    """A whole nginx.conf around ``location``: one worker, everything in ``folder``."""
+def nginx_config(location: str, folder: Path, port: int, http: str = "") -> str:
+    """A whole nginx.conf around ``location``: one worker, everything in ``folder``; ``http``:
+    more directives of the http block, as a site's own nginx.conf has them."""
     # As root the workers would drop to "nobody", who may not read the test's folders.
     user = "user root;\n" if os.geteuid() == 0 else ""
     block = "".join(f"        {line}\n" if line else "\n" for line in location.splitlines())
@@ -72,6 +73,7 @@ error_log {folder}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
     access_log off;
+    {http}
     client_body_temp_path {temp}/body;
     proxy_temp_path {temp}/proxy;
     fastcgi_temp_path {temp}/fastcgi;
@@ -87,7 +89,9 @@ http {{
 
 
 @contextmanager
-def running_nginx(location: str, folder: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def running_nginx(
+    location: str, folder: Path, http: str = ""
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """nginx serving ``location`` on a free port: (its URL, the master process)."""
     binary = require_nginx()
     folder.mkdir(parents=True, exist_ok=True)
@@ -95,7 +99,7 @@ def running_nginx(location: str, folder: Path) -> Iterator[tuple[str, subprocess
     config = folder / "nginx.conf"
 
     def start(port: int) -> tuple[subprocess.Popen[bytes], int]:
-        config.write_text(nginx_config(location, folder, port), encoding="utf-8")
+        config.write_text(nginx_config(location, folder, port, http), encoding="utf-8")
         command = [binary, "-p", str(folder), "-c", str(config), "-e", str(folder / "error.log")]
         checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
         if checked.returncode != 0:

@@ -446,3 +446,29 @@ def test_names_a_bundler_hashed_are_immutable_under_nginx_too(tmp_path: Path) ->
         assert kept.status == 200
         assert directives(kept) == {"public", "max-age=31536000", "immutable"}
         assert expires(kept) is not None
+
+
+def test_compression_on_the_fly_in_the_http_block_does_not_reach_the_build(
+    tmp_path: Path,
+) -> None:
+    """Regression: with on-the-fly gzip in the site's http block (``gzip_types *``), files the
+    build left uncompressed (an image, a text too small to gain) were gzipped by nginx, and
+    without ``Vary: Accept-Encoding``: a shared cache then gave gzip bytes to every client."""
+    files = {"css/app.css": CSS_V1, "css/tiny.css": "a{}\n", "img/dot.png": CLIP[:3000]}
+    sources = write_tree(tmp_path / "assets", files)
+    output = tmp_path / "static_build"
+    manifest = build(sources, output)
+    assert manifest.assets["css/tiny.css"].encodings == {}
+    location = staticserve.nginx_conf(output, "/static/")
+    on_the_fly = "gzip on; gzip_types *; gzip_min_length 1; gzip_vary on;"
+    with running_nginx(location, tmp_path / "nginx", http=on_the_fly) as (base, _):
+        for logical in ("css/tiny.css", "img/dot.png"):
+            for target in (f"/static/{logical}", manifest.static_url(logical)):
+                reply = send(base, "GET", target, {"accept-encoding": "gzip"})
+                assert reply.status == 200, target
+                assert "content-encoding" not in reply.headers, target
+                assert reply.body == (output / logical).read_bytes(), target
+        variant = send(base, "GET", "/static/css/app.css", {"accept-encoding": "gzip"})
+        assert variant.headers["content-encoding"] == "gzip"
+        assert variant.body == (output / "css/app.css.gz").read_bytes()
+        assert variant.headers["vary"] == "Accept-Encoding"

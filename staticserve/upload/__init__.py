@@ -176,6 +176,7 @@ class _Run:
             every = len(_every_key(local, self.max_age))
             return self._report(state.generation, present=every, dry_run=dry_run)
         live_found = await self.bucket.get(MANIFEST_NAME)
+        live_tag = live_found[1] if live_found else None
         live = None
         if live_found:
             try:
@@ -201,10 +202,14 @@ class _Run:
                 planned_deletions=tuple(plan.deletions),
                 uploaded_bytes=sum(o.size for o in plan.uploads),
             )
-        return await self._apply(plan, state, state_tag)
+        return await self._apply(plan, state, state_tag, live_tag)
 
     async def _apply(
-        self, plan: Plan, state: PublishState | None, state_tag: str | None
+        self,
+        plan: Plan,
+        state: PublishState | None,
+        state_tag: str | None,
+        live_tag: str | None,
     ) -> PublishReport:
         confirmed = await self._confirm(plan)
         hashed = [o for o in plan.hashed if o.key not in confirmed]
@@ -231,7 +236,15 @@ class _Run:
         await self._upload_all(hashed, done, total)
         if plan.switch:
             data = plan.manifest.dumps().encode()
-            await self.bucket.put(MANIFEST_NAME, data, dict(MANIFEST_FIELDS))
+            # Only over the manifest this plan was made from: a publish that switched since
+            # (and may have deleted what this one uploaded) makes this one stop here.
+            await self.bucket.put(
+                MANIFEST_NAME,
+                data,
+                dict(MANIFEST_FIELDS),
+                replacing=live_tag,
+                creating=live_tag is None,
+            )
         await self._upload_all(logical, done, total)
         await self.bucket.delete(plan.deletions)
         await self._put_state(plan.state, tag, creating=state is None)
@@ -255,7 +268,7 @@ class _Run:
         objects = {o.key: o for o in plan.uploads if o.key in plan.check}
 
         async def check(item: BucketObject) -> str | None:
-            found = await self._bounded(self.bucket.head(item.key))
+            found = await self._bounded(lambda: self.bucket.head(item.key))
             if found is None or found[0] != item.size:
                 return None
             if item.key == item.source:  # a content-addressed name: its size tells enough
@@ -281,7 +294,7 @@ class _Run:
             if item.key != item.source:  # a logical name: which asset's bytes it holds
                 attributes[ASSET_METADATA] = item.sha256
             await self._bounded(
-                self.bucket.put(item.key, data, attributes, immutable=item.immutable)
+                lambda: self.bucket.put(item.key, data, attributes, immutable=item.immutable)
             )
             done[0] += 1
             if self.progress:
@@ -289,11 +302,13 @@ class _Run:
 
         await _gather_all(one(item) for item in items)
 
-    async def _bounded(self, work: Awaitable[T]) -> T:
+    async def _bounded(self, work: Callable[[], Awaitable[T]]) -> T:
+        """``work()`` once a connection is free: the request is made only then, so one
+        cancelled while it waits (a failure elsewhere, Ctrl-C) leaves no coroutine unawaited."""
         if self.limit is None:
-            return await work
+            return await work()
         async with self.limit:
-            return await work
+            return await work()
 
     def _read(self, item: BucketObject) -> bytes:
         try:

@@ -104,6 +104,18 @@ def parse_target(url: str) -> Target:
     return Target(url.rstrip("/"), parts.scheme, parts.netloc, prefix)
 
 
+def _check_endpoint(endpoint_url: str | None) -> None:
+    """An endpoint the client library can take: without a scheme (``127.0.0.1:8333``) its
+    request signing panics instead of raising an error."""
+    if endpoint_url is None:
+        return
+    parts = urlsplit(endpoint_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"endpoint URL {endpoint_url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]"
+        )
+
+
 def _import_obstore() -> Any:
     try:
         import obstore
@@ -138,6 +150,7 @@ class Bucket:
         given = endpoint_url
         if endpoint_url is None:
             endpoint_url = _endpoint_from_environment(service)
+        _check_endpoint(endpoint_url)
         self._obstore = _import_obstore()
         from_url = importlib.import_module("obstore.store").from_url
 

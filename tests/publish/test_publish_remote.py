@@ -314,6 +314,12 @@ def test_credentials_that_may_not_write_are_one_line_and_nothing_is_published(si
         (["http://bucket/x"], "is not a bucket URL: expected s3://BUCKET[/PREFIX]"),
         (["s3://bucket/a/../b"], "the prefix may not contain empty, '.' or '..' parts"),
         (["s3://bucket", "--keep-age", "soon"], "keep_age: must be a duration"),
+        # Regression: an endpoint without its scheme made the library's signing panic (a Rust
+        # backtrace on stderr, "rust future panicked", exit 1).
+        (
+            ["s3://bucket", "--endpoint-url", "127.0.0.1:9"],
+            "endpoint URL '127.0.0.1:9': expected http://HOST[:PORT]",
+        ),
     ],
 )
 def test_usage_errors_exit_2(site: Site, arguments: list[str], message: str) -> None:
@@ -322,6 +328,7 @@ def test_usage_errors_exit_2(site: Site, arguments: list[str], message: str) -> 
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1
 
 
 def test_a_file_changed_since_the_build_is_refused_before_anything_is_written(
@@ -395,3 +402,83 @@ def test_a_file_larger_than_the_streaming_threshold_is_uploaded_whole(site: Site
     assert stored.content == big
     assert stored.headers["content-type"] == "video/mp4"
     assert site.http("media/clip.mp4").content == big
+
+
+def test_a_publish_stopped_midway_leaves_no_upload_unawaited(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first failed upload cancels the uploads still waiting for a connection. Regression:
+    each of those had its request made before it waited, and every one dropped printed
+    "RuntimeWarning: coroutine 'Bucket.put' was never awaited" after the one-line error (and
+    after "Interrupted" on Ctrl-C)."""
+    import gc
+    import warnings
+
+    from staticserve.upload import store
+
+    site.build(FILES)
+    put = store.Bucket.put
+
+    async def failing_put(self: store.Bucket, key: str, *args: object, **kwargs: object) -> str:
+        if key.startswith("img/"):
+            raise PublishError(f"cannot upload {key}: refused")
+        return await put(self, key, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.Bucket, "put", failing_put)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(PublishError, match="cannot upload img/"):
+            site.publish(connections=1)
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+
+
+def test_a_publish_overtaken_before_its_switch_does_not_put_its_manifest_up(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two publishes at once, the slower one held just before it switches the manifest while
+    the other runs from start to end (deleting, as keys no build of its own needs, the objects
+    the slower one had uploaded). Regression: the slower one then put its manifest up
+    regardless, and the bucket served a build whose new files were gone."""
+    import shutil
+    import threading
+
+    import staticserve
+    from staticserve.upload import store
+
+    site.build(FILES)
+    site.publish()
+    site.build({"css/app.css": compressible(4400), "js/extra.js": "export const x = 1;\n" * 80})
+    slower_out = site.root / "out-slower"
+    shutil.copytree(site.out, slower_out)
+    site.build({"css/app.css": compressible(4500), "js/extra.js": "export const y = 2;\n" * 80})
+    held, release = threading.Event(), threading.Event()
+    put = store.Bucket.put
+
+    async def holding_put(self: store.Bucket, key: str, *args: object, **kwargs: object) -> str:
+        if key == MANIFEST_NAME and threading.current_thread().name == "slower":
+            held.set()
+            await asyncio.to_thread(release.wait, 60)
+        return await put(self, key, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.Bucket, "put", holding_put)
+    failures: list[BaseException] = []
+
+    def slower() -> None:
+        try:
+            staticserve.publish(site.url, output=slower_out, endpoint_url=site.proxy.url)
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=slower, name="slower")
+    thread.start()
+    try:
+        assert held.wait(60)
+        site.publish()  # the faster one, from start to end
+        faster = site.live()
+    finally:
+        release.set()
+        thread.join(60)
+    assert [type(f) for f in failures] == [store.StaleState], failures
+    assert site.live() == faster
+    assert every_key(site) <= site.stored_keys()
