@@ -307,6 +307,7 @@ def _unchanged_report(
         generation=manifest.generation,
         stage_seconds=timings,
         sources_read=0,
+        cache_dir=config.cache_path,
     )
 
 
