@@ -238,13 +238,9 @@ def publish(
             live, not same, *_tally(planned, files), pruned=prunable, planned=planned
         )
     if same and previous:
-        if stager and stager.journaled:  # only repaired files the live manifest names
-            try:
-                batch.sync()  # durable before the journal that would make a build redo them goes
-            except OSError as exc:
-                raise write_error(output, exc) from None
-            journal.unlink()
-        return PublishResult(previous, False, *_tally(staged, files))
+        journaled = stager is not None and stager.journaled
+        repaired = _repair(output, files, previous, staged, batch, journaled=journaled)
+        return PublishResult(previous, False, *_tally(staged | repaired, files))
     # Everything this build may create or prune: once the new manifest is live, the files it
     # dropped are named by no manifest, so only the journal still says they are ours.
     write_journal(output, wanted | owned, first_build=previous is None)
@@ -280,6 +276,46 @@ def publish(
     # look for the new manifest at the next request it does not know.
     sleep(max(0.0, live_since + NEW_BUILD_CHECK_INTERVAL - monotonic()))
     return PublishResult(manifest, True, *_tally(written, files), pruned=pruned)
+
+
+def _repair(
+    output: Path,
+    files: list[Published],
+    previous: Manifest,
+    staged: set[str],
+    batch: SyncBatch,
+    *,
+    journaled: bool,
+) -> set[str]:
+    """The live build stays: write again the files of it that are missing or cut (the variants
+    were, while compressing: ``journaled`` then), make them durable, drop the journal. The
+    names written."""
+    recorded = recorded_files(previous, set())
+    missing = [
+        item
+        for item in files
+        if item.asset.path not in staged
+        and not (
+            recorded.get(item.asset.path) == (item.asset.sha256, item.asset.size)
+            and has_size(output / item.asset.path, item.asset.size)
+        )
+    ]
+    if not missing and not journaled:
+        return set()
+    written: list[str] = []
+    try:
+        if missing and not journaled:  # what a killed repair leaves is known to be ours
+            write_journal(output, {item.asset.path for item in missing})
+        batch.begin()
+        for item in missing:
+            written += _write_content_addressed(output, item, set(staged), recorded, batch)
+        batch.sync()  # durable before the journal that would make a build redo them goes
+    except OSError as exc:
+        batch.close()
+        _remove_temporaries(output, {item.asset.path for item in missing})
+        raise write_error(output, exc) from None
+    journal_path(output).unlink()
+    return set(written)
 
 
 def _with_generation(asset: Asset, generation: int) -> Asset:
