@@ -137,9 +137,9 @@ def _install(moment: str, nth: int) -> None:
     elif moment == "switched":
 
         def unhashed(original: Any) -> Any:
-            def write_unhashed(output: Path, asset: Any) -> None:
+            def write_unhashed(output: Path, asset: Any, *rest: Any) -> None:
                 pauser.reached()
-                original(output, asset)
+                original(output, asset, *rest)
 
             return write_unhashed
 

@@ -1,8 +1,10 @@
 """Write one file so that no reader, and no build killed midway, ever sees a part of it.
 
-The bytes go to a temporary name beside the target, are fsynced, then renamed over it: the
-rename is atomic, so the name holds either the old bytes or the new ones. A failed write
-becomes a one-line :class:`~staticserve.errors.BuildError` that says why.
+The bytes go to a temporary name beside the target, then are renamed over it: the rename is
+atomic, so the name holds either the old bytes or the new ones. A file written ``durable`` (the
+manifest, the journal) is fsynced before its rename and its folder after it; the content files
+are not, one by one: durable.py flushes them all at once before the manifest names them. A
+failed write becomes a one-line :class:`~staticserve.errors.BuildError` that says why.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import BuildError
+from .durable import fsync_dir, fsync_path
 
 __all__ = [
     "Payload",
@@ -56,30 +59,33 @@ def has_size(path: Path, size: int) -> bool:
         return False
 
 
-def write_atomic(target: Path, data: Payload, *, sync_dir: bool = True) -> None:
+def write_atomic(target: Path, data: Payload, *, durable: bool = True) -> None:
     """Give ``target`` the bytes ``data``, or leave it as it was (the temporary is removed when
-    the write fails, or when the chunks stop with an error)."""
+    the write fails, or when the chunks stop with an error). ``durable``: on disk, bytes and
+    name, when this returns; otherwise whenever the caller's SyncBatch (durable.py) syncs."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = temporary(target)
     try:
         write_file(temp, data)
+        if durable:
+            fsync_path(temp)
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
     os.replace(temp, target)
-    if sync_dir:
+    if durable:
         fsync_dir(target.parent)
 
 
 def write_file(path: Path, data: Payload) -> None:
+    """Create (or truncate) ``path`` with ``data``; not fsynced (write_atomic's ``durable``)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         for chunk in (data,) if isinstance(data, bytes) else data:
             view = memoryview(chunk)
             while view:
                 view = view[os.write(fd, view) :]
-        os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -91,19 +97,6 @@ def file_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems cannot fsync a directory; the rename is still atomic
-    finally:
-        os.close(fd)
-
-
 def write_json(path: Path, data: object, *, first_build: bool = False) -> None:
     try:
         write_atomic(path, json.dumps(data, sort_keys=True).encode())
@@ -113,7 +106,8 @@ def write_json(path: Path, data: object, *, first_build: bool = False) -> None:
 
 def place_copy(source: Path, target: Path) -> None:
     """Give ``target`` the bytes of ``source``: a hard link where the filesystem has them, else
-    a copy. Either way the name appears complete, replacing an earlier file of that name."""
+    a copy. Either way the name appears complete, replacing an earlier file of that name; it
+    is durable once the caller's SyncBatch syncs (a copy is not fsynced here)."""
     try:
         os.link(source, target)  # a new name appears complete, atomically
         return

@@ -3,18 +3,24 @@
 Order of writes, chosen so that a build killed at any instant leaves the live manifest and
 every file it names intact:
 
-1. record the files this build may create or remove in a journal (so that whatever a killed
-   build leaves behind, its own files or those it was about to prune once the new manifest
-   had dropped them, is known to be ours and is removed next time);
-2. write each new content-addressed file under a temporary name, fsync, rename into place --
+1. record the files this build may create or remove in a journal, fsynced (so that whatever a
+   killed build leaves behind, its own files or those it was about to prune once the new
+   manifest had dropped them, is known to be ours and is removed next time);
+2. write each new content-addressed file under a temporary name and rename it into place --
    while the build is still compressing, through a :class:`Stager` (nothing can serve these
-   names yet: no live manifest names them);
-3. write the manifest the same way (the switch-over for servers);
-4. refresh the unhashed copies, prune files no kept manifest names, delete the journal.
+   names yet: no live manifest names them). No fsync each: nothing needs one of them durable
+   before all of them are;
+3. make them all durable at once (one ``syncfs``: durable.py), then write the manifest under a
+   temporary name, fsync, rename, fsync its folder (the switch-over for servers). So when the
+   new manifest is on disk, every file it names is, and until then the previous one is live;
+4. refresh the unhashed copies, prune files no kept manifest names, sync once more (the
+   copies durable before the journal that makes the next build redo them goes), delete the
+   journal.
 
-Its helpers, each with one job: atomic.py (one file, written atomically), journal.py (step 1),
-retention.py (which earlier files step 4 keeps), cache.py (the compression cache saved at the
-end). output_dir.py claims and locks the output folder before any of this.
+Its helpers, each with one job: atomic.py (one file, written atomically), durable.py (step 3),
+journal.py (step 1), retention.py (which earlier files step 4 keeps), cache.py (the
+compression cache saved at the end). output_dir.py claims and locks the output folder before
+any of this.
 """
 
 from __future__ import annotations
@@ -37,7 +43,6 @@ from ..manifest import (
 )
 from .atomic import (
     Payload,
-    fsync_dir,
     has_size,
     place_copy,
     reason,
@@ -47,6 +52,7 @@ from .atomic import (
 )
 from .cache import write_cache
 from .collect import Content, OnDisk, size_of
+from .durable import SyncBatch
 from .journal import journal_path, unfinished_names, write_journal
 from .retention import due_for_pruning, files_on_disk, retained, superseded_times
 
@@ -106,11 +112,11 @@ def load_previous(output: Path) -> Manifest | None:
 class Stager:
     """Writes content-addressed files as soon as they are ready, from any thread.
 
-    ``begin(names)`` journals every name the build may create before the first write, so that
-    a killed build's files are known to be ours; ``put`` writes one file atomically (temporary
-    name, fsync, rename) unless the live manifest records it there with the same bytes;
-    ``abort`` removes what this build wrote when it fails. :func:`publish` then only has to
-    make the written files live.
+    ``begin(names)`` names every file the build may create; ``put`` journals them before the
+    first write, so that a killed build's files are known to be ours, and writes one file
+    atomically (temporary name, rename; made durable with the others by ``batch``) unless the
+    live manifest records it there with the same bytes; ``abort`` removes what this build wrote
+    when it fails. :func:`publish` then only has to make the written files durable and live.
     """
 
     def __init__(self, output: Path, previous: Manifest | None) -> None:
@@ -125,6 +131,7 @@ class Stager:
         self._names: set[str] = set()
         self.written: set[str] = set()
         self.journaled = False
+        self.batch = SyncBatch(output)
 
     @property
     def unfinished(self) -> bool:
@@ -151,12 +158,14 @@ class Stager:
             if not self.journaled:
                 write_journal(self.output, self._names, first_build=self.first_build)
                 self.journaled = True
+                self.batch.begin()
         try:
-            write_atomic(target, _payload(data), sync_dir=False)
+            write_atomic(target, _payload(data), durable=False)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary(target).unlink()
             raise write_error(target, exc, first_build=self.first_build) from None
+        self.batch.add(target)
         with self._lock:
             self.written.add(name)
 
@@ -164,6 +173,7 @@ class Stager:
         """Undo this build's writes (the build failed): files, temporaries, its journal."""
         with self._lock:
             names = set(self.written)
+        self.batch.close()
         _prune(self.output, names - self._protected)
         if not self.journaled:
             return
@@ -210,6 +220,7 @@ def publish(
         superseded=superseded_times(previous, kept, created),
     )
     journal = journal_path(output)
+    batch = stager.batch if stager else SyncBatch(output)
     staged = stager.written if stager else set()
     inherited = stager.inherited if stager else unfinished_names(output)
     unfinished = inherited is not None
@@ -227,40 +238,84 @@ def publish(
             live, not same, *_tally(planned, files), pruned=prunable, planned=planned
         )
     if same and previous:
-        if stager and stager.journaled:  # only repaired files the live manifest names
-            journal.unlink()
-        return PublishResult(previous, False, *_tally(staged, files))
+        journaled = stager is not None and stager.journaled
+        repaired = _repair(output, files, previous, staged, batch, journaled=journaled)
+        return PublishResult(previous, False, *_tally(staged | repaired, files))
     # Everything this build may create or prune: once the new manifest is live, the files it
     # dropped are named by no manifest, so only the journal still says they are ours.
     write_journal(output, wanted | owned, first_build=previous is None)
     written = set(staged)
     recorded = recorded_files(previous, inherited or set())
+    batch.begin()
     try:
         for item in files:
-            written.update(_write_content_addressed(output, item, staged, recorded))
-        for folder in {(output / name).parent for name in manifest.files()}:
-            fsync_dir(folder)  # every file the manifest names is durable before it goes live
+            written.update(_write_content_addressed(output, item, staged, recorded, batch))
+        batch.sync()  # every file the manifest names is durable before it goes live
         write_atomic(output / MANIFEST_NAME, manifest.dumps().encode())
         live_since = monotonic()
     except OSError as exc:
+        batch.close()
         _remove_temporaries(output, wanted)
         raise write_error(output, exc, first_build=previous is None) from None
     # The new build is live from here on: a failure must not claim that nothing was published.
+    batch.begin()
     try:
         for item in files:
-            _write_unhashed(output, item.asset)
+            _write_unhashed(output, item.asset, batch)
         pruned = _prune(output, owned - wanted)
         if unfinished:
             _remove_temporaries(output, owned | wanted | {MANIFEST_NAME})
         write_cache(output, cache, manifest)
+        batch.sync()  # the plain names durable before the journal that makes a build redo them
         journal.unlink()
     except OSError as exc:
+        batch.close()
         _remove_temporaries(output, wanted)
         raise _unfinished_error(output, generation, exc) from None
     # The deploy contract (manifest.py): return only once every server of this output will
     # look for the new manifest at the next request it does not know.
     sleep(max(0.0, live_since + NEW_BUILD_CHECK_INTERVAL - monotonic()))
     return PublishResult(manifest, True, *_tally(written, files), pruned=pruned)
+
+
+def _repair(
+    output: Path,
+    files: list[Published],
+    previous: Manifest,
+    staged: set[str],
+    batch: SyncBatch,
+    *,
+    journaled: bool,
+) -> set[str]:
+    """The live build stays: write again the files of it that are missing or cut (the variants
+    were, while compressing: ``journaled`` then), make them durable, drop the journal. The
+    names written."""
+    recorded = recorded_files(previous, set())
+    missing = [
+        item
+        for item in files
+        if item.asset.path not in staged
+        and not (
+            recorded.get(item.asset.path) == (item.asset.sha256, item.asset.size)
+            and has_size(output / item.asset.path, item.asset.size)
+        )
+    ]
+    if not missing and not journaled:
+        return set()
+    written: list[str] = []
+    try:
+        if missing and not journaled:  # what a killed repair leaves is known to be ours
+            write_journal(output, {item.asset.path for item in missing})
+        batch.begin()
+        for item in missing:
+            written += _write_content_addressed(output, item, set(staged), recorded, batch)
+        batch.sync()  # durable before the journal that would make a build redo them goes
+    except OSError as exc:
+        batch.close()
+        _remove_temporaries(output, {item.asset.path for item in missing})
+        raise write_error(output, exc) from None
+    journal_path(output).unlink()
+    return set(written)
 
 
 def _with_generation(asset: Asset, generation: int) -> Asset:
@@ -300,7 +355,11 @@ def _tally(names: Iterable[str], files: list[Published]) -> tuple[int, int]:
 
 
 def _write_content_addressed(
-    output: Path, item: Published, staged: set[str], recorded: Mapping[str, tuple[str, int]]
+    output: Path,
+    item: Published,
+    staged: set[str],
+    recorded: Mapping[str, tuple[str, int]],
+    batch: SyncBatch,
 ) -> list[str]:
     """Write the hashed file and its variants unless this or an earlier build already did."""
     written = []
@@ -312,7 +371,8 @@ def _write_content_addressed(
         size = size_of(data)
         if recorded.get(name) == (item.asset.sha256, size) and has_size(target, size):
             continue  # the live build's file of these bytes (renamed in only when complete)
-        write_atomic(target, _payload(data), sync_dir=False)
+        write_atomic(target, _payload(data), durable=False)
+        batch.add(target)
         written.append(name)
     return written
 
@@ -322,8 +382,9 @@ def _payload(data: Content) -> Payload:
     return data.chunks() if isinstance(data, OnDisk) else data
 
 
-def _write_unhashed(output: Path, asset: Asset) -> None:
-    """The file under its plain name too, for old unversioned URLs and other servers."""
+def _write_unhashed(output: Path, asset: Asset, batch: SyncBatch) -> None:
+    """The file under its plain name too, for old unversioned URLs and other servers (a hard
+    link, or a copy, replacing the earlier one atomically; durable at the batch's sync)."""
     if asset.logical == asset.path:
         return
     pairs = [(asset.path, asset.logical)]
@@ -332,6 +393,7 @@ def _write_unhashed(output: Path, asset: Asset) -> None:
     ]
     for source, name in pairs:
         place_copy(output / source, output / name)
+        batch.add(output / name)
 
 
 def _remove_temporaries(output: Path, names: set[str]) -> None:

@@ -233,8 +233,10 @@ def live_build_intact(
 
     The checks are those of such a build: the last build finished (no journal); the manifest
     is the one the record was made with; no file it retains is due for pruning; and every
-    variant the compression cache and the manifest agree on has its size on disk (a missing
-    or cut variant is made again by the full build).
+    hashed file, and every variant the compression cache and the manifest agree on, has its
+    size on disk (a missing or cut one is written again by the full build). A file whose
+    bytes changed but not its size is not noticed, by this check or by the full build, which
+    compares sizes too: ``--clear`` rewrites everything.
     """
     if journal_path(output).exists():
         return None  # a killed build to finish
@@ -253,6 +255,8 @@ def live_build_intact(
     root = os.fspath(output)
     reused = 0
     for asset in manifest.assets.values():
+        if not _has_size(f"{root}/{asset.path}", asset.size):
+            return None
         if not worth_compressing(asset.logical, asset.size, config.min_size):
             if asset.encodings:
                 return None

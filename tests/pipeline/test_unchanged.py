@@ -72,6 +72,24 @@ def test_a_deleted_variant_is_rewritten_by_a_build_of_unchanged_sources(
     assert variant.read_bytes() == before
 
 
+def test_a_deleted_or_cut_hashed_file_is_rewritten_by_a_build_of_unchanged_sources(
+    project: Project, tmp_path: Path
+) -> None:
+    out = settled(project, tmp_path)
+    manifest = Manifest.load(out)
+    for logical in ("css/app.css", "img/photo.png"):  # held in memory; copied from its source
+        hashed = out / manifest.assets[logical].path
+        before = hashed.read_bytes()
+        hashed.unlink()
+        report = project()
+        assert hashed.read_bytes() == before, logical
+        assert (report.changed, report.generation, report.written) == (False, 1, 1), logical
+        hashed.write_bytes(before[:-1])  # cut short: detected by its size
+        project()
+        assert hashed.read_bytes() == before, logical
+    assert (out / MANIFEST_NAME).read_bytes() == manifest.dumps().encode()
+
+
 def test_a_same_size_edit_with_its_mtime_restored_is_rebuilt(
     project: Project, tmp_path: Path
 ) -> None:
