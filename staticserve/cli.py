@@ -12,7 +12,15 @@ import click
 
 from . import __version__
 from .cli_cache import cache_group
-from .cli_support import errors_as_messages, number, progress_bar, shown, size_text
+from .cli_support import (
+    config_option,
+    errors_as_messages,
+    number,
+    prefix_option,
+    progress_bar,
+    shown,
+    size_text,
+)
 from .nginx import nginx_conf
 from .pipeline import BuildReport, build
 from .pipeline.config import DEFAULT_IGNORE, load_config, parse_source
@@ -51,15 +59,8 @@ main.add_command(cache_group)
     type=click.Path(path_type=Path),
     help="Output folder.  [config: output; default: static_build]",
 )
-@click.option(
-    "--prefix", help="URL prefix the files are served under.  [config: prefix; default: /static/]"
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
-)
+@prefix_option
+@config_option
 @click.option(
     "--keep",
     metavar="N",
@@ -190,15 +191,8 @@ def build_command(
     type=click.Path(path_type=Path),
     help="The build's output folder, as nginx will find it.  [config: output; default: static_build]",
 )
-@click.option(
-    "--prefix", help="URL prefix the files are served under.  [config: prefix; default: /static/]"
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
-)
+@prefix_option
+@config_option
 @click.option(
     "--max-age",
     metavar="SECONDS",
@@ -243,12 +237,7 @@ def nginx_conf_command(
     type=click.Path(path_type=Path),
     help="The build's output folder.  [config: output; default: static_build]",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
-)
+@config_option
 @click.option(
     "--endpoint-url",
     metavar="URL",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli_support import errors_as_messages, number, shown, size_text
+from .cli_support import config_option, errors_as_messages, number, shown, size_text
 from .errors import ConfigError
 from .pipeline.cache_dir import CacheInfo, cache_info, prune
 from .pipeline.config import CACHE_DIR_ENV, load_config
@@ -26,17 +26,11 @@ _CACHE_DIR_OPTION = click.option(
     metavar="DIR",
     help=f"The cache folder.  [env: {CACHE_DIR_ENV}; config: cache_dir]",
 )
-_CONFIG_OPTION = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
-)
 
 
 @cache_group.command("info")
 @_CACHE_DIR_OPTION
-@_CONFIG_OPTION
+@config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON on stdout.")
 def cache_info_command(cache_dir: Path | None, config_path: Path | None, as_json: bool) -> None:
     """Show the cache folder's entries, their size and what the last build did with them.
@@ -53,7 +47,7 @@ def cache_info_command(cache_dir: Path | None, config_path: Path | None, as_json
 
 @cache_group.command("prune")
 @_CACHE_DIR_OPTION
-@_CONFIG_OPTION
+@config_option
 @click.option(
     "--max-size",
     metavar="BYTES",

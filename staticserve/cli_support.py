@@ -13,7 +13,26 @@ import click
 
 from .errors import StaticServeError
 
-__all__ = ["errors_as_messages", "number", "progress_bar", "shown", "size_text"]
+__all__ = [
+    "config_option",
+    "errors_as_messages",
+    "number",
+    "prefix_option",
+    "progress_bar",
+    "shown",
+    "size_text",
+]
+
+# The options several commands take, worded once.
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="TOML file with a [tool.staticserve] table.  [default: ./pyproject.toml]",
+)
+prefix_option = click.option(
+    "--prefix", help="URL prefix the files are served under.  [config: prefix; default: /static/]"
+)
 
 
 def number(text: str | None) -> object:
