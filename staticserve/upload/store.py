@@ -121,7 +121,8 @@ def _import_obstore() -> Any:
         import obstore
     except ImportError:
         raise ConfigError(
-            "publishing needs the obstore package: pip install 'staticserve-assets[publish]'"
+            "publishing needs the obstore package (Python 3.11 or later): "
+            "pip install 'staticserve-assets[publish]'"
         ) from None
     return obstore
 
