@@ -64,7 +64,7 @@ main.add_command(cache_group)
 @click.option(
     "--keep",
     metavar="N",
-    callback=lambda ctx, param, text: number(text),
+    callback=number,
     help="Builds whose files stay on disk.  [config: keep; default: 3]",
 )
 @click.option(
@@ -81,7 +81,7 @@ main.add_command(cache_group)
 @click.option(
     "--jobs",
     metavar="N",
-    callback=lambda ctx, param, text: number(text),
+    callback=number,
     help="Compression threads, 0 for all cores.  [config: jobs; default: 0]",
 )
 @click.option(
@@ -107,7 +107,7 @@ main.add_command(cache_group)
 @click.option(
     "--min-size",
     metavar="BYTES",
-    callback=lambda ctx, param, text: number(text),
+    callback=number,
     help="Smallest file worth compressing, in bytes.  [config: min_size; default: 0]",
 )
 @click.option(
@@ -129,7 +129,7 @@ main.add_command(cache_group)
 @click.option(
     "--cache-max-size",
     metavar="BYTES",
-    callback=lambda ctx, param, text: number(text),
+    callback=number,
     help="Prune the least recently used entries of --cache-dir past this size.  "
     "[config: cache_max_size; default: 1073741824 (1 GiB)]",
 )
@@ -196,7 +196,7 @@ def build_command(
 @click.option(
     "--max-age",
     metavar="SECONDS",
-    callback=lambda ctx, param, text: number(text),
+    callback=number,
     help="Cache-Control max-age of logical (unhashed) names, as the middleware's max_age.  "
     "[default: 60]",
 )
@@ -249,7 +249,7 @@ def nginx_conf_command(
 @click.option(
     "--keep",
     metavar="N",
-    callback=lambda ctx, param, text: number(text),
+    callback=number,
     help="Builds whose files stay in the bucket.  [config: keep; default: 3]",
 )
 @click.option(

@@ -51,7 +51,7 @@ def cache_info_command(cache_dir: Path | None, config_path: Path | None, as_json
 @click.option(
     "--max-size",
     metavar="BYTES",
-    callback=lambda ctx, param, text: number(text),
+    callback=number,
     help="Keep at most this many bytes of the most recently used entries.  "
     "[config: cache_max_size; default: 1073741824 (1 GiB)]",
 )

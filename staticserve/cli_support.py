@@ -35,9 +35,10 @@ prefix_option = click.option(
 )
 
 
-def number(text: str | None) -> object:
-    """A number given as text, as a number: the build checks it like any other value (a word
-    stays a word, so that its error reads as it does from the config file or the API)."""
+def number(ctx: click.Context, param: click.Parameter, text: str | None) -> object:
+    """An option's callback: a number given as text, as a number. The build checks it like any
+    other value (a word stays a word, so that its error reads as it does from the config file
+    or the API)."""
     if text is None:
         return None
     for kind in (int, float):
