@@ -13,13 +13,16 @@ import contextlib
 import errno
 import json
 import os
+import stat
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BuildError
 from .durable import fsync_dir, fsync_path
 
 __all__ = [
+    "Linked",
     "Payload",
     "ensure_dir",
     "file_chunks",
@@ -38,8 +41,21 @@ __all__ = [
 _TEMP_SUFFIX = ".staticserve-tmp"
 _CHUNK = 1024 * 1024
 
-Payload = bytes | Iterable[bytes]
-"""What a file is written from: its bytes, or its bytes in chunks (read as they are written)."""
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """Bytes that a file holds already: ``source``, an entry of the compression cache, read and
+    checked against its name just now. Written as a hard link to it where the filesystem has
+    them (no byte is written twice), else as ``data``."""
+
+    source: Path
+    data: bytes
+    identity: tuple[int, int]  # (st_dev, st_ino) of the file that was checked
+
+
+Payload = bytes | Iterable[bytes] | Linked
+"""What a file is written from: its bytes, its bytes in chunks (read as they are written), or
+a file that holds them already."""
 
 
 def temporary(target: Path) -> Path:
@@ -63,7 +79,10 @@ def write_atomic(target: Path, data: Payload, *, durable: bool = True) -> None:
     """Give ``target`` the bytes ``data``, or leave it as it was (the temporary is removed when
     the write fails, or when the chunks stop with an error). ``durable``: on disk, bytes and
     name, when this returns; otherwise whenever the caller's SyncBatch (durable.py) syncs."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, Linked):
+        if not durable and _link_over(data.source, target, (*data.identity, len(data.data))):
+            return
+        data = data.data
     temp = temporary(target)
     try:
         write_file(temp, data)
@@ -78,9 +97,11 @@ def write_atomic(target: Path, data: Payload, *, durable: bool = True) -> None:
         fsync_dir(target.parent)
 
 
-def write_file(path: Path, data: Payload) -> None:
-    """Create (or truncate) ``path`` with ``data``; not fsynced (write_atomic's ``durable``)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+def write_file(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Create ``path`` anew with ``data`` (its folder too, when missing); not fsynced
+    (write_atomic's ``durable``). A file of that name is replaced, never written through: it may
+    be a killed build's hard link to a cache entry, or to a file a server is sending."""
+    fd = _create(path)
     try:
         for chunk in (data,) if isinstance(data, bytes) else data:
             view = memoryview(chunk)
@@ -88,6 +109,18 @@ def write_file(path: Path, data: Payload) -> None:
                 view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
+
+
+def _create(path: Path) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(path, flags, 0o644)
+    except FileExistsError:
+        path.unlink()
+    except FileNotFoundError:
+        # The folder is missing: made here, where a write finds it so, not checked before each.
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return os.open(path, flags, 0o644)
 
 
 def file_chunks(path: Path) -> Iterator[bytes]:
@@ -108,24 +141,58 @@ def place_copy(source: Path, target: Path) -> None:
     """Give ``target`` the bytes of ``source``: a hard link where the filesystem has them, else
     a copy. Either way the name appears complete, replacing an earlier file of that name; it
     is durable once the caller's SyncBatch syncs (a copy is not fsynced here)."""
+    if not _link_over(source, target):
+        write_atomic(target, file_chunks(source), durable=False)
+
+
+def _link_over(source: Path, target: Path, identity: tuple[int, int, int] | None = None) -> bool:
+    """``target`` made a hard link to ``source``, replacing a file of that name at once (a new
+    name appears complete; an old one is renamed over); False where that cannot be done (no
+    hard links between the two filesystems, links refused, ``source`` gone): then ``target``
+    is as it was. ``identity``: the (device, inode, size) of the file ``source`` must still
+    be (a regular file), else False."""
+    temp = None
     try:
-        os.link(source, target)  # a new name appears complete, atomically
-        return
-    except FileExistsError:
-        pass  # an earlier build's copy: replace it below
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            if os.path.samefile(source, target):
+                return _is(target, identity)
+            temp = temporary(target)
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+            os.link(source, temp)
+        except FileNotFoundError:
+            if not source.exists():
+                return False  # pruned meanwhile
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)
     except OSError:
-        pass  # no hard links here: copied below
-    with contextlib.suppress(OSError):
-        if os.path.samefile(source, target):
-            return
-    temp = temporary(target)
-    with contextlib.suppress(FileNotFoundError):
-        temp.unlink()
-    try:
-        os.link(source, temp)
-    except OSError:  # no hard links here (another filesystem type): copy
-        write_file(temp, file_chunks(source))
+        return False  # EXDEV, EPERM (protected_hardlinks), EMLINK...: written as bytes
+    if temp is None:
+        if _is(target, identity):
+            return True
+        with contextlib.suppress(OSError):
+            target.unlink()
+        return False
+    if not _is(temp, identity):
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        return False
     os.replace(temp, target)
+    return True
+
+
+def _is(path: Path, identity: tuple[int, int, int] | None) -> bool:
+    """True when ``path`` is the regular file ``identity`` names (any file, if None): a cache
+    entry swapped for another file between its check and the link is not published."""
+    if identity is None:
+        return True
+    try:
+        found = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and (found.st_dev, found.st_ino, found.st_size) == identity
 
 
 def ensure_dir(path: Path) -> Path:

@@ -2,17 +2,21 @@
 so that a build from a clean checkout (CI, a Docker build) compresses only what changed.
 
 Layout: ``DIR/CACHEDIR.TAG`` (backup tools skip the folder), ``DIR/last-build.json`` (what the
-last build that used it did) and the entries, ``DIR/v1/<2 hex>/<64 hex>``. An entry's name is
-the SHA-256 of the source content's hash and the codec's recipe (compress.recipe(): codec,
-level, library version, the keep rules), so bytes made another way, by another brotli for
-instance, are never found. Its file holds a header (kind, size, a digest of name, kind, size and
-bytes) and the variant's bytes, or none when the variant was not worth keeping.
+last build that used it did) and the entries, ``DIR/v2/<2 hex>/<key>.<check>``. The key is the
+SHA-256 of the source content's hash and the codec's recipe (compress.recipe(): codec, level,
+library version, the keep rules), so bytes made another way, by another brotli for instance, are
+never found. The file holds exactly the variant's bytes (none when the variant was not worth
+keeping), so a build links it into its output instead of writing the bytes again; the check,
+the SHA-256 of the key and those bytes, is in the name, where no write through a link reaches.
 
 Safe without locks: an entry is written under a name of its own and renamed into place, so a
-reader sees a whole entry or none; every read checks the digest, so a corrupt or truncated
-entry is ignored (and replaced by the build that finds it), never published. Each hit sets the
-entry's modification time to now; pruning removes the least recently used entries first. The
-cache never fails a build: a folder it cannot write or read is a warning, and the build goes on.
+reader sees a whole entry or none; every read checks the bytes against the name, so a corrupt,
+truncated or edited entry is ignored (and replaced by the build that finds it), never published.
+A build marks each entry it uses by its access time (its modification time stays, as the output
+files linked to it are served with it as Last-Modified); pruning removes the least recently used
+entries first, and the entries of the first format (``v1/``, read by no build now) before any.
+The cache never fails a build: a folder it cannot write or read is a warning, and the build goes
+on.
 """
 
 from __future__ import annotations
@@ -32,15 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .atomic import reason
+from .atomic import Linked, reason
 from .compress import Readable, compress_variants, recipe
 
 __all__ = ["CacheInfo", "CompressionCache", "PruneResult", "cache_info", "check_cache_dir", "prune"]
 
-_ENTRIES = "v1"  # a new entry format gets a new folder: old entries are then simply not found
-_MAGIC = b"staticserve-cache 1\n"
-_KEPT, _NOT_KEPT = b"V", b"N"
-_HEADER = len(_MAGIC) + 1 + 8 + 32  # magic, kind, size (8 bytes), SHA-256 digest
+_ENTRIES = "v2"  # a new entry format gets a new folder: old entries are then simply not found
+_OLD_ENTRIES = ("v1",)  # earlier formats: counted, and pruned first
 _LAST_BUILD = "last-build.json"
 _TAG = "CACHEDIR.TAG"
 # https://bford.info/cachedir/: the first line marks a cache folder for backup tools.
@@ -69,34 +71,12 @@ def _real(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
-def _entry_digest(name: str, kind: bytes, size: int, payload: bytes) -> bytes:
-    digest = hashlib.sha256(name.encode() + kind + size.to_bytes(8, "big"))
-    digest.update(payload)  # not joined to the rest: a variant may be megabytes
-    return digest.digest()
-
-
-def _encode(name: str, variant: bytes | None, made_size: int) -> bytes:
-    kind, size, payload = (
-        (_NOT_KEPT, made_size, b"") if variant is None else (_KEPT, len(variant), variant)
-    )
-    digest = _entry_digest(name, kind, size, payload)
-    return _MAGIC + kind + size.to_bytes(8, "big") + digest + payload
-
-
-def _decode(name: str, raw: bytes) -> tuple[bool, bytes | None]:
-    """(valid, variant) of an entry file's bytes; variant None: not worth keeping."""
-    if len(raw) < _HEADER or not raw.startswith(_MAGIC):
-        return False, None
-    kind = raw[len(_MAGIC) : len(_MAGIC) + 1]
-    size = int.from_bytes(raw[len(_MAGIC) + 1 : len(_MAGIC) + 9], "big")
-    digest, payload = raw[len(_MAGIC) + 9 : _HEADER], raw[_HEADER:]
-    if kind not in (_KEPT, _NOT_KEPT) or (kind == _KEPT and len(payload) != size):
-        return False, None
-    if kind == _NOT_KEPT and payload:
-        return False, None
-    if _entry_digest(name, kind, size, payload) != digest:
-        return False, None
-    return True, (payload if kind == _KEPT else None)
+def _check(key: str, variant: bytes) -> str:
+    """The second half of an entry's name: what its bytes must hash to, with its key."""
+    digest = hashlib.sha256(key.encode())
+    digest.update(b"\n")
+    digest.update(variant)  # not joined to the rest: a variant may be megabytes
+    return digest.hexdigest()
 
 
 class CompressionCache:
@@ -115,6 +95,7 @@ class CompressionCache:
         self._lock = threading.Lock()
         self._warned: set[str] = set()
         self._recipes: dict[str, str] = {}
+        self._listed: dict[str, dict[str, str]] = {}  # shard -> key -> entry file name
         self.restored = 0  # variants taken from the cache (kept or not worth keeping)
         self.stored = 0  # entries written
         self.rejected = 0  # entries found corrupt or truncated, and ignored
@@ -133,13 +114,14 @@ class CompressionCache:
 
     def variants(
         self, sha256: str, data: bytes | Readable, encodings: tuple[str, ...]
-    ) -> dict[str, bytes | None]:
+    ) -> dict[str, Linked | bytes | None]:
         """:func:`compress_variants` of ``data`` (whose content hash is ``sha256``), with every
-        variant the cache holds taken from it and every other one made and stored."""
-        found: dict[str, bytes | None] = {}
+        variant the cache holds taken from it and every other one made and stored. A variant
+        that is in the cache (taken, or stored now) comes as :class:`Linked` to its entry."""
+        found: dict[str, Linked | bytes | None] = {}
         if self.read:
             for encoding in encodings:
-                hit, variant = self._lookup(self._name(sha256, encoding))
+                hit, variant = self._lookup(self._key(sha256, encoding))
                 if hit:
                     found[encoding] = variant
         missing = tuple(e for e in encodings if e not in found)
@@ -152,51 +134,72 @@ class CompressionCache:
         # size may spare brotli and zstd their work (compress.GZIP_HOPELESS_RATIO).
         made_with = missing + (("gzip",) if self.probe and "gzip" not in missing else ())
         made = compress_variants(data, made_with)
-        if self.write:
-            size = data.size if not isinstance(data, bytes) else len(data)
-            for encoding, variant in made.items():
-                if encoding not in found:
-                    self._store(self._name(sha256, encoding), variant, size)
-        return {**found, **{e: made[e] for e in missing}}
+        for encoding in missing:
+            fresh = made[encoding]
+            found[encoding] = (
+                self._store(self._key(sha256, encoding), fresh) if self.write else fresh
+            )
+        return found
 
-    def _name(self, sha256: str, encoding: str) -> str:
+    def _key(self, sha256: str, encoding: str) -> str:
         text = self._recipes.get(encoding)
         if text is None:
             text = self._recipes[encoding] = recipe(encoding, probed=self.probe)
         return hashlib.sha256(f"{sha256}\n{text}".encode()).hexdigest()
 
-    def _path(self, name: str) -> Path:
-        return self.root / _ENTRIES / name[:2] / name
+    def _shard(self, key: str) -> dict[str, str]:
+        """The entries of ``key``'s shard folder, key -> file name, listed once per build (an
+        entry another build stores meanwhile is not found: its variant is made again)."""
+        shard = key[:2]
+        listed = self._listed.get(shard)
+        if listed is None:
+            listed = {}
+            try:
+                with os.scandir(self.root / _ENTRIES / shard) as found:
+                    for item in found:
+                        name, dot, check = item.name.partition(".")
+                        if dot and len(name) == 64 and len(check) == 64:
+                            listed[name] = item.name
+            except FileNotFoundError:
+                pass  # nothing stored there yet
+            except OSError as exc:
+                self._cannot("read", exc)
+            with self._lock:
+                listed = self._listed.setdefault(shard, listed)
+        return listed
 
-    def _lookup(self, name: str) -> tuple[bool, bytes | None]:
-        path = self._path(name)
-        try:
-            raw = _read_entry(path)
-        except FileNotFoundError:
+    def _lookup(self, key: str) -> tuple[bool, Linked | None]:
+        """(found, its variant: None when not worth keeping) of the entry ``key``."""
+        name = self._shard(key).get(key)
+        if name is None:
             return False, None
+        path = self.root / _ENTRIES / key[:2] / name
+        try:
+            found = _read_entry(path, mark_used=self.write)
+        except FileNotFoundError:
+            return False, None  # pruned meanwhile
         except OSError as exc:
             self._cannot("read", exc)
             return False, None
-        valid, variant = (False, None) if raw is None else _decode(name, raw)
-        if not valid:
+        if found is None or _check(key, found[0]) != name[65:]:
             with self._lock:
                 self.rejected += 1
-            return False, None  # made again, and stored over it
-        if self.write:
-            with contextlib.suppress(OSError):
-                os.utime(path)  # used now: the last to be pruned
-        return True, variant
+            return False, None  # made again, and stored under its right name
+        variant, identity = found
+        return True, (Linked(path, variant, identity) if variant else None)
 
-    def _store(self, name: str, variant: bytes | None, made_size: int) -> None:
-        path = self._path(name)
+    def _store(self, key: str, variant: bytes | None) -> Linked | bytes | None:
+        """Store ``variant`` as the entry ``key``; return it, linked to the entry when stored."""
+        data = variant or b""
+        path = self.root / _ENTRIES / key[:2] / f"{key}.{_check(key, data)}"
         try:
-            path.parent.mkdir(exist_ok=True)
-            _write_new(path, _encode(name, variant, made_size))
+            identity = _write_new(path, data)
         except OSError as exc:
             self._cannot("write", exc)
-            return
+            return variant
         with self._lock:
             self.stored += 1
+        return None if variant is None else Linked(path, variant, identity)
 
     def _cannot(self, what: str, exc: OSError) -> None:
         with self._lock:
@@ -225,11 +228,12 @@ class CompressionCache:
             _write_new(self.root / _LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
 
 
-def _read_entry(path: Path) -> bytes | None:
-    """The bytes of the entry file ``path``; None when something else than a file stands there
-    (a symlink, a pipe, a device): never followed nor read, so a planted ``/dev/zero`` or a pipe
-    cannot exhaust memory or block the build. It is then rejected and replaced like a corrupt
-    entry."""
+def _read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int]] | None:
+    """The bytes of the entry file ``path`` and its (device, inode); None when something else
+    than a file stands there (a symlink, a pipe, a device): never followed nor read, so a
+    planted ``/dev/zero`` or a pipe cannot exhaust memory or block the build. It is then
+    rejected and replaced like a corrupt entry. ``mark_used``: its access time set to now (its
+    modification time kept: it is the Last-Modified of the output files linked to it)."""
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -238,27 +242,38 @@ def _read_entry(path: Path) -> bytes | None:
             return None  # a symlink
         raise
     with os.fdopen(fd, "rb") as file:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
+        found = os.fstat(fd)
+        if stat.S_ISDIR(found.st_mode):
             raise IsADirectoryError(errno.EISDIR, "is a folder", os.fspath(path))
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(found.st_mode):
             return None
-        return file.read()
+        data = file.read()
+        if mark_used:
+            with contextlib.suppress(OSError):
+                os.utime(fd, ns=(time.time_ns(), found.st_mtime_ns))
+        return data, (found.st_dev, found.st_ino)
 
 
-def _write_new(path: Path, data: bytes) -> None:
+def _write_new(path: Path, data: bytes) -> tuple[int, int]:
     """``path`` given ``data`` through a temporary name of this writer's own, then renamed: two
-    builds storing the same entry at once each rename a whole file; a reader sees one of them."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
+    builds storing the same entry at once each rename a whole file; a reader sees one of them.
+    Returns the (device, inode) of the file written."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
-        os.chmod(temp, 0o644)
+            os.fchmod(file.fileno(), 0o644)
+            written = os.fstat(file.fileno())
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+    return written.st_dev, written.st_ino
 
 
 # -- looking after the folder: `staticserve cache info` and `staticserve cache prune` ----------
@@ -268,16 +283,23 @@ def _write_new(path: Path, data: bytes) -> None:
 class _Entry:
     path: Path
     size: int
-    used: float  # modification time: the last build that stored or used it
+    used: float  # the last build that stored or used it (v2: access time; v1: modification)
+    current: bool  # of the format builds read now (v2), not an earlier one
 
 
 def _entries(root: Path) -> Iterator[_Entry]:
-    """Every entry file of the cache; killed builds' old temporaries are removed on the way."""
+    """Every entry file of the cache, of each format; killed builds' old temporaries are
+    removed on the way."""
+    for folder in (_ENTRIES, *_OLD_ENTRIES):
+        yield from _entries_in(root / folder, current=folder == _ENTRIES)
+
+
+def _entries_in(folder: Path, *, current: bool) -> Iterator[_Entry]:
     now = time.time()
-    if (root / _ENTRIES).is_symlink():  # never prune (or count) files elsewhere through a link
+    if folder.is_symlink():  # never prune (or count) files elsewhere through a link
         return
     try:
-        shards = list(os.scandir(root / _ENTRIES))
+        shards = list(os.scandir(folder))
     except FileNotFoundError:
         return
     for shard in shards:
@@ -293,8 +315,9 @@ def _entries(root: Path) -> Iterator[_Entry]:
                     with contextlib.suppress(OSError):
                         os.unlink(item.path)
                 continue
-            if len(item.name) == 64 and item.is_file(follow_symlinks=False):
-                yield _Entry(Path(item.path), stat.st_size, stat.st_mtime)
+            if len(item.name) == (129 if current else 64) and item.is_file(follow_symlinks=False):
+                used = max(stat.st_atime, stat.st_mtime) if current else stat.st_mtime
+                yield _Entry(Path(item.path), stat.st_size, used, current)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,12 +380,14 @@ def prune(root: Path, max_size: int) -> PruneResult:
     """
     if root.exists() and not root.is_dir():
         raise ConfigError(f"cache_dir {root}: not a folder")
-    kept = kept_bytes = removed = removed_bytes = 0
+    kept = kept_bytes = room = removed = removed_bytes = 0
     full = False  # from the first entry that does not fit on, every older one goes
-    for entry in sorted(_entries(root), key=lambda e: e.used, reverse=True):
-        full = full or kept_bytes + entry.size > max_size
+    # Entries of an earlier format first (no build reads them), then the least recently used.
+    for entry in sorted(_entries(root), key=lambda e: (e.current, e.used), reverse=True):
+        # An empty entry (a variant not worth keeping) takes room too: --max-size 0 empties all.
+        full = full or room + max(entry.size, 1) > max_size
         if not full:
-            kept, kept_bytes = kept + 1, kept_bytes + entry.size
+            kept, kept_bytes, room = kept + 1, kept_bytes + entry.size, room + max(entry.size, 1)
             continue
         try:
             entry.path.unlink()

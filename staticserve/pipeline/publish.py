@@ -42,6 +42,7 @@ from ..manifest import (
     Manifest,
 )
 from .atomic import (
+    Linked,
     Payload,
     has_size,
     place_copy,
@@ -147,12 +148,13 @@ class Stager:
         content ``sha256``, as the live manifest records (a file, or a variant of it)."""
         return self._recorded.get(name) == (sha256, size) and has_size(self.output / name, size)
 
-    def put(self, name: str, data: Content, sha256: str) -> None:
-        """Write ``output/name`` (``data``, made from the content ``sha256``) unless it holds
-        those bytes already."""
+    def put(self, name: str, data: Content | Linked, sha256: str) -> None:
+        """Write ``output/name`` (``data``, made from the content ``sha256``; linked to the
+        cache entry that holds it, where it does) unless it holds those bytes already."""
         assert name in self._names, "Stager.begin() must name every file put() writes"
         target = self.output / name
-        if self.holds(name, sha256, size_of(data)):
+        size = len(data.data) if isinstance(data, Linked) else size_of(data)
+        if self.holds(name, sha256, size):
             return
         with self._lock:
             if not self.journaled:
@@ -160,7 +162,9 @@ class Stager:
                 self.journaled = True
                 self.batch.begin()
         try:
-            write_atomic(target, _payload(data), durable=False)
+            write_atomic(
+                target, data if isinstance(data, Linked) else _payload(data), durable=False
+            )
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary(target).unlink()

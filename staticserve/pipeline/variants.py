@@ -14,6 +14,7 @@ from functools import partial
 
 from ..errors import BuildError
 from ..manifest import ENCODING_SUFFIXES, Asset
+from .atomic import Linked
 from .cache_dir import CompressionCache
 from .collect import Content, SourceError, size_of
 from .compress import compress_variants, worth_compressing
@@ -43,8 +44,12 @@ def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
     )
 
 
-def _compress(data: Content, encodings: tuple[str, ...]) -> dict[str, bytes | None]:
-    return compress_variants(data, encodings)  # looked up at each call: tests hook it
+def _compress(data: Content, encodings: tuple[str, ...]) -> dict[str, Linked | bytes | None]:
+    return {**compress_variants(data, encodings)}  # looked up at each call: tests hook it
+
+
+def _bytes(variant: Linked | bytes) -> bytes:
+    return variant.data if isinstance(variant, Linked) else variant
 
 
 # Threads that write finished files (temporary name, rename; no fsync each since durable.py
@@ -54,6 +59,7 @@ def _compress(data: Content, encodings: tuple[str, ...]) -> dict[str, bytes | No
 # the same round): 1 writer 1.04-1.59x, 2 writers 0.97-1.60x, 4 writers 0.99-1.09x: no gain from
 # fewer, so 4 stay.
 _WRITERS = 4
+_WRITES_PER_JOB = 16
 
 
 class Variants:
@@ -93,7 +99,7 @@ class Variants:
         self.holders: dict[str, list[Fingerprinted]] = {}  # sha256 -> files with that content
         self.planned: set[str] = set()  # logical paths already looked at
         self.reused = 0
-        self.jobs: dict[Future[dict[str, bytes | None]], str] = {}
+        self.jobs: dict[Future[dict[str, Linked | bytes | None]], str] = {}
         self.compressors: LargestFirst | None = None
         self.writers: ThreadPoolExecutor | None = None
 
@@ -170,16 +176,14 @@ class Variants:
             self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
             # Two files with the same bytes may share a name (a.css and a.<its hash>.css).
             unique = {item.path: item for item in results}.values()
-            writes += [
-                self.writers.submit(self.stager.put, item.path, item.data, item.sha256)
-                for item in unique
-            ]
+            writes += self._put_all([(item.path, item.data, item.sha256) for item in unique])
         # The progress counts files, as the README says: a file's variants come as one job.
         total = sum(len(self.holders[sha256]) for sha256 in self.jobs.values())
         done = 0
         kept: dict[tuple[str, str], int] = {}
         unwritten: dict[tuple[str, str], bytes] = {}
         self.progress("compress", 0, total)
+        waiting: list[tuple[str, Content | Linked, str]] = []
         for job in as_completed(self.jobs):
             sha256 = self.jobs[job]
             try:
@@ -194,21 +198,40 @@ class Variants:
             for encoding, packed in variants.items():
                 if packed is None:
                     continue
-                kept[(sha256, encoding)] = len(packed)
+                kept[(sha256, encoding)] = len(_bytes(packed))
                 if self.writers is None:
-                    unwritten[(sha256, encoding)] = packed
+                    unwritten[(sha256, encoding)] = _bytes(packed)
                     continue
                 suffix = ENCODING_SUFFIXES[encoding]
-                writes += [
-                    self.writers.submit(self.stager.put, path + suffix, packed, sha256)
+                waiting += [
+                    (path + suffix, packed, sha256)
                     for path in sorted({item.path for item in self.holders[sha256]})
                 ]
+            if len(waiting) >= _WRITES_PER_JOB:
+                writes += self._put_all(waiting)
+                waiting = []
             done += len(self.holders[sha256])
             self.progress("compress", done, total)
+        writes += self._put_all(waiting)
         for write in writes:
             write.result()  # the first write error, if any
         self._shutdown(cancel=False)
         return kept, unwritten
+
+    def _put_all(self, files: list[tuple[str, Content | Linked, str]]) -> list[Future[None]]:
+        """``stager.put`` each of ``files`` on the writing threads, a few to a job: one job per
+        file costs more than writing a small file or linking a cached one."""
+        writers = self.writers
+        if writers is None or not files:
+            return []
+        return [
+            writers.submit(self._put_each, files[start : start + _WRITES_PER_JOB])
+            for start in range(0, len(files), _WRITES_PER_JOB)
+        ]
+
+    def _put_each(self, files: list[tuple[str, Content | Linked, str]]) -> None:
+        for name, data, sha256 in files:
+            self.stager.put(name, data, sha256)
 
     def _shutdown(self, *, cancel: bool) -> None:
         if self.compressors is not None:

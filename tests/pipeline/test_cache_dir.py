@@ -7,10 +7,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,7 @@ from staticserve.cli import main
 from staticserve.errors import ConfigError
 from staticserve.manifest import Manifest
 from staticserve.pipeline import BuildConfig, BuildReport, Source, build, load_config
-from staticserve.pipeline.cache_dir import _decode, _encode, cache_info, prune
+from staticserve.pipeline.cache_dir import CompressionCache, _check, cache_info, prune
 
 from .conftest import compressible, settle, write_tree
 
@@ -68,7 +71,7 @@ def variants(output: Path) -> dict[str, bytes]:
 
 
 def entries(cache: Path) -> list[Path]:
-    return sorted(p for p in (cache / "v1").rglob("*") if p.is_file())
+    return sorted(p for p in (cache / "v2").rglob("*") if p.is_file())
 
 
 def check_variants_are_right(output: Path) -> None:
@@ -124,10 +127,10 @@ def test_without_a_cache_folder_nothing_is_restored(
     [
         lambda raw: raw[:-1] + bytes([raw[-1] ^ 1]),  # one bit of the bytes flipped
         lambda raw: raw[: len(raw) // 2],  # truncated
-        lambda raw: b"",  # empty
-        lambda raw: raw[:40] + bytes([raw[40] ^ 0x80]) + raw[41:],  # the header's size or kind
+        lambda raw: b"" if raw else b"x",  # emptied (or, empty, given a byte)
+        lambda raw: raw + b"\0",  # a byte more
     ],
-    ids=["flipped bit", "truncated", "empty", "header"],
+    ids=["flipped bit", "truncated", "empty", "longer"],
 )
 def test_a_corrupt_entry_is_ignored_and_replaced(
     tmp_path: Path, site: Callable[..., BuildReport], damage: Callable[[bytes], bytes]
@@ -135,7 +138,9 @@ def test_a_corrupt_entry_is_ignored_and_replaced(
     site("out1")
     cache = tmp_path / "cache"
     for entry in entries(cache):
-        entry.write_bytes(damage(entry.read_bytes()))
+        raw = entry.read_bytes()
+        entry.unlink()  # a new file: out1's variants are hard links to the entries
+        entry.write_bytes(damage(raw) if raw else b"x")  # an empty one (not worth it): a byte
     report = site("out2")
     assert (report.compressed, report.restored) == (2 * COMPRESSIBLE + 2, 0)
     assert variants(tmp_path / "out2") == variants(tmp_path / "out1")
@@ -154,6 +159,7 @@ def test_an_entry_moved_under_another_name_is_not_believed(
     found = entries(tmp_path / "cache")
     contents = [p.read_bytes() for p in found]
     for path, raw in zip(found, contents[1:] + contents[:1], strict=True):
+        path.unlink()
         path.write_bytes(raw)
     report = site("out2")
     assert report.restored == 0
@@ -162,16 +168,27 @@ def test_an_entry_moved_under_another_name_is_not_believed(
 
 @given(data=st.binary(min_size=0, max_size=300), cut=st.integers(0, 400), flip=st.integers(0, 400))
 def test_any_damaged_entry_fails_its_check(data: bytes, cut: int, flip: int) -> None:
-    name = "ab" * 32
-    for variant in (data, None):
-        raw = _encode(name, variant, len(data) + 7)
-        assert _decode(name, raw) == (True, variant)
-        if cut < len(raw):
-            assert _decode(name, raw[:cut])[0] is False
-        if flip < len(raw):
-            damaged = raw[:flip] + bytes([raw[flip] ^ 0x01]) + raw[flip + 1 :]
-            assert _decode(name, damaged)[0] is False
-        assert _decode("cd" * 32, raw)[0] is False
+    """An entry is found only with exactly the bytes stored under its name: cut, flipped or
+    moved to another key, it is rejected (and made again), never handed to the output."""
+    key, other = "ab" * 32, "cd" * 32
+    with tempfile.TemporaryDirectory() as folder:
+        cache = CompressionCache(Path(folder), read=True, write=True, probe=False, warn=print)
+        stored = cache._store(key, data or None)
+        assert cache._lookup(key) == (True, stored)  # Linked to the entry, or None: not worth it
+        entry = next(Path(folder, "v2", "ab").glob(f"{key}.*"))
+        assert entry.name == f"{key}.{_check(key, data)}"
+        damaged = [data[:cut]] if cut < len(data) else []
+        if flip < len(data):
+            damaged.append(data[:flip] + bytes([data[flip] ^ 0x01]) + data[flip + 1 :])
+        for raw in damaged:
+            entry.write_bytes(raw)
+            fresh = CompressionCache(Path(folder), read=True, write=True, probe=False, warn=print)
+            assert fresh._lookup(key) == (False, None)
+        moved = entry.with_name(f"{other}.{entry.name[65:]}")
+        entry.rename(Path(folder, "v2", "cd").mkdir() or Path(folder, "v2", "cd", moved.name))
+        fresh = CompressionCache(Path(folder), read=True, write=True, probe=False, warn=print)
+        assert fresh._lookup(other) == (False, None)
+        assert fresh._lookup(key) == (False, None)
 
 
 @pytest.mark.parametrize(
@@ -244,7 +261,7 @@ def test_pruning_keeps_the_recently_used_entries(
     (tmp_path / "assets-a").rename(tmp_path / "assets")
     assert site("out3").restored == 2 * COMPRESSIBLE + 2
     keep = sum(p.stat().st_size for p in first)
-    result = prune(cache, keep)
+    result = prune(cache, keep + 2)  # the two empty entries (tiny.js) count a byte each
     assert (result.kept, result.kept_bytes) == (len(first), keep)
     assert (result.removed, set(entries(cache))) == (len(second), first)
 
@@ -451,7 +468,7 @@ def test_two_builds_at_once_share_the_cache_folder(tmp_path: Path) -> None:
     check_variants_are_right(tmp_path / "out1")
     cache = tmp_path / "cache"
     assert len(entries(cache)) == 80  # one per content and encoding, none left half-written
-    assert not list((cache / "v1").rglob(".tmp-*"))
+    assert not list((cache / "v2").rglob(".tmp-*"))
     report = build(
         BuildConfig(
             base_dir=tmp_path, sources=(Source(Path("assets")),), output=Path("out3"), cache_dir=Path("cache")
@@ -521,3 +538,108 @@ def test_pruning_never_follows_a_linked_entries_folder_out_of_the_cache(tmp_path
     result = prune(cache, 0)
     assert victim.read_bytes() == b"someone else's file"
     assert (result.removed, cache_info(cache).entries) == (0, 0)
+
+
+# -- entries linked into the output, not copied ---------------------------------------------------
+
+
+def test_an_output_variant_is_the_cache_entry_itself_not_a_copy(
+    tmp_path: Path, site: Callable[..., BuildReport]
+) -> None:
+    """Both on one filesystem, each variant the cache holds is a hard link to its entry: a
+    build from a clean checkout writes no compressed byte again, and neither does a cold one
+    (the entry it stores is the file it publishes)."""
+    site("out1")
+    site("out2")
+    by_inode = {p.stat().st_ino: p for p in entries(tmp_path / "cache")}
+    for out in ("out1", "out2"):
+        published = variants(tmp_path / out)
+        assert len(published) == 2 * COMPRESSIBLE
+        for name in published:
+            assert (tmp_path / out / name).stat().st_ino in by_inode, (out, name)
+    check_variants_are_right(tmp_path / "out2")
+
+
+def test_using_an_entry_never_changes_a_published_file_s_modification_time(
+    tmp_path: Path, site: Callable[..., BuildReport]
+) -> None:
+    """A used entry is marked by its access time: its modification time, which nginx or a CDN
+    sends as Last-Modified (and derives its ETag from) for every output linked to it, stays."""
+    site("out1")
+    out1 = tmp_path / "out1"
+    before = {name: (out1 / name).stat().st_mtime_ns for name in variants(out1)}
+    used_before = {p: p.stat().st_atime_ns for p in entries(tmp_path / "cache")}
+    time.sleep(0.05)
+    assert site("out2").restored == 2 * COMPRESSIBLE + 2
+    assert {name: (out1 / name).stat().st_mtime_ns for name in variants(out1)} == before
+    assert all(p.stat().st_atime_ns > ns for p, ns in used_before.items())  # marked as used
+
+
+def test_an_output_edited_in_place_is_never_published_again_from_the_cache(
+    tmp_path: Path, site: Callable[..., BuildReport]
+) -> None:
+    """Someone edits a published variant in place (not staticserve: it always renames a new
+    file over an old one), which edits the entry linked to it: the next build's check refuses
+    the entry and publishes bytes made anew."""
+    site("out1")
+    out1 = tmp_path / "out1"
+    name = next(n for n in variants(out1) if n.endswith(".br"))
+    with open(out1 / name, "r+b") as file:
+        file.write(b"\0\0\0\0")
+    report = site("out2")
+    assert report.compressed == 1
+    check_variants_are_right(tmp_path / "out2")
+
+
+@pytest.fixture
+def elsewhere(tmp_path: Path) -> Iterator[Path]:
+    """A folder on another filesystem than tmp_path (/dev/shm), removed afterwards."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no other filesystem (/dev/shm) to put the cache folder on")
+    folder = Path(tempfile.mkdtemp(dir=shm))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_cache_on_another_filesystem_is_copied_from(
+    tmp_path: Path, site: Callable[..., BuildReport], elsewhere: Path
+) -> None:
+    check_copied_from_the_cache(tmp_path, site, elsewhere / "cache")
+
+
+def test_where_links_are_refused_entries_are_copied(
+    tmp_path: Path, site: Callable[..., BuildReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # as fs.protected_hardlinks does
+
+    monkeypatch.setattr(os, "link", refuse)
+    check_copied_from_the_cache(tmp_path, site, tmp_path / "cache")
+
+
+def check_copied_from_the_cache(
+    tmp_path: Path, site: Callable[..., BuildReport], cache: Path
+) -> None:
+    site("out1", cache_dir=cache)
+    report = site("out2", cache_dir=cache)
+    assert (report.compressed, report.restored) == (0, 2 * COMPRESSIBLE + 2)
+    check_variants_are_right(tmp_path / "out2")
+    entry_inodes = {p.stat().st_ino for p in entries(cache)}
+    for name in variants(tmp_path / "out2"):
+        assert (tmp_path / "out2" / name).stat().st_ino not in entry_inodes
+
+
+def test_entries_of_the_first_format_are_counted_and_pruned_first(
+    tmp_path: Path, site: Callable[..., BuildReport]
+) -> None:
+    site("out1")
+    cache = tmp_path / "cache"
+    old = cache / "v1" / "ab" / ("ab" * 32)  # a v1 entry: no build reads it now
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"staticserve-cache 1\n" + bytes(100))
+    assert cache_info(cache).entries == len(entries(cache)) + 1
+    current = sum(max(p.stat().st_size, 1) for p in entries(cache))
+    result = prune(cache, current)  # room for every current entry: the old one goes
+    assert not old.exists()
+    assert (result.removed, result.kept) == (1, len(entries(cache)))
