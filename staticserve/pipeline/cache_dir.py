@@ -51,6 +51,10 @@ _TAG_TEXT = (
     "# This file marks staticserve's compression cache (--cache-dir); see its README.\n"
 )
 _TEMP_PREFIX = ".tmp-"
+# Never through a symlink; never blocking on a pipe planted as an entry.
+_READ_FLAGS = (
+    os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+)
 _STALE_TEMP_SECONDS = 3600.0  # a killed build's temporary entry: gone at the next prune
 
 
@@ -234,24 +238,27 @@ def _read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int]]
     planted ``/dev/zero`` or a pipe cannot exhaust memory or block the build. It is then
     rejected and replaced like a corrupt entry. ``mark_used``: its access time set to now (its
     modification time kept: it is the Last-Modified of the output files linked to it)."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             return None  # a symlink
         raise
-    with os.fdopen(fd, "rb") as file:
+    try:
         found = os.fstat(fd)
         if stat.S_ISDIR(found.st_mode):
             raise IsADirectoryError(errno.EISDIR, "is a folder", os.fspath(path))
         if not stat.S_ISREG(found.st_mode):
             return None
-        data = file.read()
+        data = os.read(fd, found.st_size + 1)  # one more: an entry that grew is not taken whole
+        while len(data) <= found.st_size and (more := os.read(fd, found.st_size + 1 - len(data))):
+            data += more
         if mark_used:
             with contextlib.suppress(OSError):
                 os.utime(fd, ns=(time.time_ns(), found.st_mtime_ns))
         return data, (found.st_dev, found.st_ino)
+    finally:
+        os.close(fd)
 
 
 def _write_new(path: Path, data: bytes) -> tuple[int, int]:
