@@ -90,7 +90,7 @@ class SyncBatch:
         self.root = root
         self._lock = threading.Lock()
         self._fd: int | None = None
-        self._paths: set[Path] = set()
+        self._paths: list[Path] = []  # a list: no Path hashed per write (fsynced twice at worst)
 
     def begin(self) -> None:
         with self._lock:
@@ -102,7 +102,7 @@ class SyncBatch:
 
     def add(self, path: Path) -> None:
         with self._lock:
-            self._paths.add(path)
+            self._paths.append(path)
 
     @property
     def pending(self) -> bool:
@@ -113,7 +113,7 @@ class SyncBatch:
     def sync(self) -> None:
         """Make every file added since the last sync durable, with the folder entries naming it."""
         with self._lock:
-            paths, self._paths = self._paths, set()
+            paths, self._paths = self._paths, []
             fd, self._fd = self._fd, None
         if not paths:
             if fd is not None:
