@@ -16,16 +16,29 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["MIN_HEX", "carries_own_hash", "keeps_its_name", "matches_patterns"]
+__all__ = [
+    "MIN_HEX",
+    "carries_own_hash",
+    "hash_parts",
+    "keeps_its_name",
+    "matches_patterns",
+]
 
 MIN_HEX = 12  # as the build's names (and Django's): 48 bits, no accidental match
 _HEX = re.compile(rf"[0-9a-f]{{{MIN_HEX},64}}")
 
 
+def hash_parts(name: str) -> list[str]:
+    """The parts of the file name in ``name`` shaped like a hash (:data:`MIN_HEX` to 64
+    lowercase hex digits): only a name with one may carry its own hash. Needs no bytes, so a
+    build hashes a file to check its name only when this is not empty."""
+    base = name.rsplit("/", 1)[-1]
+    return [part for part in base.split(".") if len(part) >= MIN_HEX and _HEX.fullmatch(part)]
+
+
 def carries_own_hash(name: str, sha256: str) -> bool:
     """True when the file name in ``name`` contains a prefix of ``sha256`` (hex) as a part."""
-    base = name.rsplit("/", 1)[-1]
-    return any(_HEX.fullmatch(part) and sha256.startswith(part) for part in base.split("."))
+    return any(sha256.startswith(part) for part in hash_parts(name))
 
 
 def matches_patterns(name: str, patterns: tuple[str, ...]) -> bool:

@@ -219,7 +219,7 @@ class Manifest:
     @property
     def content_hash(self) -> str:
         """A hash of everything but the creation time: equal builds have equal hashes."""
-        return hashlib.sha256(_canonical(self._body()).encode()).hexdigest()
+        return _hash_of(self._body())
 
     def _body(self) -> dict[str, Any]:
         return {
@@ -231,11 +231,12 @@ class Manifest:
         }
 
     def dumps(self) -> str:
-        body = self._body()
+        body = self._body()  # built once: the content hash is of it, before the times join it
+        content_hash = _hash_of(body)
         body["created"] = self.created
         if self.superseded:  # like created, a time: not part of the content hash
             body["superseded"] = {str(g): t for g, t in sorted(self.superseded.items())}
-        body["content_hash"] = self.content_hash
+        body["content_hash"] = content_hash
         return json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -288,6 +289,10 @@ class Manifest:
 # The way out of a corrupt manifest: a plain rebuild reads the manifest first and would stop
 # at the same error, --clear rebuilds without it.
 _CORRUPT = "it is corrupt; run `staticserve build --clear` to rebuild the output from scratch"
+
+
+def _hash_of(body: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical(body).encode()).hexdigest()
 
 
 def _canonical(data: Any) -> str:

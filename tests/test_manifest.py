@@ -123,3 +123,33 @@ def test_a_name_kept_by_an_older_build_is_immutable_only_when_it_carries_its_own
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz-_.", max_size=30))
 def test_plain_lowercase_words_are_never_taken_for_hashes(name: str) -> None:
     assert not asset(name + ".css", name + ".css", sha256=OWN).hashed
+
+
+def test_dumps_builds_each_entry_once_and_hashes_what_it_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The content hash is of the body dumps writes (less the times): built once, not twice."""
+    manifest = Manifest(
+        assets={f"{i}.css": asset(f"{i}.css", f"{i}.0123456789ab.css") for i in range(3)},
+        retained={"r.aaaaaaaaaaa1.css": asset("r.css", "r.aaaaaaaaaaa1.css", generation=1)},
+        generation=2,
+        created="2026-11-25T10:00:00Z",
+        superseded={1: "2026-11-24T10:00:00Z"},
+    )
+    expected_hash = manifest.content_hash
+    built: list[str] = []
+    to_json = Asset.to_json
+
+    def counting(self: Asset, **kw: bool) -> dict[str, object]:
+        built.append(self.path)
+        return to_json(self, **kw)
+
+    monkeypatch.setattr(Asset, "to_json", counting)
+    text = manifest.dumps()
+    assert sorted(built) == sorted(
+        a.path for a in (*manifest.assets.values(), *manifest.retained.values())
+    )
+    again = Manifest.loads(text)
+    assert again == manifest
+    assert again.content_hash == expected_hash
+    assert '"content_hash": "' + expected_hash + '"' in text

@@ -40,7 +40,7 @@ from .config import BuildConfig, Source, load_config
 from .fingerprint import Fingerprinted, Problem, final_as_read, fingerprint, syntax_of
 from .journal import unfinished_names
 from .output_dir import build_lock, check_output_contents, check_output_dir, no_notice
-from .publish import Stager, load_previous, publish
+from .publish import Stager, load_previous, next_generation, publish
 from .reserved import Claimant, check_names
 from .unchanged import (
     SourceRecord,
@@ -230,7 +230,9 @@ def build(
             with _timed(timings, "fingerprint"):
                 _check_names(results, collected, config, previous)
             with _timed(timings, "compress"):
-                published, compressed, reused = compression.finish(results)
+                published, compressed, reused = compression.finish(
+                    results, next_generation(previous)
+                )
         except BaseException:
             compression.abort()
             raise

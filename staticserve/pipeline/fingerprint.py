@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from ..fingerprinted import keeps_its_name
+from ..fingerprinted import carries_own_hash, hash_parts, matches_patterns
 from .collect import Content, OnDisk, sha256_of
-from .scan import Edit, Reference, Syntax, apply_edits, find_edits, find_references, with_hash
+from .scan import Edit, Reference, Site, Syntax, apply_edits, edit_site, find_sites, with_hash
 from .sourcemap import adjust_source_map, moves_code
 
 __all__ = ["Fingerprinted", "Problem", "final_as_read", "fingerprint", "hashed_name"]
@@ -43,8 +43,12 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class _Link:
-    reference: Reference
+    site: Site  # the reference, as found by the one scan of its file
     target: str  # logical path of the referenced file
+
+    @property
+    def reference(self) -> Reference:
+        return self.site.ref
 
 
 def hashed_name(logical: str, digest: str) -> str:
@@ -87,11 +91,12 @@ def fingerprint(
     }
     adjusted = _adjusted_source_maps(files, links, problems, kept)
     files = {**files, **adjusted}
+    edited = _relinked(files, links, adjusted)
     known = {k: v for k, v in (known or {}).items() if k not in adjusted}
     hashes: dict[str, str | None] = {}
     results: dict[str, Fingerprinted] = {}
     for group in _components(files, links):
-        _fingerprint_group(group, files, links, hashes, results, known, kept)
+        _fingerprint_group(group, files, edited, hashes, results, known, kept)
         for logical in group:
             if ready is not None and logical not in known:
                 ready(results[logical])
@@ -120,11 +125,15 @@ def final_as_read(
 
 
 def _kept_names(files: Mapping[str, Content], fingerprinted: tuple[str, ...]) -> frozenset[str]:
-    """The files whose names carry a content hash already: they keep their names."""
+    """The files whose names carry a content hash already: they keep their names.
+
+    As :func:`~staticserve.fingerprinted.keeps_its_name`, but a file is hashed only when its
+    name has a part shaped like a hash: most names have none, and need no bytes to say so."""
     return frozenset(
         logical
         for logical, data in files.items()
-        if keeps_its_name(logical, sha256_of(data), fingerprinted)
+        if matches_patterns(logical, fingerprinted)
+        or (hash_parts(logical) and carries_own_hash(logical, sha256_of(data)))
     )
 
 
@@ -156,12 +165,12 @@ def _resolve_all(
     if syntax is None or logical in kept or isinstance(data, OnDisk):
         return []  # named by its hash: its bytes are final (a bundler named its dependencies)
     links = []
-    for reference in find_references(_decode(data), syntax):
-        target, problem = _resolve(logical, reference, files, prefix, strict)
+    for site in find_sites(_decode(data), syntax):
+        target, problem = _resolve(logical, site.ref, files, prefix, strict)
         if problem is not None:
             problems.append(problem)
         if target is not None and target != logical:
-            links.append(_Link(reference, target))
+            links.append(_Link(site, target))
     return links
 
 
@@ -332,27 +341,47 @@ def _edits(
     links: Mapping[str, list[_Link]],
     hashes: Mapping[str, str | None],
 ) -> list[Edit]:
-    """The edits that point the file's references at their targets' hashed names."""
-    shorts = {
-        link.reference.start: hashes[link.target]
-        for link in links[logical]
-        if hashes.get(link.target) is not None
-    }
-    if not shorts or isinstance(files[logical], OnDisk):  # only files in memory have references
-        return []
+    """The edits that point the file's references at their targets' hashed names.
 
-    def replace(reference: Reference) -> str | None:
-        short = shorts.get(reference.start)
-        if short is None:
-            return None
-        # Keep the reference's own spelling (relative, ./, percent-encoding); add the hash.
-        return with_hash(reference.path, short)
-
-    syntax = syntax_of(logical, rewrite_js=True)
+    Each keeps the reference's own spelling (relative, ./, percent-encoding) and adds the hash;
+    the sites are those the file's one scan found (see :func:`_relinked`)."""
     data = files[logical]
-    assert syntax is not None  # only files with a syntax have links
-    assert isinstance(data, bytes)  # ... and those are read into memory
-    return find_edits(_decode(data), syntax, replace)
+    edits: list[Edit] = []
+    text = None
+    for link in links[logical]:
+        short = hashes.get(link.target)
+        if short is None:
+            continue
+        if text is None:
+            if isinstance(data, OnDisk):  # only files in memory have references
+                return []
+            text = _decode(data)
+        edit = edit_site(text, link.site, with_hash(link.reference.path, short))
+        if edit is not None:
+            edits.append(edit)
+    return edits
+
+
+def _relinked(
+    files: Mapping[str, Content], links: Mapping[str, list[_Link]], adjusted: Mapping[str, bytes]
+) -> Mapping[str, list[_Link]]:
+    """``links``, the sites of each file's bytes as read, except for a file that is also an
+    adjusted source map (one with a syntax of its own): the sites of its new bytes, each with
+    the target of the link found at the same place in the old ones."""
+    changed = [logical for logical in adjusted if links.get(logical)]
+    if not changed:
+        return links
+    relinked = dict(links)
+    for logical in changed:
+        by_start = {link.reference.start: link.target for link in links[logical]}
+        syntax = syntax_of(logical, rewrite_js=True)
+        assert syntax is not None  # only files with a syntax have links
+        relinked[logical] = [
+            _Link(site, by_start[site.ref.start])
+            for site in find_sites(_decode(adjusted[logical]), syntax)
+            if site.ref.start in by_start
+        ]
+    return relinked
 
 
 # -- source maps ------------------------------------------------------------------------------

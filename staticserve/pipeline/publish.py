@@ -212,7 +212,7 @@ def publish(
     A build that changes nothing (``--clear`` over unchanged inputs included) publishes nothing:
     the live build stays, with its generation.
     """
-    generation = (previous.generation + 1) if previous else 1
+    generation = next_generation(previous)
     assets = {f.asset.logical: _with_generation(f.asset, generation) for f in files}
     kept = retained(previous, assets, generation, keep, keep_age=keep_age, now=created)
     manifest = Manifest(
@@ -322,8 +322,19 @@ def _repair(
     return set(written)
 
 
+def next_generation(previous: Manifest | None) -> int:
+    """The generation of the build that follows ``previous`` (None: the first)."""
+    return (previous.generation + 1) if previous else 1
+
+
 def _with_generation(asset: Asset, generation: int) -> Asset:
-    return dataclasses.replace(asset, generation=generation)
+    """The build's assets are made with their generation (Variants.finish): kept as they are.
+    A copy, validated again, only for others."""
+    return (
+        asset
+        if asset.generation == generation
+        else dataclasses.replace(asset, generation=generation)
+    )
 
 
 def _same_build(previous: Manifest, new: Manifest, keep: int, keep_age: int) -> bool:
@@ -396,8 +407,9 @@ def _write_unhashed(output: Path, asset: Asset, batch: SyncBatch) -> None:
         (asset.variant_path(e), asset.logical + ENCODING_SUFFIXES[e]) for e in asset.encodings
     ]
     for source, name in pairs:
-        place_copy(output / source, output / name)
-        batch.add(output / name)
+        target = output / name  # joined once: a Path join costs more than the link
+        place_copy(output / source, target)
+        batch.add(target)
 
 
 def _remove_temporaries(output: Path, names: set[str]) -> None:

@@ -17,13 +17,15 @@ from pathlib import Path
 
 from ..errors import BuildError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME
-from .atomic import is_temporary
+from .atomic import is_temporary, temporary
 from .output_dir import STATE_DIR
 
 __all__ = ["Claimant", "check_names"]
 
 _ADVICE = "rename or move the file, or leave it out with --ignore"
 _ADVICE_TWO = "rename or move one of them, or leave one out with --ignore"
+# What every temporary name ends with: a name without it has no temporary part to look for.
+_TEMPORARY_MARK = temporary(Path("x")).name.removeprefix(".x")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,33 +55,66 @@ def check_names(
     ``kept`` maps the hashed names (and their variants) of earlier builds that stay on disk to
     their identity (content sha256, encoding): pages still cached use them, so a new file may
     take such a name only with the very same bytes.
+
+    Claims are grouped by name, so each name is looked at once: files' names in order, then
+    folders' (so that a problem names the file's own name where it can), the claims on one
+    name in the order of their files' origins. A folder shared by many files is one entry.
     """
     problems: dict[str, str] = {}  # origin -> the first problem found with it
     owners: dict[str, _Claim] = {}
     kept = kept or {}
-    # Files before folders, so that a problem names the file's own name where it can.
-    order = sorted(_claims(claimants), key=lambda c: (c.role == "a folder", c.name, c.owner.origin))
-    for claim in order:
-        origin = str(claim.owner.origin)
-        reserved = _reserved(claim.name)
-        if reserved is not None:
-            problems.setdefault(origin, f"{origin}: {claim.name} is {reserved}; {_ADVICE}")
+    files: dict[str, list[_Claim]] = {}
+    folders: dict[str, list[Claimant]] = {}  # folder -> the files written into it, each once
+    for owner in claimants:
+        claims = _file_claims(owner)
+        for claim in claims:
+            files.setdefault(claim.name, []).append(claim)
+        # A file's names differ in their last part only (as a rule): one folder walk for all.
+        parents = {c.name.rpartition("/")[0] for c in claims if "/" in c.name}
+        for folder in {f for parent in parents for f in _folders(parent + "/")}:
+            folders.setdefault(folder, []).append(owner)
+    for name in sorted(files):
+        claims = files[name]
+        reserved = _reserved(name)
+        earlier = kept.get(name)
+        if len(claims) == 1 and reserved is None and earlier in (None, claims[0].identity):
+            owners[name] = claims[0]  # the common case: one file's name, free
             continue
-        earlier = kept.get(claim.name)
-        if earlier is not None and earlier != claim.identity and claim.role != "a folder":
-            problems.setdefault(
-                origin,
-                f"{origin}: {claim.name} is {claim.role} of this file and also a file an earlier "
-                "build published, kept for the pages that still use it; " + _ADVICE,
-            )
-            continue
-        first = owners.setdefault(claim.name, claim)
-        if first.identity != claim.identity and first.owner != claim.owner:
-            problems.setdefault(
-                origin,
-                f"{origin}: {claim.name} is {claim.role} of this file and also {first.role} "
-                f"of {first.owner.origin}; {_ADVICE_TWO}",
-            )
+        claims.sort(key=lambda c: c.owner.origin)  # stable: input order among equal origins
+        for claim in claims:
+            origin = str(claim.owner.origin)
+            if reserved is not None:
+                problems.setdefault(origin, f"{origin}: {name} is {reserved}; {_ADVICE}")
+                continue
+            if earlier is not None and earlier != claim.identity:
+                problems.setdefault(
+                    origin,
+                    f"{origin}: {name} is {claim.role} of this file and also a file an earlier "
+                    "build published, kept for the pages that still use it; " + _ADVICE,
+                )
+                continue
+            first = owners.setdefault(name, claim)
+            if first.identity != claim.identity and first.owner != claim.owner:
+                problems.setdefault(
+                    origin,
+                    f"{origin}: {name} is {claim.role} of this file and also {first.role} "
+                    f"of {first.owner.origin}; {_ADVICE_TWO}",
+                )
+    for name in sorted(folders):
+        reserved = _reserved(name)
+        file = owners.get(name)
+        if reserved is None and file is None:
+            continue  # a folder only: every file may be written into it
+        for owner in sorted(folders[name], key=lambda o: o.origin):  # stable: input order
+            origin = str(owner.origin)
+            if reserved is not None:
+                problems.setdefault(origin, f"{origin}: {name} is {reserved}; {_ADVICE}")
+            elif file is not None and file.owner != owner:
+                problems.setdefault(
+                    origin,
+                    f"{origin}: {name} is a folder of this file and also {file.role} "
+                    f"of {file.owner.origin}; {_ADVICE_TWO}",
+                )
     if len(problems) == 1:
         raise BuildError(f"{next(iter(problems.values()))}; nothing was published")
     if problems:
@@ -89,20 +124,24 @@ def check_names(
         )
 
 
-def _claims(claimants: Iterable[Claimant]) -> Iterable[_Claim]:
-    for owner in claimants:
-        names = [(owner.path, "the hashed name", "")]
-        if owner.path != owner.logical:
-            names.append((owner.logical, "the name", ""))
-        else:
-            names[0] = (owner.path, "the name", "")
-        for base, _, _ in list(names):
-            names += [(base + ENCODING_SUFFIXES[e], f"the {e} variant", e) for e in owner.encodings]
-        for name, role, encoding in names:
-            yield _Claim(name, owner, role, (owner.sha256, encoding))
-            parts = name.split("/")
-            for depth in range(1, len(parts)):  # the folders the file is written into
-                yield _Claim("/".join(parts[:depth]), owner, "a folder", ("", "folder"))
+def _file_claims(owner: Claimant) -> list[_Claim]:
+    """The names a file is written under: its hashed name, its plain copy, their variants."""
+    names = [(owner.path, "the hashed name", "")]
+    if owner.path != owner.logical:
+        names.append((owner.logical, "the name", ""))
+    else:
+        names[0] = (owner.path, "the name", "")
+    for base, _, _ in list(names):
+        names += [(base + ENCODING_SUFFIXES[e], f"the {e} variant", e) for e in owner.encodings]
+    return [_Claim(name, owner, role, (owner.sha256, encoding)) for name, role, encoding in names]
+
+
+def _folders(name: str) -> Iterable[str]:
+    """The folders a file ``name`` is written into, outermost first."""
+    end = name.find("/")
+    while end >= 0:
+        yield name[:end]
+        end = name.find("/", end + 1)
 
 
 def _reserved(name: str) -> str | None:
@@ -112,6 +151,6 @@ def _reserved(name: str) -> str | None:
         return "reserved: the manifest is written under it at the output root"
     if top == STATE_DIR:
         return "reserved: staticserve keeps its lock, journal and cache in it at the output root"
-    if any(is_temporary(part) for part in name.split("/")):
+    if _TEMPORARY_MARK in name and any(is_temporary(part) for part in name.split("/")):
         return "reserved: staticserve writes each file under such a temporary name first"
     return None

@@ -32,7 +32,7 @@ Cache = dict[str, dict[str, int | None]]
 """sha256 -> {encoding: variant size, or None when not worth keeping}."""
 
 
-def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
+def _asset(item: Fingerprinted, encodings: Mapping[str, int], generation: int) -> Asset:
     return Asset(
         logical=item.logical,
         path=item.path,
@@ -40,6 +40,7 @@ def _asset(item: Fingerprinted, encodings: Mapping[str, int]) -> Asset:
         sha256=item.sha256,
         integrity=item.integrity,
         encodings=encodings,
+        generation=generation,
         fingerprinted=item.path == item.logical,
     )
 
@@ -130,7 +131,10 @@ class Variants:
             job = self.compressors.submit(size_of(data), make, data, tuple(encodings))
             self.jobs[job] = sha256
 
-    def finish(self, results: list[Fingerprinted]) -> tuple[list[Published], int, int]:
+    def finish(
+        self, results: list[Fingerprinted], generation: int = 0
+    ) -> tuple[list[Published], int, int]:
+        """Wait for every variant; the files as published, their assets of ``generation``."""
         self.start(item for item in results if item.logical not in self.planned)
         sizes_made: dict[tuple[str, str], int] = {}  # the variants made now, by size
         unwritten: dict[tuple[str, str], bytes] = {}  # a dry run's variants, to count them
@@ -154,7 +158,7 @@ class Variants:
                         variants[encoding] = packed
             # A real build's variants are on disk already (written, or reused): no bytes are
             # held until publish.
-            published.append(Published(_asset(item, sizes), item.data, variants))
+            published.append(Published(_asset(item, sizes, generation), item.data, variants))
         restored = self.store.restored if self.store is not None else 0
         return published, sum(len(e) for e in todo.values()) - restored, self.reused
 

@@ -16,6 +16,7 @@ import hashlib
 import os
 import random
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,11 @@ from hypothesis import strategies as st
 
 from staticserve.cli import main
 from staticserve.errors import ConfigError
-from staticserve.fingerprinted import carries_own_hash, keeps_its_name
+from staticserve.fingerprinted import carries_own_hash, hash_parts, keeps_its_name
 from staticserve.manifest import Asset, Manifest
 from staticserve.pipeline import BuildReport
 from staticserve.pipeline.config import BuildConfig, load_config
-from staticserve.pipeline.fingerprint import hashed_name
+from staticserve.pipeline.fingerprint import _kept_names, hashed_name
 
 from ..conftest import LiveServer, check_live_build, wrap
 from .conftest import compressible, write_tree
@@ -94,6 +95,59 @@ def test_without_patterns_a_kept_name_always_contains_its_own_hash(name: str, da
         base = name.rsplit("/", 1)[-1]
         assert any(len(p) >= 12 and digest.startswith(p) for p in base.split("."))
     assert carries_own_hash(name, digest) is keeps_its_name(name, digest, ())
+
+
+def _model_kept(files: dict[str, bytes], patterns: tuple[str, ...]) -> frozenset[str]:
+    """Every file hashed, every name checked against its digest: what _kept_names must say."""
+    return frozenset(
+        name for name, data in files.items() if keeps_its_name(name, sha256(data), patterns)
+    )
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# Names that carry their own hash, another's, a hash too short or in capitals or in a folder.
+_NAME_SHAPES = st.sampled_from(
+    ["{h12}.css", "a.{h12}.css", "a.{h20}", "{h12}/a.css", "a.{H12}.css", "a.{h11}.js",
+     "a-{h12}.js", "a.{o12}.css", "ü n.{h64}.js", "a.{h64}0.js", "..{h12}..", "plain.css"]
+)  # fmt: skip
+
+
+@st.composite
+def named_files(draw: st.DrawFn) -> dict[str, bytes]:
+    files = {}
+    for shape, data in draw(st.lists(st.tuples(_NAME_SHAPES, st.binary(max_size=8)))):
+        digest, other = sha256(data), sha256(data + b"!")
+        files[shape.format(h12=digest[:12], h20=digest[:20], h64=digest, h11=digest[:11],
+                           H12=digest[:12].upper(), o12=other[:12])] = data  # fmt: skip
+    return files
+
+
+@given(named_files(), st.sampled_from([(), (r".*\.js",), (r"plain\.css",)]))
+def test_the_build_hashes_only_names_that_may_carry_a_hash_and_agrees_with_the_rule(
+    files: dict[str, bytes], patterns: tuple[str, ...]
+) -> None:
+    assert _kept_names(dict(files), patterns) == _model_kept(files, patterns)  # type: ignore[arg-type]
+
+
+def test_a_name_without_a_hash_shaped_part_is_not_hashed_to_check_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hashed: list[bytes] = []
+
+    def counting(data: bytes) -> str:
+        hashed.append(data)
+        return sha256(data)
+
+    module = sys.modules[_kept_names.__module__]  # the package exports a function of that name
+    monkeypatch.setattr(module, "sha256_of", counting)
+    files = {"a.css": b"a", "b/c.js": b"c", f"d.{SHA[:12]}.css": CONTENT, "e.0123456789ab.js": b"e"}
+    assert _kept_names(files, ()) == {f"d.{SHA[:12]}.css"}  # type: ignore[arg-type]
+    assert sorted(hashed) == [b"e", CONTENT]  # the two whose names have 12 hex digits
+    assert hash_parts("x/a.0123456789ab.B.css") == ["0123456789ab"]
+    assert hash_parts("0123456789ab/a.css") == []
 
 
 # -- the setting ---------------------------------------------------------------------------------

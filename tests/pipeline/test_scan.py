@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from staticserve.pipeline.scan import Reference, Syntax, find_references, is_local, rewrite
+from staticserve.pipeline.scan.scanner import _Lines
 
 HASH = "3f2a9c1d7e4b"
 
@@ -276,6 +277,34 @@ def test_any_text_gives_ordered_consistent_references(text: str, syntax: Syntax)
         previous_end = ref.end
     output = rewrite(text, syntax, lambda ref: ref.path + "x")
     assert [ref.path for ref in find_references(output, syntax)] == [r.path + "x" for r in refs]
+
+
+def walked_line_and_column(text: str, offset: int) -> tuple[int, int]:
+    """The model: every line start up to ``offset`` (a CRLF ends its line after the LF)."""
+    starts = [0, *(m.end() for m in re.finditer(r"\r\n?|\n", text) if m.end() <= offset)]
+    return len(starts), offset - starts[-1] + 1
+
+
+@settings(max_examples=500)
+@given(
+    text=st.lists(st.sampled_from(["\r", "\n", "\r\n", "a", "bc", "\u2028"])).map("".join),
+    data=st.data(),
+)
+def test_positions_are_counted_as_a_walk_would_find_them(text: str, data: st.DataObject) -> None:
+    """_Lines counts from the line asked about before (any order, offsets inside a CRLF too)."""
+    lines = _Lines(text)
+    for offset in data.draw(st.lists(st.integers(0, len(text)), max_size=8)):
+        assert lines.position(offset) == walked_line_and_column(text, offset)
+
+
+def test_source_map_comment_that_is_a_data_uri_is_not_a_reference() -> None:
+    inline = "data:application/json;base64," + "QUJD" * 1000
+    for syntax, text in (
+        ("css", f"a{{}}\n/*# sourceMappingURL={inline} */"),
+        ("js", f"x\n//# sourceMappingURL={inline}"),
+    ):
+        assert find_references(text, syntax) == []  # type: ignore[arg-type]
+        assert found(text.replace(inline, "a.map?v=1"), syntax) == [("sourcemap", "a.map?v=1")]  # type: ignore[arg-type]
 
 
 _TRIGGERS = ("url", "import", "sourcemappingurl", "from", "image-set")

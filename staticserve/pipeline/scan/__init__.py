@@ -22,10 +22,13 @@ from .urlpath import with_hash
 __all__ = [
     "Edit",
     "Reference",
+    "Site",
     "Syntax",
     "apply_edits",
+    "edit_site",
     "find_edits",
     "find_references",
+    "find_sites",
     "is_local",
     "rewrite",
     "with_hash",
@@ -46,6 +49,12 @@ def find_references(text: str, syntax: Syntax) -> list[Reference]:
     return [site.ref for site in _scan(text, syntax)]
 
 
+def find_sites(text: str, syntax: Syntax) -> list[Site]:
+    """Every local reference with what :func:`edit_site` needs to rewrite it later: a caller
+    that scans once may edit the same text many times (with other paths) without a rescan."""
+    return _scan(text, syntax)
+
+
 def rewrite(text: str, syntax: Syntax, replace: Callable[[Reference], str | None]) -> str:
     """Call ``replace`` for each reference and splice in the new path parts it returns.
 
@@ -61,10 +70,18 @@ def find_edits(text: str, syntax: Syntax, replace: Callable[[Reference], str | N
     """The edits :func:`rewrite` makes, in order and not overlapping."""
     edits = []
     for site in _scan(text, syntax):
-        new_path = replace(site.ref)
-        if new_path is not None and new_path != site.ref.path:
-            edits.append(_minimal_edit(text, site, new_path))
+        edit = edit_site(text, site, replace(site.ref))
+        if edit is not None:
+            edits.append(edit)
     return edits
+
+
+def edit_site(text: str, site: Site, new_path: str | None) -> Edit | None:
+    """The edit that gives the reference at ``site`` (found in ``text``) the path ``new_path``;
+    None when that is None or the path it has."""
+    if new_path is None or new_path == site.ref.path:
+        return None
+    return _minimal_edit(text, site, new_path)
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:

@@ -30,26 +30,47 @@ def _ascii_case_insensitive(word: str) -> str:
 
 _CSS_URL_FUNCTIONS = "|".join(map(_ascii_case_insensitive, ["url", *sorted(_IMAGE_SET_FUNCTIONS)]))
 _CSS_ESCAPE = r"\\(?:[0-9a-fA-F]{1,6}(?:\r\n|[ \t\n\r\f])?|\r\n|[\s\S])?"
-# What the scanner may skip whole while no @import waits and no image-set() is open: whitespace,
-# comments that name no source map, strings (which mean nothing there; a bad one stops at its
-# newline), names without escapes (but not url( or image-set( ), @ and # names (but not @import)
-# and punctuation. It stops at a token start the scanner must look at: those exceptions, any
-# backslash (an escape can spell url), and an unclosed comment.
+# While no @import waits and no image-set() is open, strings and names mean nothing: the scanner
+# skips all but the places that may matter (_idle_end), in one match that runs over most of the
+# text a character class at a time. It stops at a backslash (an escape can spell url), at
+# @import, at a source map comment or an unclosed one, and at the words url( and image-set(
+# (which count only as a whole name, not in a longer one or after "@" or "#"); strings and other
+# comments are skipped whole, so that nothing inside them counts.
 #
-# Linear time without possessive quantifiers (Python 3.11+): the pattern always matches (its
-# tail is a "*"), so the engine only ever backtracks inside an alternative that fails, and each
-# such alternative is an "unrolled loop" (a run, then iterations that each start with a
-# character the run cannot hold), which gives back one position at a time. A name run followed
-# by a backslash must not be split: the lookahead after it rejects any shorter run.
-_CSS_STRETCH = re.compile(
-    r"(?:[ \t\n\r\f]+"
-    r"|/\*(?![#@][ \t]+sourceMappingURL=)[^*]*\*+(?:[^/*][^*]*\*+)*/"
+# Linear time: every alternative starts with a character the others cannot start with (or,
+# for "/", "@" and the letters, is told apart by a lookahead), and the whole always matches.
+_CSS_IDLE = re.compile(
+    r"(?:[^\\\"'@/uUiI\-]+"
     + "".join(rf"|{q}[^{q}\\\n\r\f]*(?:{_CSS_ESCAPE}[^{q}\\\n\r\f]*)*{q}?" for q in "\"'")
-    + rf"|(?!(?:{_CSS_URL_FUNCTIONS})\()[{_CSS_NAME_CHARS}]+(?![{_CSS_NAME_CHARS}\\])"
-    + rf"|(?!@{_ascii_case_insensitive('import')}(?![{_CSS_NAME_CHARS}\\]))"
-    + rf"[@#][{_CSS_NAME_CHARS}]*(?![{_CSS_NAME_CHARS}\\])"
-    + rf"|(?:[^{_CSS_NAME_CHARS}@#\\\"'/ \t\n\r\f]|/(?!\*))+)*"
+    + r"|/\*(?![#@][ \t]+sourceMappingURL=)[^*]*\*+(?:[^/*][^*]*\*+)*/|/(?!\*)"
+    + rf"|@(?!{_ascii_case_insensitive('import')}(?![{_CSS_NAME_CHARS}\\]))"
+    + rf"|(?!(?:{_CSS_URL_FUNCTIONS})\()[uUiI\-])*"
 )
+_CSS_URL_WORD = re.compile(rf"(?:{_CSS_URL_FUNCTIONS})\(")
+
+
+def _idle_end(text: str, pos: int) -> int:
+    """Where the idle scanner must look again, from ``pos`` (a token start): the start of a
+    url( or image-set( function, of @import, of the name an escape is part of, of a source map
+    comment or of an unclosed one; the end of the text if none comes."""
+    n = len(text)
+    at = pos
+    while (at := anchored(_CSS_IDLE, text, at).end()) < n:
+        char = text[at]
+        if char not in "\\uUiI-":
+            return at  # @import, or a comment that names a source map or does not end
+        start = at  # an escape or a url word: where does the name it is part of start?
+        while start > pos and _is_css_name_char(text[start - 1]):
+            start -= 1
+        marked = start > pos and text[start - 1] in "@#"
+        if char == "\\":
+            return start - 1 if marked else start
+        if start == at and not marked:
+            return at
+        at = anchored(_CSS_URL_WORD, text, at).end()  # a longer name: it and its "(" mean nothing
+    return n
+
+
 # Without a backslash, a reference needs one of these words as it stands (any ASCII case).
 _CSS_TRIGGERS = ("url(", "image-set(", "@import")
 
@@ -135,9 +156,9 @@ class CssScanner(Scanner):
         while self.pos < self.n:
             if not self.import_pending and _IMAGE_SET_FUNCTIONS.isdisjoint(self.functions):
                 # Only an image-set() on the stack can give a string meaning; without one, no
-                # entry can matter again, and nothing but the stops of _CSS_STRETCH needs a look.
+                # entry can matter again, and nothing but the places of _idle_end needs a look.
                 self.functions.clear()
-                self.pos = anchored(_CSS_STRETCH, text, self.pos).end()
+                self.pos = _idle_end(text, self.pos)
                 if self.pos >= self.n:
                     break
             self.step(text[self.pos])

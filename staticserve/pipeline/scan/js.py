@@ -106,8 +106,11 @@ class JsScanner(Scanner):
         text, n = self.text, self.n
         if text.startswith("#!"):
             self.line_comment()
+        last_map = text.rfind("sourceMappingURL")
         while self.pos < n:
             stop = self.next_keyword()
+            if self.nothing_ahead(stop, last_map):
+                break
             stretch = anchored(self.stretch_pattern(), text, self.pos, stop)
             self.note(stretch)
             self.pos = stretch.end()
@@ -120,6 +123,12 @@ class JsScanner(Scanner):
                 self.line_comment()
             else:
                 self.keyword()
+
+    def nothing_ahead(self, stop: int, last_map: int) -> bool:
+        """True when nothing after ``pos`` can be recorded: no "import" or "export" may be a
+        keyword there, and no comment there can name a source map (it would start at ``pos``
+        or later: the scan is between tokens)."""
+        return stop == self.n and last_map < self.pos
 
     def next_keyword(self) -> int:
         """Offset of the next "import" or "export" that may be a keyword, or the text's length.

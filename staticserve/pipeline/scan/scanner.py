@@ -7,7 +7,6 @@ its line and column, and the way a new path must be escaped where it sits.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -101,16 +100,35 @@ def _path_length(url: str) -> int:
 
 
 class _Lines:
-    """Offset -> 1-based (line, column). LF, CRLF and a lone CR each end a line."""
+    """Offset -> 1-based (line, column). LF, CRLF and a lone CR each end a line.
 
-    _BREAK = re.compile(r"\r\n?|\n")
+    The lines are counted (``str.count``) from the start of the line of the offset asked for
+    before, so references asked for in order cost one pass over the text in all."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0, *(m.end() for m in self._BREAK.finditer(text))]
+        self._text = text
+        self._line, self._start = 1, 0  # a line's number and where it starts
 
     def position(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self._starts, offset)
-        return line, offset - self._starts[line - 1] + 1
+        text = self._text
+        if offset < self._start:
+            self._line, self._start = 1, 0
+        start = self._start
+        # A CR at offset - 1 before an LF at offset ends no line yet: its CRLF ends after it.
+        line = (
+            self._line
+            + text.count("\n", start, offset)
+            + text.count("\r", start, offset)
+            - text.count("\r\n", start, offset + 1)
+        )
+        end = offset
+        while True:
+            last = max(text.rfind("\n", start, end), text.rfind("\r", start, end))
+            if last < 0 or text[last] == "\n" or not text.startswith("\n", last + 1):
+                break
+            end = last  # the CR of a CRLF that offset splits
+        self._line, self._start = line, (start if last < 0 else last + 1)
+        return line, offset - self._start + 1
 
 
 class Scanner:
@@ -152,11 +170,18 @@ class Scanner:
 
     def add_comment_url(self, value_start: int, body_end: int, *, block: bool) -> None:
         """A ``sourceMappingURL=`` value runs from ``value_start`` to whitespace or the end."""
-        end = value_start
-        while end < body_end and not self.text[end].isspace():
-            end += 1
+        value = _NOT_SPACE.match(self.text, value_start, body_end)
+        end = value_start if value is None else value.end()
+        url = self.text[value_start:end]  # a comment has no escapes: one character a piece
+        cut = _path_length(url)
+        if cut == 0 or not is_local(url):  # an inline data: map is not split into pieces
+            return
         pieces = [(self.text[i], i, i + 1) for i in range(value_start, end)]
         self.add("sourcemap", pieces, partial(_escape_comment_url, block=block))
+
+
+# A comment's sourceMappingURL value: up to whitespace (``\s`` is what str.isspace says).
+_NOT_SPACE = re.compile(r"\S+")
 
 
 def anchored(pattern: re.Pattern[str], text: str, pos: int, endpos: int = -1) -> re.Match[str]:
