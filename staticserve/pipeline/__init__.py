@@ -42,6 +42,7 @@ from .journal import unfinished_names
 from .output_dir import build_lock, check_output_contents, check_output_dir, no_notice
 from .publish import Stager, load_previous, next_generation, publish
 from .reserved import Claimant, check_names
+from .scan_cache import ScanCache
 from .unchanged import (
     SourceRecord,
     live_build_intact,
@@ -199,6 +200,7 @@ def build(
         previous = _previous_build(output, clear=clear, notes=notes)
         cache: Cache = {} if clear else load_cache(output)
         store = _cache_folder(config, clear=clear, dry_run=dry_run, notes=notes)
+        scans = ScanCache(store.root if store else None, read=not clear, write=not dry_run)
         contents = {k: f.data for k, f in collected.files.items()}
         # A dry run compresses too (writing nothing): which variants are worth keeping, and so
         # how many files the build writes, is known only then.
@@ -220,6 +222,7 @@ def build(
                     known=known,
                     fingerprinted=config.fingerprinted,
                     ready=lambda item: compression.start((item,)),  # each as its bytes are final
+                    scan=scans.sites,
                 )
             fatal = [p.message for p in problems if p.fatal]
             if fatal:
@@ -254,6 +257,7 @@ def build(
             if not dry_run:
                 _keep_record(output, settings, taken, found, collected, problems, record)
         if store is not None:
+            scans.save()
             _tidy_cache_folder(store, config.cache_max_size, notes)
     assets = list(outcome.manifest.assets.values())
     return BuildReport(

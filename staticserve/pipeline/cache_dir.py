@@ -112,7 +112,7 @@ class CompressionCache:
             (self.root / _ENTRIES).mkdir(parents=True, exist_ok=True)
             tag = self.root / _TAG
             if not tag.exists():
-                _write_new(tag, _TAG_TEXT.encode())
+                write_new(tag, _TAG_TEXT.encode())
         except OSError as exc:
             self._cannot("write", exc)
 
@@ -179,7 +179,7 @@ class CompressionCache:
             return False, None
         path = self.root / _ENTRIES / key[:2] / name
         try:
-            found = _read_entry(path, mark_used=self.write)
+            found = read_entry(path, mark_used=self.write)
         except FileNotFoundError:
             return False, None  # pruned meanwhile
         except OSError as exc:
@@ -197,7 +197,7 @@ class CompressionCache:
         data = variant or b""
         path = self.root / _ENTRIES / key[:2] / f"{key}.{_check(key, data)}"
         try:
-            identity = _write_new(path, data)
+            identity = write_new(path, data)
         except OSError as exc:
             self._cannot("write", exc)
             return variant
@@ -229,10 +229,10 @@ class CompressionCache:
             "rejected": self.rejected,
         }
         with contextlib.suppress(OSError):
-            _write_new(self.root / _LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
+            write_new(self.root / _LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
 
 
-def _read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int]] | None:
+def read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int]] | None:
     """The bytes of the entry file ``path`` and its (device, inode); None when something else
     than a file stands there (a symlink, a pipe, a device): never followed nor read, so a
     planted ``/dev/zero`` or a pipe cannot exhaust memory or block the build. It is then
@@ -261,7 +261,7 @@ def _read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int]]
         os.close(fd)
 
 
-def _write_new(path: Path, data: bytes) -> tuple[int, int]:
+def write_new(path: Path, data: bytes) -> tuple[int, int]:
     """``path`` given ``data`` through a temporary name of this writer's own, then renamed: two
     builds storing the same entry at once each rename a whole file; a reader sees one of them.
     Returns the (device, inode) of the file written."""

@@ -15,7 +15,10 @@ from .collect import Content, OnDisk, sha256_of
 from .scan import Edit, Reference, Site, Syntax, apply_edits, edit_site, find_sites, with_hash
 from .sourcemap import adjust_source_map, moves_code
 
-__all__ = ["Fingerprinted", "Problem", "final_as_read", "fingerprint", "hashed_name"]
+__all__ = ["Fingerprinted", "Problem", "SiteFinder", "final_as_read", "fingerprint", "hashed_name"]
+
+SiteFinder = Callable[[bytes, str, Syntax], list[Site]]
+"""Finds the references of a text: ``find(data, text, syntax)``, ``text`` being ``data`` decoded."""
 
 HASH_LENGTH = 12  # hex characters in a hashed name, as Django's, so "is it hashed?" checks agree
 
@@ -72,6 +75,7 @@ def fingerprint(
     known: Mapping[str, Fingerprinted] | None = None,
     fingerprinted: tuple[str, ...] = (),
     ready: Callable[[Fingerprinted], None] | None = None,
+    scan: SiteFinder | None = None,
 ) -> tuple[list[Fingerprinted], list[Problem]]:
     """Rewrite every reference to its target's hashed name and hash every file's final bytes.
 
@@ -81,12 +85,16 @@ def fingerprint(
     ``ready`` is called with each other file as soon as its bytes and name are final, so that
     its compression can start while the files that depend on it are still being rewritten.
     A file whose name carries a hash already (see :mod:`staticserve.fingerprinted`, with the
-    user's ``fingerprinted`` patterns) keeps its name and its bytes.
+    user's ``fingerprinted`` patterns) keeps its name and its bytes. ``scan`` finds the
+    references of a text (the scan cache's, which may know it already).
     """
     problems: list[Problem] = []
+    find = scan or _scan_anew
     kept = _kept_names(files, fingerprinted)
     links = {
-        logical: _resolve_all(logical, data, files, prefix, strict, rewrite_js, problems, kept)
+        logical: _resolve_all(
+            logical, data, files, prefix, strict, rewrite_js, problems, kept, find
+        )
         for logical, data in files.items()
     }
     adjusted = _adjusted_source_maps(files, links, problems, kept)
@@ -160,12 +168,13 @@ def _resolve_all(
     rewrite_js: bool,
     problems: list[Problem],
     kept: frozenset[str],
+    find: SiteFinder,
 ) -> list[_Link]:
     syntax = syntax_of(logical, rewrite_js)
     if syntax is None or logical in kept or isinstance(data, OnDisk):
         return []  # named by its hash: its bytes are final (a bundler named its dependencies)
     links = []
-    for site in find_sites(_decode(data), syntax):
+    for site in find(data, _decode(data), syntax):
         target, problem = _resolve(logical, site.ref, files, prefix, strict)
         if problem is not None:
             problems.append(problem)
@@ -211,6 +220,10 @@ def _resolve(
         f"{where}: {reference.url!r} matches no collected file (looked for {looked_for}); {advice}"
     )
     return None, Problem(message, fatal=strict and not is_map)
+
+
+def _scan_anew(data: bytes, text: str, syntax: Syntax) -> list[Site]:
+    return find_sites(text, syntax)
 
 
 def _decode(data: bytes) -> str:

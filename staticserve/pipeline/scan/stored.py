@@ -1,0 +1,138 @@
+"""A scan's sites as plain JSON values, and back: what the scan cache keeps of a text it has
+scanned, so that a build which meets the same text again (a clean checkout, the same files)
+need not walk it again.
+
+A site becomes one list: the reference's fields, its escape by name (with the quote or comment
+form it escapes for) and its pieces, where each run of plain characters (one character of the
+text each) is two numbers and only an escaped character is spelt out. :func:`load_sites`
+checks everything against the text it is given and returns None at the first thing that does
+not fit, so a damaged or foreign value costs a scan, never a wrong rewrite. :data:`SCANNER`
+names the scanners' own code: a change to any of them makes every stored scan a stranger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, get_args
+
+from .css import _escape_css_string, _escape_css_unquoted
+from .js import _escape_js_string
+from .scanner import Escape, Kind, Piece, Reference, Site, _escape_comment_url
+
+__all__ = ["SCANNER", "dump_sites", "load_sites"]
+
+
+def _scanner_version() -> str:
+    """SHA-256 of this package's source files: what found the sites."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+SCANNER = _scanner_version()
+
+# Each way a scanner escapes a new path, by the name it is stored under.
+_ESCAPES: dict[str, Callable[..., str]] = {
+    "css-unquoted": _escape_css_unquoted,
+    "css-string": _escape_css_string,
+    "js-string": _escape_js_string,
+    "comment-url": _escape_comment_url,
+}
+_NAMES = {function: name for name, function in _ESCAPES.items()}
+_KINDS = frozenset(get_args(Kind))
+_QUOTES = ("'", '"', "`")
+
+
+def dump_sites(text: str, sites: list[Site]) -> list[Any] | None:
+    """``sites`` (found in ``text``) as JSON values; None when one cannot be stored."""
+    stored = []
+    for site in sites:
+        escape = _dump_escape(site.escape)
+        if escape is None:
+            return None
+        ref = site.ref
+        fields = [ref.kind, ref.url, ref.path, ref.line, ref.column, ref.start, ref.end]
+        stored.append([*fields, *escape, _dump_pieces(text, site.pieces)])
+    return stored
+
+
+def load_sites(text: str, stored: Any) -> list[Site] | None:
+    """The sites :func:`dump_sites` stored for ``text``; None unless every one fits it."""
+    try:
+        return [_load_site(text, value) for value in stored]
+    except (TypeError, ValueError, KeyError, IndexError):
+        return None
+
+
+def _dump_escape(escape: Escape) -> tuple[str, str] | None:
+    """(name, form): the escape function's name, and the quote or comment form it is for."""
+    if escape is _escape_css_unquoted:
+        return "css-unquoted", ""
+    if isinstance(escape, partial) and not escape.args:
+        name, keywords = _NAMES.get(escape.func), escape.keywords
+        if name == "comment-url" and set(keywords) == {"block"}:
+            return name, "block" if keywords["block"] is True else "line"
+        if name in ("css-string", "js-string") and keywords.get("quote") in _QUOTES:
+            return (name, keywords["quote"]) if len(keywords) == 1 else None
+    return None
+
+
+def _load_escape(name: str, form: str) -> Escape:
+    if name == "css-unquoted" and not form:
+        return _escape_css_unquoted
+    if name == "comment-url" and form in ("block", "line"):
+        return partial(_escape_comment_url, block=form == "block")
+    if name in ("css-string", "js-string") and form in _QUOTES:
+        return partial(_ESCAPES[name], quote=form)
+    raise ValueError(f"{name} {form}")
+
+
+def _dump_pieces(text: str, pieces: tuple[Piece, ...]) -> list[Any]:
+    """Runs of plain characters as [start, count]; any other piece as [char, start, end]."""
+    out: list[Any] = []
+    for char, start, end in pieces:
+        plain = end == start + 1 and text[start] == char
+        if plain and out and len(out[-1]) == 2 and out[-1][0] + out[-1][1] == start:
+            out[-1][1] += 1
+        elif plain:
+            out.append([start, 1])
+        else:
+            out.append([char, start, end])
+    return out
+
+
+def _load_pieces(text: str, stored: list[Any]) -> tuple[Piece, ...]:
+    pieces: list[Piece] = []
+    for item in stored:
+        if len(item) == 2:
+            start, count = item
+            if not (type(start) is int and type(count) is int and start >= 0 and count > 0):
+                raise ValueError(item)
+            if start + count > len(text):
+                raise IndexError(item)
+            pieces += [(text[i], i, i + 1) for i in range(start, start + count)]
+        else:
+            char, start, end = item
+            if not (type(char) is str and type(start) is int and type(end) is int):
+                raise TypeError(item)
+            if not 0 <= start < end <= len(text):
+                raise IndexError(item)
+            pieces.append((char, start, end))
+    return tuple(pieces)
+
+
+def _load_site(text: str, value: list[Any]) -> Site:
+    kind, url, path, line, column, start, end, escape, form, stored_pieces = value
+    if kind not in _KINDS or not all(type(v) is int for v in (line, column, start, end)):
+        raise ValueError(value)
+    if not (type(url) is str and type(path) is str and end <= len(text)):
+        raise ValueError(value)
+    ref = Reference(kind, url, path, line, column, start, end)  # checks the rest
+    pieces = _load_pieces(text, stored_pieces)
+    if "".join(p[0] for p in pieces) != path or pieces[0][1] != start or pieces[-1][2] != end:
+        raise ValueError(value)
+    return Site(ref, _load_escape(escape, form), pieces)

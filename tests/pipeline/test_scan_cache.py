@@ -1,0 +1,174 @@
+"""The scan cache (scans-v1.json in the cache folder): a build from a clean checkout rewrites
+the texts it met before exactly as a scan would, without scanning them again; a damaged,
+foreign or hand-edited file costs a scan, never a wrong rewrite."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from staticserve.pipeline import BuildConfig, BuildReport, Source, build, scan_cache
+from staticserve.pipeline.scan import Site, Syntax, apply_edits, edit_site, find_sites, rewrite
+from staticserve.pipeline.scan.stored import dump_sites, load_sites
+
+from .conftest import compressible, write_tree
+from .test_scan import hashed_once, scannable_text, syntaxes
+
+FILES = {
+    "css/app.css": (
+        '@import "theme.css";\n.a { background: url(../img/a\\2e png) }\n'
+        ".b { background: image-set('../img/b.png' 1x) }\n/*# sourceMappingURL=app.css.map */\n"
+    ),
+    "css/theme.css": compressible(2000, ".t { background: url('../img/b.png'); }\n"),
+    "css/app.css.map": '{"version": 3, "sources": [], "mappings": ""}',
+    "js/main.js": 'import {x} from "./lib.js";\nconst y = import(`./lib.js`);\n',
+    "js/lib.js": "export const x = 1;\n//# sourceMappingURL=lib.js.map\n",
+    "js/lib.js.map": '{"version": 3, "sources": [], "mappings": ""}',
+    "img/a.png": b"\x89PNG a",
+    "img/b.png": b"\x89PNG b",
+}
+
+
+def same_sites(found: list[Site], loaded: list[Site] | None) -> bool:
+    """Equal references and pieces, and escapes that escape alike (partials compare by id)."""
+    assert loaded is not None
+    probes = ["a b", "q'\"`)", "x*/y", "\n\\"]
+    return [(s.ref, s.pieces, [s.escape(p) for p in probes]) for s in found] == [
+        (s.ref, s.pieces, [s.escape(p) for p in probes]) for s in loaded
+    ]
+
+
+@settings(max_examples=300)
+@given(text=scannable_text, syntax=syntaxes)
+def test_stored_sites_come_back_as_found(text: str, syntax: Syntax) -> None:
+    found = find_sites(text, syntax)
+    stored = dump_sites(text, found)
+    assert stored is not None
+    loaded = load_sites(text, json.loads(json.dumps(stored)))
+    assert same_sites(found, loaded)
+    assert rewrite(text, syntax, hashed_once) == rewrite_with(text, loaded, hashed_once)
+
+
+def rewrite_with(text: str, sites: Any, replace: Callable[..., str | None]) -> str:
+    edits = [edit_site(text, site, replace(site.ref)) for site in sites]
+    return apply_edits(text, [e for e in edits if e is not None])
+
+
+@given(text=scannable_text, syntax=syntaxes, other=scannable_text, data=st.data())
+def test_stored_sites_that_do_not_fit_the_text_are_refused_not_believed(
+    text: str, syntax: Syntax, other: str, data: st.DataObject
+) -> None:
+    """Sites stored for one text and offered for another, or damaged field by field, are
+    refused (None) or fit the text they are offered for: a span inside it whose pieces spell
+    the path."""
+    stored = dump_sites(text, find_sites(text, syntax))
+    assert stored is not None
+    damaged = json.loads(json.dumps(stored))
+    if damaged:
+        site = data.draw(st.integers(0, len(damaged) - 1))
+        field = data.draw(st.integers(0, len(damaged[site]) - 1))
+        damaged[site][field] = data.draw(st.one_of(st.integers(-3, 3), st.text(max_size=3), st.none(), st.lists(st.integers(0, 5), max_size=3)))  # fmt: skip
+    for offered_text, value in ((other, stored), (text, damaged)):
+        loaded = load_sites(offered_text, value)
+        for loaded_site in loaded or []:
+            ref = loaded_site.ref
+            assert 0 <= ref.start < ref.end <= len(offered_text)
+            assert "".join(p[0] for p in loaded_site.pieces) == ref.path
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Callable[..., BuildReport]:
+    write_tree(tmp_path / "assets", FILES)
+
+    def run(output: str, **settings: Any) -> BuildReport:
+        settings.setdefault("cache_dir", Path("cache"))
+        config = BuildConfig(
+            base_dir=tmp_path, sources=(Source(Path("assets")),), output=Path(output), **settings
+        )
+        return build(config)
+
+    return run
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".staticserve" not in p.parts and p.name != "staticserve.json"
+    }
+
+
+@pytest.fixture
+def scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The texts the scan cache had to scan, build after build."""
+    scanned: list[str] = []
+
+    def counting(text: str, syntax: Syntax) -> list[Site]:
+        scanned.append(text)
+        return find_sites(text, syntax)
+
+    monkeypatch.setattr(scan_cache, "find_sites", counting)
+    return scanned
+
+
+def test_a_clean_checkout_rewrites_as_a_scan_would_without_scanning(
+    tmp_path: Path, site: Callable[..., BuildReport], scans: list[str]
+) -> None:
+    site("cold", cache_dir=None)
+    site("out1")
+    assert len(scans) == 8  # every CSS and JS text (source maps included), twice: no cache yet
+    assert (tmp_path / "cache" / "scans-v1.json").is_file()
+    scans.clear()
+    site("out2")
+    assert scans == []
+    assert tree(tmp_path / "out2") == tree(tmp_path / "cold")
+
+
+def test_one_changed_text_is_the_only_one_scanned(
+    tmp_path: Path, site: Callable[..., BuildReport], scans: list[str]
+) -> None:
+    site("out1")
+    (tmp_path / "assets/js/lib.js").write_text("export const x = 2;\n", encoding="utf-8")
+    scans.clear()
+    site("out2")
+    assert scans == ["export const x = 2;\n"]
+    site("cold", cache_dir=None)
+    assert tree(tmp_path / "out2") == tree(tmp_path / "cold")
+
+
+def signed(body: bytes) -> bytes:
+    return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw[:-30] + bytes([raw[-30] ^ 1]) + raw[-29:],  # a bit of the body
+        lambda raw: raw[: len(raw) // 2],  # cut
+        lambda raw: b"",
+        lambda raw: signed(raw.partition(b"\n")[2].replace(b'"scanner":"', b'"scanner":"0', 1)),
+        lambda raw: signed(b"[]"),
+    ],
+    ids=["flipped bit", "cut", "empty", "another scanner's", "not an object"],
+)
+def test_a_damaged_or_foreign_scan_file_is_ignored(
+    tmp_path: Path,
+    site: Callable[..., BuildReport],
+    scans: list[str],
+    damage: Callable[[bytes], bytes],
+) -> None:
+    site("out1")
+    path = tmp_path / "cache" / "scans-v1.json"
+    path.write_bytes(damage(path.read_bytes()))
+    scans.clear()
+    site("out2")
+    assert len(scans) == 4  # all scanned again
+    site("cold", cache_dir=None)
+    assert tree(tmp_path / "out2") == tree(tmp_path / "cold")
