@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from staticserve.pipeline.fingerprint import _edits, _resolve_all, fingerprint
+from staticserve.pipeline.fingerprint import _edits, _resolve_all, _scan_anew, fingerprint
 from staticserve.pipeline.scan import Reference, Syntax, find_edits, with_hash
 
 from .test_scan import css_documents, js_documents, scannable_text
@@ -62,7 +62,9 @@ def test_edits_from_the_first_scan_are_those_of_a_fresh_scan(
     text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape")  # as read
     files = _Everything({logical: raw})
     links = {
-        logical: _resolve_all(logical, files[logical], files, "/", False, True, [], frozenset())
+        logical: _resolve_all(
+            logical, files[logical], files, "/", False, True, [], frozenset(), _scan_anew
+        )
     }
     # Each target gets a hash, or keeps its name (None), as the build's ``hashes`` say.
     hashes: dict[str, str | None] = {
