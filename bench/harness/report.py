@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness import cachetable
 from harness.buildspeed import by_tenth, sparkline
 from harness.scenarios import SCENARIOS
 from harness.targets import Target
@@ -346,31 +347,18 @@ def _speed(speed: dict[str, Any] | None) -> list[str]:
 
 
 def _cache_lines(cache: dict[str, Any] | None) -> list[str]:
-    """The cache folder's scenario: a CI build from a clean checkout (harness/cachebench.py)."""
-    if not cache or "runs" not in cache:
+    """Cold, warm cache into an empty output, no-op: staticserve, WhiteNoise and the bound
+    (harness/cachebench.py)."""
+    if not cache:
         return []
-    rows = [
-        [
-            name.replace("_", " "),
-            f"{run['seconds']:.2f}",
-            f"{run['cpu_seconds']:.1f}",
-            f"{run['peak_rss_mb']:.0f}",
-            str(run["compressed"]),
-            str(run["restored"]),
-            f"{run['busy_cores_at_start']:.2f}",
-        ]
-        for name, run in cache["runs"].items()
-    ]
-    header = ["staticserve build --cache-dir", "s", "CPU s", "peak MB", "compressed", "restored"]
-    verdict = "PASS" if cache["passed"] else "FAIL"
-    return [
+    title = [
         "",
-        *_table([*header, "others' busy cores at start"], rows),
+        "### Cold, warm cache into an empty output, no-op (against WhiteNoise and the bound)",
         "",
-        f"{verdict}: warm cache folder, empty output, one file changed: {cache['ratio']:.1%} of "
-        f"the cold build (goal <= {cache['goal']:.0%}); cache folder "
-        f"{cache['cache_bytes'] / 1e6:.1f} MB.",
     ]
+    if "cells" not in cache:
+        return [*title, f"Not measured: {cache.get('error', 'not run')}."]
+    return [*title, *cachetable.render(cache)]
 
 
 def _stage_line(stages: dict[str, dict[str, float]]) -> list[str]:
@@ -467,7 +455,19 @@ def _header(results: dict[str, Any]) -> list[str]:
         + (f" after a {wrk['warmup_s']} s warm-up" if wrk["warmup_s"] else "")
         + ", wrk pinned to CPU 0, the servers (one worker each) to CPU 1.",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        *_kept(results),
         "",
+    ]
+
+
+def _kept(results: dict[str, Any]) -> list[str]:
+    kept = results.get("kept_from_previous") or {}
+    if not kept:
+        return []
+    return [
+        "- Skipped in this run, kept from an earlier one (its machine and versions may differ): "
+        + ", ".join(f"{section} ({date})" for section, date in kept.items())
+        + "."
     ]
 
 
