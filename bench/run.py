@@ -165,21 +165,11 @@ def write_results(results: dict[str, Any]) -> None:
 
 
 def keep_skipped(results: dict[str, Any], skipped: list[str]) -> None:
-    """The sections this run skipped, as the previous results.json has them (with its date),
-    rather than dropping them from RESULTS.md."""
-    if not skipped or not RESULTS_JSON.exists():
-        return
-    try:
-        previous = json.loads(RESULTS_JSON.read_text())
-    except (OSError, json.JSONDecodeError):
-        return
-    kept = previous.get("kept_from_previous", {})
-    for section in skipped:
-        if section in previous:
-            results[section] = previous[section]
-            results.setdefault("kept_from_previous", {})[section] = kept.get(
-                section, previous.get("date", "an earlier run")
-            )
+    """The sections this run skipped, as the previous results have them (with their date),
+    rather than dropping them from RESULTS.md: from results.json, else from RESULTS.md."""
+    from harness import kept
+
+    kept.keep(results, skipped, RESULTS_JSON, RESULTS_MD)
 
 
 def main(argv: list[str]) -> int:

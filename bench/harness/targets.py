@@ -297,8 +297,11 @@ def startup_targets(startup: dict[str, Any] | None) -> list[Target]:
 
 
 def evaluate(results: dict[str, Any]) -> list[Target]:
+    """The targets of the sections measured (or kept as figures); a section kept only as the
+    Markdown of an earlier RESULTS.md brings its own target lines."""
+    kept = results.get("kept_markdown", {})
     return [
-        *serving_targets(results.get("serving", {})),
-        *build_targets(results.get("build")),
-        *startup_targets(results.get("startup")),
+        *(serving_targets(results.get("serving", {})) if "serving" not in kept else []),
+        *(build_targets(results.get("build")) if "build" not in kept else []),
+        *(startup_targets(results.get("startup")) if "startup" not in kept else []),
     ]
