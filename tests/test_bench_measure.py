@@ -49,3 +49,9 @@ def test_a_grandchilds_peak_and_cpu_count_and_its_output_is_returned() -> None:
 
 def test_a_failing_command_reports_its_exit_code() -> None:
     assert measure([sys.executable, "-c", "raise SystemExit(3)"]).returncode == 3
+
+
+def test_a_command_gone_before_the_first_sample_gets_an_upper_bound() -> None:
+    measured = measure(["true"])
+    assert measured.upper_bound
+    assert 0 < measured.peak_mib < 20

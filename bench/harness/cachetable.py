@@ -36,7 +36,8 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 def _cell(cell: dict[str, Any] | None) -> list[str]:
     if cell is None:
         return ["—", "—", "—"]
-    return [f"{cell['seconds']:.2f}", f"{cell['cpu_seconds']:.2f}", f"{cell['peak_mib']:.0f}"]
+    peak = f"{'≤ ' if cell.get('upper_bound') else ''}{cell['peak_mib']:.0f}"
+    return [f"{cell['seconds']:.2f}", f"{cell['cpu_seconds']:.2f}", peak]
 
 
 def _verdict(ratio: float, goal: float) -> str:

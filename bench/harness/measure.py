@@ -36,7 +36,8 @@ class Measured:
     peak_mib: float  # max(process_peak_mib, tree_pss_mib)
     process_peak_mib: float  # the largest process of the command's tree, its own peak
     tree_pss_mib: float  # the most the tree held at once (sampled Pss)
-    exact: bool  # process_peak_mib from wait4 (above the wrapper's floor), not sampled
+    exact: bool  # process_peak_mib from wait4 (above the wrapper's floor), else sampled
+    upper_bound: bool  # gone before the first sample: wait4's figure, at most this
     returncode: int
     timeline: list[list[float]] = field(default_factory=list)
     stdout: str = field(default="", repr=False)
@@ -51,6 +52,7 @@ class Measured:
             "process_peak_mib": round(self.process_peak_mib, 1),
             "tree_pss_mib": round(self.tree_pss_mib, 1),
             "exact": self.exact,
+            "upper_bound": self.upper_bound,
             "timeline": self.timeline,
         }
 
@@ -73,6 +75,9 @@ def measure(
     rusage, floor = figures["rusage_maxrss_kb"], figures["floor_kb"]
     exact = rusage > floor
     process_kb = max(figures["sampled_hwm_kb"], rusage if exact else 0)
+    upper_bound = process_kb == 0  # gone before the first sample, below the floor
+    if upper_bound:
+        process_kb = rusage
     return Measured(
         seconds=figures["seconds"],
         cpu_seconds=figures["cpu_seconds"],
@@ -80,6 +85,7 @@ def measure(
         process_peak_mib=process_kb / 1024,
         tree_pss_mib=figures["tree_pss_kb"] / 1024,
         exact=exact,
+        upper_bound=upper_bound,
         returncode=figures["exit_code"],
         timeline=figures["timeline"],
         stdout=done.stdout.decode(errors="replace"),
