@@ -76,6 +76,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=[],
         help="time only this serving scenario (repeatable; e.g. --scenario 500k)",
     )
+    parser.add_argument(
+        "--build-rounds",
+        type=int,
+        help="rounds of the build benchmark's cold builds against the bound and of the "
+        "cold / warm-cache / no-op table (default 3; 1 with --quick)",
+    )
     parser.add_argument("--skip-serve", action="store_true", help="skip the serving benchmark")
     parser.add_argument("--skip-build", action="store_true", help="skip the build benchmark")
     parser.add_argument(
@@ -132,7 +138,8 @@ def run_build(args: argparse.Namespace) -> dict[str, Any]:
 
     print("build benchmark", flush=True)
     try:
-        return buildbench.run(WORK_DIR, quick=args.quick)
+        rounds = args.build_rounds or (1 if args.quick else 3)
+        return buildbench.run(WORK_DIR, quick=args.quick, rounds=rounds)
     except Exception as error:  # reported in RESULTS.md rather than losing the serving figures
         return {"error": f"{type(error).__name__}: {error}"}
 
@@ -157,10 +164,19 @@ def write_results(results: dict[str, Any]) -> None:
         print(f"  {'PASS' if verdict.passed else 'FAIL'}  {verdict.text}: {verdict.detail}")
 
 
+def keep_skipped(results: dict[str, Any], skipped: list[str]) -> None:
+    """The sections this run skipped, as the previous results have them (with their date),
+    rather than dropping them from RESULTS.md: from results.json, else from RESULTS.md."""
+    from harness import kept
+
+    kept.keep(results, skipped, RESULTS_JSON, RESULTS_MD)
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if not args.no_bootstrap:
-        bootstrap.ensure_tools()
+        if not args.skip_serve:  # wrk and nginx serve; the build and startup need neither
+            bootstrap.ensure_tools()
         bootstrap.ensure_venv()
         if not bootstrap.running_in_venv():
             bootstrap.reexec_in_venv(Path(__file__).resolve(), argv)
@@ -193,6 +209,8 @@ def main(argv: list[str]) -> int:
         results["build"] = run_build(args)
     if not args.skip_startup:
         results["startup"] = run_startup(args)
+    skips = {"serving": args.skip_serve, "build": args.skip_build, "startup": args.skip_startup}
+    keep_skipped(results, [section for section, skipped in skips.items() if skipped])
     shutil.rmtree(WORK_DIR / "runs", ignore_errors=True)
     results["elapsed_s"] = time.monotonic() - started
     write_results(results)

@@ -221,11 +221,11 @@ def _quiet() -> float:
     return wait_for_quiet().busy_cores
 
 
-def _staticserve_runs(source: Path, output: Path, work: Path, quick: bool) -> dict[str, Any]:
+def _staticserve_runs(source: Path, output: Path, work: Path, rounds: int) -> dict[str, Any]:
     """Cold builds against the compression-only bound (buildspeed.py), no-op and one-file-
     changed builds: wall and CPU times, stage timings, load."""
     busy = {"full": _quiet()}
-    speed = buildspeed.rounds(source, output, work, 1 if quick else 3)
+    speed = buildspeed.rounds(source, output, work, rounds)
     last = speed["rounds"][-1]["build"]
     runs = {
         "full": BuildRun(
@@ -257,17 +257,18 @@ def _staticserve_runs(source: Path, output: Path, work: Path, quick: bool) -> di
     return result
 
 
-def _cache_runs(work: Path, quick: bool) -> dict[str, Any]:
+def _cache_runs(work: Path, quick: bool, rounds: int) -> dict[str, Any]:
     """The cache folder's scenario (harness/cachebench.py) on a fresh copy of the corpus."""
     from harness import cachebench
 
     source, _ = assemble(work, quick)
     try:
-        result = cachebench.run(source, work)
+        result = cachebench.run(source, work, rounds)
     except RuntimeError as error:
         return {"error": str(error)}
-    seconds = {k: round(r["seconds"], 2) for k, r in result["runs"].items()}
-    print(f"  staticserve build --cache-dir: {seconds}", flush=True)
+    for row, cells in result["cells"].items():
+        seconds = {column: round(cell["seconds"], 2) for column, cell in cells.items()}
+        print(f"  {row}: {seconds}", flush=True)
     return result
 
 
@@ -299,16 +300,16 @@ def _tool_result(
     }
 
 
-def run(work: Path, quick: bool) -> dict[str, Any]:
+def run(work: Path, quick: bool, rounds: int = 3) -> dict[str, Any]:
     """Every build measured on a fresh copy of the corpus, staticserve first."""
     source, parts = assemble(work, quick)
     files, total = _count(source)
     print(f"  corpus: {files} files, {total / 1e6:.1f} MB ({', '.join(parts)})", flush=True)
     results: dict[str, Any] = {"corpus": {"files": files, "bytes": total, "parts": parts}}
     output = work / "build-out-staticserve"
-    results["staticserve"] = _staticserve_runs(source, output, work, quick)
+    results["staticserve"] = _staticserve_runs(source, output, work, rounds)
     print(f"  staticserve build: {results['staticserve']['seconds']}", flush=True)
-    results["staticserve_cache"] = _cache_runs(work, quick)
+    results["staticserve_cache"] = _cache_runs(work, quick, rounds)
     variants = [("whitenoise", False, not quick)]
     if not quick:
         variants.append(("whitenoise_keep_only_hashed", True, False))

@@ -3,9 +3,10 @@ every 100 ms; then no-op rebuilds.
 
 Each round runs the bound (harness/bound.py) and a cold ``staticserve build`` (empty output)
 back to back, in alternating order, so that both meet the same load of the shared machine; the
-ratio of a round compares the two. While a command runs, a thread samples its process tree's
-CPU time (how many cores it keeps busy) and /proc/stat (how many the whole machine does: the
-difference is other people's work), every 100 ms.
+ratio of a round compares the two. Each command runs under ``harness.measure``, which samples
+its process tree's CPU time (how many cores it keeps busy) and /proc/stat (how many the whole
+machine does: the difference is other people's work) every 100 ms, and reads the command's own
+peak memory.
 """
 
 from __future__ import annotations
@@ -14,20 +15,14 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from harness.measure import measure
 from harness.paths import BENCH_DIR, VENV_DIR
 
-SAMPLE_SECONDS = 0.1
 NOOP_RUNS = 5
 BOUND_TARGET = 1.15  # issue 15: a cold build within 1.15x the compression-only bound, every round
 NOOP_TARGET = 0.02  # issue 15: a no-op rebuild within 2 % of a cold build
@@ -56,78 +51,30 @@ def load_adjusted(timed: dict[str, Any], cores: int) -> float:
 class Timed:
     seconds: float  # wall time of the command, interpreter start included
     cpu_seconds: float  # user + system of the command and every process it waited for
-    peak_rss_mb: float  # the most the process tree held at once (sampled)
+    peak_rss_mb: float  # its own peak memory, MiB (harness.measure)
     timeline: list[tuple[float, float, float]] = field(default_factory=list)
     # (seconds since start, cores the command kept busy, cores the whole machine kept busy)
     report: dict[str, Any] = field(default_factory=dict)  # staticserve build --json
 
 
-def _machine_busy() -> tuple[int, int]:
-    with open("/proc/stat", encoding="ascii") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:9]]
-    return sum(fields) - fields[3] - fields[4], sum(fields)
-
-
-def _tree(pid: int) -> tuple[float, float]:
-    """CPU seconds (user + system) and resident MB of ``pid`` and its live descendants."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0, 0.0
-    cpu = rss = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-            cpu += times.user + times.system
-            rss += proc.memory_info().rss / 1e6
-        except psutil.Error:
-            continue
-    return cpu, rss
-
-
 def run_timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Timed:
-    """Run ``command``; its wall and CPU time, sampled core use and peak memory."""
-    cores = os.cpu_count() or 1
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
-        samples: list[tuple[float, float, float]] = []
-        peak = [0.0]
-        done = threading.Event()
-
-        def sample() -> None:
-            last_cpu, (last_busy, last_total), last_t = 0.0, _machine_busy(), 0.0
-            while not done.wait(SAMPLE_SECONDS):
-                cpu, rss = _tree(proc.pid)
-                busy, total = _machine_busy()
-                now = time.perf_counter() - start
-                if cpu >= last_cpu and now > last_t and total > last_total:
-                    machine = (busy - last_busy) / (total - last_total) * cores
-                    samples.append((round(now, 2), (cpu - last_cpu) / (now - last_t), machine))
-                    last_cpu, last_busy, last_total, last_t = cpu, busy, total, now
-                peak[0] = max(peak[0], rss)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        done.set()
-        sampler.join()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        errors = err.read().decode(errors="replace")
-        if proc.returncode != 0:
-            raise RuntimeError(f"{command[0]} failed: {errors.strip()[-300:]}")
-        out.seek(0)
-        stdout = out.read().decode(errors="replace")
+    """Run ``command`` in a fresh process (``harness.measure``): its wall and CPU time, core
+    use sampled every 100 ms, and its own peak memory (not this process's)."""
+    measured = measure(command, cwd=cwd, env=env)
+    if measured.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed: {measured.stderr.strip()[-300:]}")
+    stdout = measured.stdout
     try:
         report = json.loads(stdout) if stdout.strip().startswith("{") else {}
     except json.JSONDecodeError:
         report = {}
-    peak_mb = max(peak[0], usage.ru_maxrss / 1024)  # ru_maxrss: KiB, the largest process
-    cpu_seconds = usage.ru_utime + usage.ru_stime
-    return Timed(round(seconds, 3), round(cpu_seconds, 3), round(peak_mb, 1), samples, report)
+    return Timed(
+        round(measured.seconds, 3),
+        round(measured.cpu_seconds, 3),
+        round(measured.peak_mib, 1),
+        [(t, ours, machine) for t, ours, machine in measured.timeline],
+        report,
+    )
 
 
 def _staticserve(source: Path, output: Path) -> Timed:
@@ -197,9 +144,9 @@ _BARS = " ▁▂▃▄▅▆▇█"
 
 def sparkline(timeline: list[list[float]], cores: int, *, column: int = 0, width: int = 60) -> str:
     """Cores in use over the run, one character per slice of time (█ = every core)."""
-    if not timeline:
+    end = timeline[-1][0] if timeline else 0.0
+    if end <= 0:
         return ""
-    end = timeline[-1][0]
     slices: list[list[float]] = [[] for _ in range(width)]
     for sample in timeline:
         slices[min(width - 1, int(sample[0] / end * width))].append(sample[1 + column])

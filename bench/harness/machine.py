@@ -25,6 +25,7 @@ PACKAGES = (
     "django",
     "brotli",
 )
+DISTRIBUTIONS = {"staticserve": "staticserve-assets"}  # shown name -> distribution on PyPI
 QUIET_CORES = 0.5
 """More than this many cores busy with other people's work means the machine is noisy."""
 
@@ -95,7 +96,7 @@ def versions() -> dict[str, str]:
     found: dict[str, str] = {"python": sys.version.split()[0]}
     for name in PACKAGES:
         try:
-            found[name] = metadata.version(name)
+            found[name] = metadata.version(DISTRIBUTIONS.get(name, name))
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
     found["nginx"] = _command_version(["nginx", "-v"], r"nginx/(\S+)")

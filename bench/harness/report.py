@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness import cachetable, kept
 from harness.buildspeed import by_tenth, sparkline
 from harness.scenarios import SCENARIOS
 from harness.targets import Target
@@ -186,6 +187,8 @@ def _serving(serving: dict[str, Any]) -> list[str]:
 def _build(build: dict[str, Any] | None) -> list[str]:
     if not build:
         return []
+    if "corpus" not in build:  # the build benchmark failed (run.py keeps the error)
+        return ["## Build", "", f"Not measured: {build.get('error', 'unknown error')}."]
     corpus = build["corpus"]
     lines = [
         "## Build",
@@ -231,7 +234,7 @@ def _build(build: dict[str, Any] | None) -> list[str]:
         "tool",
         "full s",
         "full CPU s",
-        "full peak MB",
+        "full peak MiB",
         "others' busy cores at start",
         "no-op s",
         "one file changed s",
@@ -280,8 +283,9 @@ def _speed(speed: dict[str, Any] | None) -> list[str]:
         "build of these files can skip (no hashing, rewriting, manifest or fsync). Each round "
         "runs the bound and a cold `staticserve build` (empty output) back to back, alternating "
         "which goes first, so both meet the same load; the ratio compares the two. CPU is user "
-        "+ system of the whole process tree; peak memory is the largest resident size seen "
-        "(process tree, sampled every 100 ms). The load-adjusted ratio compares what each "
+        "+ system of the whole process tree; peak memory is the command's own "
+        "(`harness/measure.py`: its largest process's high-water mark or its tree's summed "
+        "Pss, whichever is larger; not the benchmark's size). The load-adjusted ratio compares what each "
         "would take on a quiet machine: its CPU time plus the core-seconds it left idle while "
         "it ran (a serial phase, a lone job at the end), over the cores; other people's work "
         "moves the wall times, much less this.",
@@ -305,7 +309,7 @@ def _speed(speed: dict[str, Any] | None) -> list[str]:
         for number, r in enumerate(speed["rounds"], 1)
     ]
     header = ["round", "first", "build s", "bound s", "ratio", "build CPU s", "bound CPU s"]
-    header += ["CPU ratio", "load-adjusted ratio", "build peak MB", "bound peak MB"]
+    header += ["CPU ratio", "load-adjusted ratio", "build peak MiB", "bound peak MiB"]
     header += ["others' busy cores (build / bound)"]
     lines += _table(header, rows)
     last = speed["rounds"][-1]
@@ -346,31 +350,18 @@ def _speed(speed: dict[str, Any] | None) -> list[str]:
 
 
 def _cache_lines(cache: dict[str, Any] | None) -> list[str]:
-    """The cache folder's scenario: a CI build from a clean checkout (harness/cachebench.py)."""
-    if not cache or "runs" not in cache:
+    """Cold, warm cache into an empty output, no-op: staticserve, WhiteNoise and the bound
+    (harness/cachebench.py)."""
+    if not cache:
         return []
-    rows = [
-        [
-            name.replace("_", " "),
-            f"{run['seconds']:.2f}",
-            f"{run['cpu_seconds']:.1f}",
-            f"{run['peak_rss_mb']:.0f}",
-            str(run["compressed"]),
-            str(run["restored"]),
-            f"{run['busy_cores_at_start']:.2f}",
-        ]
-        for name, run in cache["runs"].items()
-    ]
-    header = ["staticserve build --cache-dir", "s", "CPU s", "peak MB", "compressed", "restored"]
-    verdict = "PASS" if cache["passed"] else "FAIL"
-    return [
+    title = [
         "",
-        *_table([*header, "others' busy cores at start"], rows),
+        "### Cold, warm cache into an empty output, no-op (against WhiteNoise and the bound)",
         "",
-        f"{verdict}: warm cache folder, empty output, one file changed: {cache['ratio']:.1%} of "
-        f"the cold build (goal <= {cache['goal']:.0%}); cache folder "
-        f"{cache['cache_bytes'] / 1e6:.1f} MB.",
     ]
+    if "cells" not in cache:
+        return [*title, f"Not measured: {cache.get('error', 'not run')}."]
+    return [*title, *cachetable.render(cache)]
 
 
 def _stage_line(stages: dict[str, dict[str, float]]) -> list[str]:
@@ -419,11 +410,19 @@ def _startup(startup: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def _targets(targets: list[Target], serving: dict[str, Any]) -> list[str]:
-    lines = ["## Targets", ""]
-    lines += [f"- {'PASS' if t.passed else 'FAIL'} — {t.text}: {t.detail}" for t in targets]
+def _targets(
+    targets: list[Target], serving: dict[str, Any], markdown: dict[str, dict[str, Any]]
+) -> list[str]:
+    """The PASS/FAIL lines, measured and kept (from an earlier RESULTS.md), in section order."""
+    lines = [f"- {'PASS' if t.passed else 'FAIL'} — {t.text}: {t.detail}" for t in targets]
+    notes: list[str] = []
+    for section in markdown.values():
+        lines += [line for line in section["targets"] if line.startswith("- ")]
+        notes += [line for line in section["targets"] if line.strip() and line[:2] != "- "]
+    order = list(kept.HEADINGS)
+    lines.sort(key=lambda line: order.index(kept.target_section(line)))
     lines += _header_cost(serving.get("contenders", []))
-    return lines
+    return ["## Targets", "", *lines, *(["", *notes] if notes else [])]
 
 
 def _header_cost(runs: list[dict[str, Any]]) -> list[str]:
@@ -467,15 +466,27 @@ def _header(results: dict[str, Any]) -> list[str]:
         + (f" after a {wrk['warmup_s']} s warm-up" if wrk["warmup_s"] else "")
         + ", wrk pinned to CPU 0, the servers (one worker each) to CPU 1.",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        *_kept(results),
         "",
+    ]
+
+
+def _kept(results: dict[str, Any]) -> list[str]:
+    dates = results.get("kept_from_previous") or {}
+    if not dates:
+        return []
+    return [
+        "- Skipped in this run, kept from an earlier one (its machine and versions may differ): "
+        + ", ".join(f"{section} ({date})" for section, date in dates.items())
+        + "."
     ]
 
 
 def render(results: dict[str, Any], targets: list[Target]) -> str:
     lines = _header(results)
-    lines += _targets(targets, results.get("serving", {}))
-    lines += ["", *_serving(results.get("serving", {}))]
-    lines += ["", *_build(results.get("build"))]
-    lines += ["", *_startup(results.get("startup"))]
+    lines += _targets(targets, results.get("serving", {}), results.get("kept_markdown", {}))
+    lines += ["", *(kept.lines(results, "serving") or _serving(results.get("serving", {})))]
+    lines += ["", *(kept.lines(results, "build") or _build(results.get("build")))]
+    lines += ["", *(kept.lines(results, "startup") or _startup(results.get("startup")))]
     lines += ["", "## Caveats", "", *results.get("caveats", [])]
     return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,57 @@
+"""bench/harness/measure.py: a command's figures are its own, not those of who started it.
+
+Linux carries ``ru_maxrss`` over from the process that started a child, so a benchmark that
+reads its children's ``ru_maxrss`` reports its own size as theirs. These tests hold a large
+block in this process (pytest is large already) and check the measured child against it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+from harness.measure import measure, self_check
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/smaps_rollup").exists(), reason="reads Linux's /proc"
+)
+
+BALLAST_MIB = 200
+CHILD_MIB = 20
+
+
+def test_a_large_parent_does_not_inflate_a_small_childs_peak() -> None:
+    naive, measured = self_check(BALLAST_MIB, CHILD_MIB)
+    assert naive >= BALLAST_MIB  # the old way measured this process
+    assert CHILD_MIB <= measured.peak_mib < CHILD_MIB + 40
+    assert measured.exact
+    assert measured.returncode == 0
+
+
+def test_a_small_command_is_measured_below_the_wrappers_own_size() -> None:
+    measured = measure(["sleep", "0.2"])
+    assert measured.peak_mib < 8
+    assert 0.15 <= measured.seconds < 2
+
+
+def test_a_grandchilds_peak_and_cpu_count_and_its_output_is_returned() -> None:
+    grandchild = "x = bytearray(60 * 2**20); y = sum(range(3_000_000)); print('done')"
+    script = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"
+    measured = measure([sys.executable, "-c", script])
+    assert measured.stdout.strip() == "done"
+    assert 60 <= measured.peak_mib < 150
+    assert measured.cpu_seconds >= 0.05  # the grandchild's sum, counted in its parent's
+
+
+def test_a_failing_command_reports_its_exit_code() -> None:
+    assert measure([sys.executable, "-c", "raise SystemExit(3)"]).returncode == 3
+
+
+def test_a_command_gone_before_the_first_sample_gets_an_upper_bound() -> None:
+    measured = measure(["true"])
+    assert measured.upper_bound
+    assert 0 < measured.peak_mib < 20
