@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic, sleep
@@ -56,6 +57,9 @@ from .collect import Content, OnDisk, size_of
 from .durable import SyncBatch
 from .journal import journal_path, unfinished_names, write_journal
 from .retention import due_for_pruning, files_on_disk, retained, superseded_times
+
+_LINKERS = 4  # threads that give the renamed files their plain names
+_LINKS_PER_JOB = 64  # files a job links: one job per file costs more than its links
 
 __all__ = ["PublishResult", "Published", "Stager", "load_previous", "publish"]
 
@@ -264,8 +268,7 @@ def publish(
     # The new build is live from here on: a failure must not claim that nothing was published.
     batch.begin()
     try:
-        for item in files:
-            _write_unhashed(output, item.asset, batch)
+        _write_all_unhashed(output, [item.asset for item in files], batch)
         pruned = _prune(output, owned - wanted)
         if unfinished:
             _remove_temporaries(output, owned | wanted | {MANIFEST_NAME})
@@ -395,6 +398,26 @@ def _write_content_addressed(
 def _payload(data: Content) -> Payload:
     """Bytes in memory as they are; a source left on disk as its chunks, checked as they go."""
     return data.chunks() if isinstance(data, OnDisk) else data
+
+
+def _write_all_unhashed(output: Path, assets: list[Asset], batch: SyncBatch) -> None:
+    """:func:`_write_unhashed` of each asset, a batch at a time on a few threads: a link
+    is a system call that lets the others run, and an empty output needs one per file and
+    variant (about 7,600 for 2,500 files)."""
+    renamed = [asset for asset in assets if asset.logical != asset.path]
+    batches = [renamed[i : i + _LINKS_PER_JOB] for i in range(0, len(renamed), _LINKS_PER_JOB)]
+    if len(batches) <= 1:
+        _write_unhashed_each(output, renamed, batch)
+        return
+    with ThreadPoolExecutor(_LINKERS, thread_name_prefix="link") as pool:
+        jobs = [pool.submit(_write_unhashed_each, output, part, batch) for part in batches]
+        for job in jobs:
+            job.result()  # the first error, once every job has stopped
+
+
+def _write_unhashed_each(output: Path, assets: list[Asset], batch: SyncBatch) -> None:
+    for asset in assets:
+        _write_unhashed(output, asset, batch)
 
 
 def _write_unhashed(output: Path, asset: Asset, batch: SyncBatch) -> None:
