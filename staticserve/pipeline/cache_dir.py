@@ -172,7 +172,7 @@ class CompressionCache:
                 listed = self._listed.setdefault(shard, listed)
         return listed
 
-    def _lookup(self, key: str) -> tuple[bool, Linked | None]:
+    def _lookup(self, key: str) -> tuple[bool, Linked | bytes | None]:
         """(found, its variant: None when not worth keeping) of the entry ``key``."""
         name = self._shard(key).get(key)
         if name is None:
@@ -190,7 +190,9 @@ class CompressionCache:
                 self.rejected += 1
             return False, None  # made again, and stored under its right name
         variant, identity = found
-        return True, (Linked(path, variant, identity) if variant else None)
+        if not variant:
+            return True, None
+        return True, (Linked(path, variant, identity[:2]) if _linkable(identity) else variant)
 
     def _store(self, key: str, variant: bytes | None) -> Linked | bytes | None:
         """Store ``variant`` as the entry ``key``; return it, linked to the entry when stored."""
@@ -232,12 +234,21 @@ class CompressionCache:
             _write_new(self.root / _LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
 
 
-def _read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int]] | None:
-    """The bytes of the entry file ``path`` and its (device, inode); None when something else
-    than a file stands there (a symlink, a pipe, a device): never followed nor read, so a
-    planted ``/dev/zero`` or a pipe cannot exhaust memory or block the build. It is then
-    rejected and replaced like a corrupt entry. ``mark_used``: its access time set to now (its
-    modification time kept: it is the Last-Modified of the output files linked to it)."""
+def _linkable(identity: tuple[int, int, int, int]) -> bool:
+    """True when an entry of (device, inode, owner, mode) ``identity`` may become an output file
+    itself: this user's, and writable by no one else. A cache folder of another user's (a root
+    build of a CI user's cache) or a shared one is copied from: a hard link would let whoever
+    can write the entry change the live files in place, which no build would ever notice."""
+    owner, mode = identity[2:]
+    return owner == os.geteuid() and not mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int, int, int]] | None:
+    """The bytes of the entry file ``path`` and its (device, inode, owner, mode); None when
+    something else than a file stands there (a symlink, a pipe, a device): never followed nor
+    read, so a planted ``/dev/zero`` or a pipe cannot exhaust memory or block the build. It is
+    then rejected and replaced like a corrupt entry. ``mark_used``: its access time set to now
+    (its modification time kept: it is the Last-Modified of the output files linked to it)."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
@@ -256,7 +267,7 @@ def _read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int]]
         if mark_used:
             with contextlib.suppress(OSError):
                 os.utime(fd, ns=(time.time_ns(), found.st_mtime_ns))
-        return data, (found.st_dev, found.st_ino)
+        return data, (found.st_dev, found.st_ino, found.st_uid, found.st_mode)
     finally:
         os.close(fd)
 
