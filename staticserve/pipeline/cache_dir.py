@@ -188,6 +188,9 @@ class CompressionCache:
         if found is None or _check(key, found[0]) != name[65:]:
             with self._lock:
                 self.rejected += 1
+            if self.write:  # under a wrong name, it would be found (and refused) again
+                with contextlib.suppress(OSError):
+                    path.unlink()
             return False, None  # made again, and stored under its right name
         variant, identity = found
         if not variant:
@@ -200,6 +203,8 @@ class CompressionCache:
         path = self.root / _ENTRIES / key[:2] / f"{key}.{_check(key, data)}"
         try:
             identity = _write_new(path, data)
+        except IsADirectoryError:
+            return variant  # a folder planted under its name (warned of when read): not stored
         except OSError as exc:
             self._cannot("write", exc)
             return variant

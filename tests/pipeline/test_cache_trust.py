@@ -62,3 +62,36 @@ def test_a_root_build_copies_from_another_user_s_cache(
     for name in variants(tmp_path / "out2"):
         assert (tmp_path / "out2" / name).stat().st_uid == 0
     check_not_linked_and_not_editable(tmp_path, "out2")
+
+
+def test_a_folder_planted_as_one_entry_does_not_stop_the_others_being_stored(
+    tmp_path: Path, site: Callable[..., BuildReport]
+) -> None:
+    """One entry's name taken by a folder: that entry is not stored, every other one is (the
+    cache is not given up for the rest of the build)."""
+    site("out1")
+    planted = next(p for p in entries(tmp_path / "cache") if p.stat().st_size)
+    planted.unlink()
+    planted.mkdir()
+    (tmp_path / "assets" / "css" / "new ü page.css").write_text(".x { color: red; }\n" * 200)
+    report = site("out2")
+    assert not [w for w in report.warnings if "cannot be written" in w]
+    assert report.compressed == 3  # the planted entry's variant, and the new file's two
+    assert site("out3").compressed == 1  # the new file's variants were stored
+    check_variants_are_right(tmp_path / "out3")
+
+
+def test_an_entry_under_a_wrong_name_beside_the_right_one_is_removed(
+    tmp_path: Path, site: Callable[..., BuildReport]
+) -> None:
+    """Junk named like an entry of a key that has its right entry too: whichever of the two a
+    build finds first, the junk goes, so builds stop compressing that variant again."""
+    site("out1")
+    right = next(p for p in entries(tmp_path / "cache") if p.stat().st_size)
+    key = right.name.partition(".")[0]
+    for digit in "0123456789abcdef":
+        right.with_name(f"{key}.{digit * 64}").write_bytes(b"junk")
+    compressed = [site(f"again{n}").compressed for n in range(17)]
+    assert compressed[-1] == 0, compressed
+    assert [p.name for p in right.parent.iterdir() if p.name.startswith(key)] == [right.name]
+    check_variants_are_right(tmp_path / "again16")
