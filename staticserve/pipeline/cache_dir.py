@@ -104,8 +104,20 @@ class CompressionCache:
         self.stored = 0  # entries written
         self.rejected = 0  # entries found corrupt or truncated, and ignored
         self.missed = 0  # variants the cache did not have
-        if write:
+        if (root / _ENTRIES).is_symlink():
+            self._refuse_link()
+        elif write:
             self._prepare()
+
+    def _refuse_link(self) -> None:
+        """Not used at all: pruning and ``cache info`` never follow a linked entries folder
+        (they would count or delete files elsewhere), so entries stored through it would grow
+        past any ``cache_max_size``."""
+        self.read = self.write = False
+        self._warn(
+            f"{self.root}: the compression cache is not used ({_ENTRIES}/ is a symlink, which "
+            "pruning never follows); the build goes on without it"
+        )
 
     def _prepare(self) -> None:
         try:

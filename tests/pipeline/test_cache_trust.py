@@ -95,3 +95,20 @@ def test_an_entry_under_a_wrong_name_beside_the_right_one_is_removed(
     assert compressed[-1] == 0, compressed
     assert [p.name for p in right.parent.iterdir() if p.name.startswith(key)] == [right.name]
     check_variants_are_right(tmp_path / "again16")
+
+
+def test_a_linked_entries_folder_is_not_used_as_pruning_never_sees_it(
+    tmp_path: Path, site: Callable[..., BuildReport]
+) -> None:
+    """``v2`` a symlink: ``cache info`` and pruning never follow it (they would count or
+    delete files elsewhere), so a build that stored entries through it would fill it past
+    any ``cache_max_size``, unseen. The build goes on without the cache, and says so."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "v2").symlink_to(elsewhere)
+    report = site("out1")
+    assert [w for w in report.warnings if "compression cache" in w]
+    assert report.compressed == 2 * COMPRESSIBLE + 2
+    assert not list(elsewhere.iterdir())
+    check_variants_are_right(tmp_path / "out1")
