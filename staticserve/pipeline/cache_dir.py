@@ -257,7 +257,8 @@ def _linkable(identity: tuple[int, int, int, int]) -> bool:
     build of a CI user's cache) or a shared one is copied from: a hard link would let whoever
     can write the entry change the live files in place, which no build would ever notice."""
     owner, mode = identity[2:]
-    return owner == os.geteuid() and not mode & (stat.S_IWGRP | stat.S_IWOTH)
+    mine = owner == os.geteuid() if hasattr(os, "geteuid") else True  # no owners on Windows
+    return mine and not mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def _read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int, int, int]] | None:
