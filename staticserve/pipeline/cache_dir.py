@@ -170,8 +170,9 @@ class CompressionCache:
         listed = self._listed.get(shard)
         if listed is None:
             listed = {}
+            folder = self.root / _ENTRIES / shard
             try:
-                with os.scandir(self.root / _ENTRIES / shard) as found:
+                with os.scandir(folder) as found:
                     for item in found:
                         name, dot, check = item.name.partition(".")
                         if dot and len(name) == 64 and len(check) == 64:
@@ -180,9 +181,22 @@ class CompressionCache:
                 pass  # nothing stored there yet
             except OSError as exc:
                 self._cannot("read", exc)
+            if self._linked(folder):
+                listed = {}
             with self._lock:
                 listed = self._listed.setdefault(shard, listed)
         return listed
+
+    def _linked(self, folder: Path) -> bool:
+        """True when the shard ``folder`` is a symlink, which pruning never follows: then
+        never read nor stored through. Removed when this build writes (the link only), so that
+        its entries are stored in a folder made anew."""
+        if not folder.is_symlink():
+            return False
+        if self.write:
+            with contextlib.suppress(OSError):
+                folder.unlink()
+        return True
 
     def _lookup(self, key: str) -> tuple[bool, Linked | bytes | None]:
         """(found, its variant: None when not worth keeping) of the entry ``key``."""
@@ -213,6 +227,8 @@ class CompressionCache:
         """Store ``variant`` as the entry ``key``; return it, linked to the entry when stored."""
         data = variant or b""
         path = self.root / _ENTRIES / key[:2] / f"{key}.{_check(key, data)}"
+        if self._linked(path.parent) and path.parent.is_symlink():
+            return variant  # not stored through the link it could not remove
         try:
             identity = _write_new(path, data)
         except IsADirectoryError:

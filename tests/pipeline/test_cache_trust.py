@@ -4,6 +4,7 @@ never becomes a file of the output, and what a build finds wrong in the folder i
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -112,3 +113,27 @@ def test_a_linked_entries_folder_is_not_used_as_pruning_never_sees_it(
     assert report.compressed == 2 * COMPRESSIBLE + 2
     assert not list(elsewhere.iterdir())
     check_variants_are_right(tmp_path / "out1")
+
+
+def test_a_linked_shard_folder_is_neither_read_nor_filled(
+    tmp_path: Path, site: Callable[..., BuildReport]
+) -> None:
+    """One ``v2/<2 hex>`` folder a symlink: pruning skips it, so the build must not store
+    through it either; the link goes (never what it points to) and the shard is made anew."""
+    site("out1")
+    shard = next(p for p in entries(tmp_path / "cache") if p.stat().st_size).parent
+    elsewhere = tmp_path / "elsewhere"
+    shard.rename(elsewhere)
+    shard.symlink_to(elsewhere)
+    before = sorted(elsewhere.iterdir())
+    report = site("out2")
+    assert report.compressed >= 1
+    assert sorted(elsewhere.iterdir()) == before
+    assert shard.is_dir()
+    assert not shard.is_symlink()
+    check_variants_are_right(tmp_path / "out2")
+    assert site("out3").compressed == 0  # stored in the shard made anew, where pruning looks
+    shutil.rmtree(shard)
+    shard.symlink_to(elsewhere)
+    site("out4", clear=True)  # stores without reading first
+    assert sorted(elsewhere.iterdir()) == before
