@@ -104,8 +104,20 @@ class CompressionCache:
         self.stored = 0  # entries written
         self.rejected = 0  # entries found corrupt or truncated, and ignored
         self.missed = 0  # variants the cache did not have
-        if write:
+        if (root / _ENTRIES).is_symlink():
+            self._refuse_link()
+        elif write:
             self._prepare()
+
+    def _refuse_link(self) -> None:
+        """Not used at all: pruning and ``cache info`` never follow a linked entries folder
+        (they would count or delete files elsewhere), so entries stored through it would grow
+        past any ``cache_max_size``."""
+        self.read = self.write = False
+        self._warn(
+            f"{self.root}: the compression cache is not used ({_ENTRIES}/ is a symlink, which "
+            "pruning never follows); the build goes on without it"
+        )
 
     def _prepare(self) -> None:
         try:
@@ -158,8 +170,9 @@ class CompressionCache:
         listed = self._listed.get(shard)
         if listed is None:
             listed = {}
+            folder = self.root / _ENTRIES / shard
             try:
-                with os.scandir(self.root / _ENTRIES / shard) as found:
+                with os.scandir(folder) as found:
                     for item in found:
                         name, dot, check = item.name.partition(".")
                         if dot and len(name) == 64 and len(check) == 64:
@@ -168,11 +181,24 @@ class CompressionCache:
                 pass  # nothing stored there yet
             except OSError as exc:
                 self._cannot("read", exc)
+            if self._linked(folder):
+                listed = {}
             with self._lock:
                 listed = self._listed.setdefault(shard, listed)
         return listed
 
-    def _lookup(self, key: str) -> tuple[bool, Linked | None]:
+    def _linked(self, folder: Path) -> bool:
+        """True when the shard ``folder`` is a symlink, which pruning never follows: then
+        never read nor stored through. Removed when this build writes (the link only), so that
+        its entries are stored in a folder made anew."""
+        if not folder.is_symlink():
+            return False
+        if self.write:
+            with contextlib.suppress(OSError):
+                folder.unlink()
+        return True
+
+    def _lookup(self, key: str) -> tuple[bool, Linked | bytes | None]:
         """(found, its variant: None when not worth keeping) of the entry ``key``."""
         name = self._shard(key).get(key)
         if name is None:
@@ -188,16 +214,25 @@ class CompressionCache:
         if found is None or _check(key, found[0]) != name[65:]:
             with self._lock:
                 self.rejected += 1
+            if self.write:  # under a wrong name, it would be found (and refused) again
+                with contextlib.suppress(OSError):
+                    path.unlink()
             return False, None  # made again, and stored under its right name
         variant, identity = found
-        return True, (Linked(path, variant, identity) if variant else None)
+        if not variant:
+            return True, None
+        return True, (Linked(path, variant, identity[:2]) if _linkable(identity) else variant)
 
     def _store(self, key: str, variant: bytes | None) -> Linked | bytes | None:
         """Store ``variant`` as the entry ``key``; return it, linked to the entry when stored."""
         data = variant or b""
         path = self.root / _ENTRIES / key[:2] / f"{key}.{_check(key, data)}"
+        if self._linked(path.parent) and path.parent.is_symlink():
+            return variant  # not stored through the link it could not remove
         try:
             identity = write_new(path, data)
+        except IsADirectoryError:
+            return variant  # a folder planted under its name (warned of when read): not stored
         except OSError as exc:
             self._cannot("write", exc)
             return variant
@@ -232,12 +267,22 @@ class CompressionCache:
             write_new(self.root / _LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
 
 
-def read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int]] | None:
-    """The bytes of the entry file ``path`` and its (device, inode); None when something else
-    than a file stands there (a symlink, a pipe, a device): never followed nor read, so a
-    planted ``/dev/zero`` or a pipe cannot exhaust memory or block the build. It is then
-    rejected and replaced like a corrupt entry. ``mark_used``: its access time set to now (its
-    modification time kept: it is the Last-Modified of the output files linked to it)."""
+def _linkable(identity: tuple[int, int, int, int]) -> bool:
+    """True when an entry of (device, inode, owner, mode) ``identity`` may become an output file
+    itself: this user's, and writable by no one else. A cache folder of another user's (a root
+    build of a CI user's cache) or a shared one is copied from: a hard link would let whoever
+    can write the entry change the live files in place, which no build would ever notice."""
+    owner, mode = identity[2:]
+    mine = owner == os.geteuid() if hasattr(os, "geteuid") else True  # no owners on Windows
+    return mine and not mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int, int, int]] | None:
+    """The bytes of the entry file ``path`` and its (device, inode, owner, mode); None when
+    something else than a file stands there (a symlink, a pipe, a device): never followed nor
+    read, so a planted ``/dev/zero`` or a pipe cannot exhaust memory or block the build. It is
+    then rejected and replaced like a corrupt entry. ``mark_used``: its access time set to now
+    (its modification time kept: it is the Last-Modified of the output files linked to it)."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
@@ -256,7 +301,7 @@ def read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int]] 
         if mark_used:
             with contextlib.suppress(OSError):
                 os.utime(fd, ns=(time.time_ns(), found.st_mtime_ns))
-        return data, (found.st_dev, found.st_ino)
+        return data, (found.st_dev, found.st_ino, found.st_uid, found.st_mode)
     finally:
         os.close(fd)
 

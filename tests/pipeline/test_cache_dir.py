@@ -184,6 +184,8 @@ def test_any_damaged_entry_fails_its_check(data: bytes, cut: int, flip: int) -> 
             entry.write_bytes(raw)
             fresh = CompressionCache(Path(folder), read=True, write=True, probe=False, warn=print)
             assert fresh._lookup(key) == (False, None)
+            assert not entry.exists()  # removed: found under its name, it is refused again
+        entry.write_bytes(data)
         moved = entry.with_name(f"{other}.{entry.name[65:]}")
         entry.rename(Path(folder, "v2", "cd").mkdir() or Path(folder, "v2", "cd", moved.name))
         fresh = CompressionCache(Path(folder), read=True, write=True, probe=False, warn=print)
