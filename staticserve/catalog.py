@@ -403,6 +403,8 @@ def _variants(asset: Asset, holder: _Holder, *, small: bool = True) -> list[Vari
     sources = []
     for coding, path, size, variant_tag in stored:
         body = holder.body(path, coding, size, asset.sha256, small=small)
+        if body is None:
+            continue
         length = len(body) if isinstance(body, bytes) else size
         sources.append(VariantSource(coding, variant_tag, length, body))
     return sources
@@ -455,8 +457,11 @@ class _Holder:
         copy = self._large_files.copy_for(relative, coding, sha256, size)
         return FileSlice(str(self._root / relative), 0, size, size, copy)
 
-    def body(self, relative: str, coding: str, size: int, sha256: str, *, small: bool) -> Body:
-        """The file's bytes when they fit, else the file itself."""
+    def body(
+        self, relative: str, coding: str, size: int, sha256: str, *, small: bool
+    ) -> Body | None:
+        """The file's bytes when they fit, else the file itself; None for a variant whose
+        bytes are not the size the manifest records."""
         if not small or size > self._limit or size > self._budget:
             return self._file(relative, coding, size, sha256)
         key = (relative, sha256)
@@ -468,6 +473,22 @@ class _Holder:
             data = self._read(relative, size)
             if data is None:
                 return self._file(relative, coding, size, sha256)
+            if len(data) != size:
+                if coding != IDENTITY:  # a variant cut or grown (by hand, or a disk): not sent
+                    log.warning(
+                        "%s has %d bytes but the manifest says %d; not serving it (the file "
+                        "itself and its other variants are)",
+                        relative,
+                        len(data),
+                        size,
+                    )
+                    return None
+                log.warning(
+                    "%s has %d bytes but the manifest says %d; serving the file as it is",
+                    relative,
+                    len(data),
+                    size,
+                )
         self._large_files.make_room(len(data))  # small files first: large ones make way
         self._budget -= len(data)
         self.held[key] = data
@@ -475,15 +496,7 @@ class _Holder:
 
     def _read(self, relative: str, size: int) -> bytes | None:
         try:
-            data = (self._root / relative).read_bytes()
+            return (self._root / relative).read_bytes()
         except OSError as exc:
             log.warning("cannot read %s (%s); it will be read at request time", relative, exc)
             return None
-        if len(data) != size:
-            log.warning(
-                "%s has %d bytes but the manifest says %d; serving the file as it is",
-                relative,
-                len(data),
-                size,
-            )
-        return data

@@ -329,3 +329,25 @@ def test_a_missing_or_unreadable_manifest_says_what_to_do(tmp_path: Path) -> Non
     assert str(unreadable.value) == (
         f"cannot read {tmp_path / 'odd' / MANIFEST_NAME}: Is a directory"
     )
+
+
+def test_a_cut_variant_is_not_served_and_the_file_itself_is(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A variant whose bytes are not the size the manifest records (cut in place: an entry of
+    the compression cache it is linked to, edited by hand, or a disk) would be a broken body
+    under Content-Encoding: that coding is not offered, the file itself and its other
+    variants are."""
+    build = write_build(tmp_path / "out", {"js/app.js": (JS, ("br", "gzip"))})
+    asset = build.asset("js/app.js")
+    cut = build.root / asset.variant_path("br")
+    cut.write_bytes(cut.read_bytes()[:-3])
+    found = catalog(build)
+    with caplog.at_level("WARNING", logger="staticserve"):
+        resource = found.find(build.hashed("js/app.js").encode())
+    assert resource is not None
+    assert sorted(r.coding for r in resource.representations) == ["gzip", "identity"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{asset.variant_path('br')} has {asset.encodings['br'] - 3} bytes but the manifest "
+        f"says {asset.encodings['br']}; not serving it (the file itself and its other variants are)"
+    ]
