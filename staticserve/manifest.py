@@ -68,6 +68,19 @@ def split_reference(
     return reference[:end].lstrip("/"), reference[end:]
 
 
+def is_relative_path(name: object) -> bool:
+    """True for a ``/``-separated relative path: not empty, no empty, ``.`` or ``..`` part, no
+    backslash or NUL (checked with a few string searches: a build makes an Asset per file)."""
+    if not isinstance(name, str) or not name or "\\" in name or "\0" in name:
+        return False
+    if name[0] == "/" or name[-1] == "/" or "//" in name:
+        return False  # an empty part
+    if "." in name:
+        framed = f"/{name}/"
+        return "/./" not in framed and "/../" not in framed
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Asset:
     """One built file: ``path`` (relative to the output root) holds the bytes of ``logical``."""
@@ -84,15 +97,13 @@ class Asset:
 
     def __post_init__(self) -> None:
         for name in (self.logical, self.path):
-            if not name or name.startswith("/") or "\\" in name or "\0" in name:
-                raise ManifestError(f"invalid path {name!r} in manifest")
-            if any(part in ("", ".", "..") for part in name.split("/")):
+            if not is_relative_path(name):
                 raise ManifestError(f"invalid path {name!r} in manifest")
         if self.size < 0:
             raise ManifestError(f"negative size for {self.logical!r} in manifest")
-        unknown = set(self.encodings) - set(ENCODING_SUFFIXES)
-        if unknown:
-            raise ManifestError(f"unknown encoding {sorted(unknown)[0]!r} for {self.logical!r}")
+        if not self.encodings.keys() <= ENCODING_SUFFIXES.keys():
+            unknown = sorted(set(self.encodings) - set(ENCODING_SUFFIXES))[0]
+            raise ManifestError(f"unknown encoding {unknown!r} for {self.logical!r}")
 
     @property
     def hashed(self) -> bool:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from staticserve.errors import ManifestError
-from staticserve.manifest import MANIFEST_NAME, Asset, Manifest
+from staticserve.manifest import MANIFEST_NAME, Asset, Manifest, is_relative_path
 
 
 def asset(
@@ -153,3 +153,25 @@ def test_dumps_builds_each_entry_once_and_hashes_what_it_writes(
     assert again == manifest
     assert again.content_hash == expected_hash
     assert '"content_hash": "' + expected_hash + '"' in text
+
+
+def _model_is_relative_path(name: object) -> bool:
+    """The plain reading of the rule: split on ``/``, look at every part."""
+    if not isinstance(name, str) or not name or name.startswith("/"):
+        return False
+    if "\\" in name or "\0" in name:
+        return False
+    return not any(part in ("", ".", "..") for part in name.split("/"))
+
+
+@given(
+    st.one_of(
+        st.text(),
+        st.lists(
+            st.sampled_from(["a", ".", "..", "", "/", "\\", "\0", "b.c", "..d", "e.."]), max_size=8
+        ).map("/".join),
+        st.lists(st.sampled_from(["a", ".", "..", "/", "//", "x.y"]), max_size=8).map("".join),
+    )
+)
+def test_the_path_rule_agrees_with_splitting_on_slashes(name: str) -> None:
+    assert is_relative_path(name) == _model_is_relative_path(name)

@@ -41,6 +41,8 @@ class ScanCache:
 
     def sites(self, data: bytes, text: str, syntax: Syntax) -> list[Site]:
         """:func:`~staticserve.pipeline.scan.find_sites` of ``text`` (``data`` decoded)."""
+        if not self._write and not self._stored:
+            return find_sites(text, syntax)  # no cache folder (or nothing in it, in a dry run)
         key = f"{syntax}:{hashlib.sha256(data).hexdigest()}"
         stored = self._stored.get(key)
         if stored is not None:
