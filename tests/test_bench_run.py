@@ -137,3 +137,29 @@ def test_without_results_json_skipped_sections_are_kept_from_results_md(
     assert (
         lines.index("## Serving") < lines.index("## Build") < lines.index("## Startup and memory")
     )
+
+
+def test_a_section_a_results_md_kept_keeps_the_date_it_was_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A RESULTS.md made by a --skip-serve run says from when it kept serving: a third run
+    carries that date on, not the date of the RESULTS.md it read it from."""
+    run = _run_module()
+    old = tmp_path / "RESULTS.md"
+    carried = OLD_RESULTS_MD.replace(
+        "Generated 2026-11-28 06:27 UTC by `python bench/run.py` (full run, 712 s).\n",
+        "Generated 2026-12-03 06:59 UTC by `python bench/run.py --skip-serve` (full run, 9 s).\n"
+        "\n- Skipped in this run, kept from an earlier one (its machine and versions may "
+        "differ): serving (2026-11-28 06:27 UTC), startup (2026-11-28 06:27 UTC).\n",
+        1,
+    )
+    assert carried != OLD_RESULTS_MD
+    old.write_text(carried)
+    monkeypatch.setattr(run, "RESULTS_JSON", tmp_path / "absent.json")
+    monkeypatch.setattr(run, "RESULTS_MD", old)
+    results: dict[str, object] = {}
+    run.keep_skipped(results, ["serving", "startup"])
+    assert results["kept_from_previous"] == {
+        "serving": "2026-11-28 06:27 UTC",
+        "startup": "2026-11-28 06:27 UTC",
+    }

@@ -43,9 +43,15 @@ def from_markdown(text: str, section: str) -> dict[str, Any] | None:
     kept = [t for t in targets if t.startswith("- ") and target_section(t) == section]
     if section == "serving":  # the paragraph under the targets is about serving
         kept += ["", *(t for t in targets if t.strip() and not t.startswith("- "))]
+    # A section this RESULTS.md kept from a run before it was measured then, not when it was made.
+    carried = re.search(rf"kept from an earlier one[^\n]*?\b{section} \(([^)]+)\)", text)
     generated = _GENERATED.search(text)
     return {
-        "date": generated.group(1) if generated else "an earlier run",
+        "date": carried.group(1)
+        if carried
+        else generated.group(1)
+        if generated
+        else "an earlier run",
         "targets": [t for t in kept if t or kept[-1] != ""],
         "markdown": "\n".join(body).strip(),
     }
