@@ -172,3 +172,17 @@ def test_a_damaged_or_foreign_scan_file_is_ignored(
     assert len(scans) == 4  # all scanned again
     site("cold", cache_dir=None)
     assert tree(tmp_path / "out2") == tree(tmp_path / "cold")
+
+
+def test_without_the_scanners_sources_no_stored_scan_is_ever_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bytecode-only install cannot say which scanners it runs: its name for them is new in
+    every process, so scans stored by other code are never believed."""
+    from staticserve.pipeline.scan import stored
+
+    monkeypatch.setattr(stored.Path, "glob", lambda self, pattern: iter(()))
+    first, second = stored._scanner_version(), stored._scanner_version()
+    assert first.startswith("unknown-")
+    assert first != second
+    assert stored.SCANNER not in (first, second)

@@ -13,6 +13,8 @@ names the scanners' own code: a change to any of them makes every stored scan a 
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -26,9 +28,14 @@ __all__ = ["SCANNER", "dump_sites", "load_sites"]
 
 
 def _scanner_version() -> str:
-    """SHA-256 of this package's source files: what found the sites."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    """SHA-256 of this package's source files and of the Python running them (its ``re`` and
+    ``str`` methods): what found the sites. Without the sources to read (a frozen or
+    bytecode-only install) a value of this process's own, which no stored scan matches."""
+    digest = hashlib.sha256(f"{sys.version_info[:2]}\0".encode())
+    sources = sorted(Path(__file__).parent.glob("*.py"))
+    if not sources:
+        return "unknown-" + os.urandom(16).hex()
+    for path in sources:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
