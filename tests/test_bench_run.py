@@ -23,18 +23,29 @@ def _run_module() -> ModuleType:
     return module
 
 
+def keep_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+    results_json: Path,
+    results_md: Path,
+    results: dict[str, object],
+    skipped: list[str],
+) -> None:
+    """run.keep_skipped with the previous results read from these two files."""
+    run = _run_module()
+    monkeypatch.setattr(run, "RESULTS_JSON", results_json)
+    monkeypatch.setattr(run, "RESULTS_MD", results_md)
+    run.keep_skipped(results, skipped)
+
+
 def test_skipped_sections_are_kept_from_the_previous_results(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = _run_module()
     previous = tmp_path / "results.json"
     previous.write_text(
         json.dumps({"date": "2026-12-01 10:00 UTC", "serving": {"contenders": [1]}, "build": {}})
     )
-    monkeypatch.setattr(run, "RESULTS_JSON", previous)
-    monkeypatch.setattr(run, "RESULTS_MD", tmp_path / "absent.md")
-    results = {"date": "now", "build": {"new": True}}
-    run.keep_skipped(results, ["serving", "startup"])
+    results: dict[str, object] = {"date": "now", "build": {"new": True}}
+    keep_skipped(monkeypatch, previous, tmp_path / "absent.md", results, ["serving", "startup"])
     assert results["serving"] == {"contenders": [1]}
     assert results["build"] == {"new": True}  # measured in this run: not replaced
     assert "startup" not in results  # nothing to keep
@@ -44,7 +55,6 @@ def test_skipped_sections_are_kept_from_the_previous_results(
 def test_a_section_kept_twice_keeps_the_date_it_was_measured(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run = _run_module()
     previous = tmp_path / "results.json"
     previous.write_text(
         json.dumps(
@@ -55,10 +65,8 @@ def test_a_section_kept_twice_keeps_the_date_it_was_measured(
             }
         )
     )
-    monkeypatch.setattr(run, "RESULTS_JSON", previous)
-    monkeypatch.setattr(run, "RESULTS_MD", tmp_path / "absent.md")
     results: dict[str, object] = {}
-    run.keep_skipped(results, ["serving"])
+    keep_skipped(monkeypatch, previous, tmp_path / "absent.md", results, ["serving"])
     assert results["kept_from_previous"] == {"serving": "2026-11-30 09:00 UTC"}
 
 
@@ -101,15 +109,13 @@ def test_without_results_json_skipped_sections_are_kept_from_results_md(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """results/ is not in git, RESULTS.md is: a fresh checkout keeps the committed figures."""
-    run = _run_module()
+    _run_module()  # puts bench/ on the import path
     from harness import report, targets
 
     old = tmp_path / "RESULTS.md"
     old.write_text(OLD_RESULTS_MD)
-    monkeypatch.setattr(run, "RESULTS_JSON", tmp_path / "absent.json")
-    monkeypatch.setattr(run, "RESULTS_MD", old)
     results: dict[str, object] = {"build": {"error": "new build figures"}}
-    run.keep_skipped(results, ["serving", "startup"])
+    keep_skipped(monkeypatch, tmp_path / "absent.json", old, results, ["serving", "startup"])
     assert results["kept_from_previous"] == {
         "serving": "2026-11-28 06:27 UTC",
         "startup": "2026-11-28 06:27 UTC",
@@ -144,7 +150,6 @@ def test_a_section_a_results_md_kept_keeps_the_date_it_was_measured(
 ) -> None:
     """A RESULTS.md made by a --skip-serve run says from when it kept serving: a third run
     carries that date on, not the date of the RESULTS.md it read it from."""
-    run = _run_module()
     old = tmp_path / "RESULTS.md"
     carried = OLD_RESULTS_MD.replace(
         "Generated 2026-11-28 06:27 UTC by `python bench/run.py` (full run, 712 s).\n",
@@ -155,10 +160,8 @@ def test_a_section_a_results_md_kept_keeps_the_date_it_was_measured(
     )
     assert carried != OLD_RESULTS_MD
     old.write_text(carried)
-    monkeypatch.setattr(run, "RESULTS_JSON", tmp_path / "absent.json")
-    monkeypatch.setattr(run, "RESULTS_MD", old)
     results: dict[str, object] = {}
-    run.keep_skipped(results, ["serving", "startup"])
+    keep_skipped(monkeypatch, tmp_path / "absent.json", old, results, ["serving", "startup"])
     assert results["kept_from_previous"] == {
         "serving": "2026-11-28 06:27 UTC",
         "startup": "2026-11-28 06:27 UTC",
