@@ -103,8 +103,11 @@ def soak(start_server: Callable[..., Server], tmp_path: Path, kind: str, seconds
     # served. Keeping the body of each abandoned download (a 3 MiB file, several a half) would
     # exceed that, and so would a leak over ~1 KiB a request in the slow soak (7,000-11,000
     # requests a half on this 2-core machine).
+    # The allocator may hand memory back to the system after a half (idle RSS drops below the
+    # warm-up's); climbing back to an earlier idle level is not growth, so the second half is
+    # measured from the highest idle level seen before it.
     budget = MAX_DRIFT + second.counts["requests"] // 20
-    assert end - middle <= budget, (warm, middle, end, budget)
+    assert end - max(warm, middle) <= budget, (warm, middle, end, budget)
     assert end - warm <= budget + MAX_DRIFT, (warm, middle, end, budget)
     log = server.log_text()
     assert "Traceback" not in log, log[-3000:]
