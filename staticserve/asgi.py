@@ -242,8 +242,8 @@ async def _stream(plan: ResponsePlan, part: FileSlice, send: Send) -> None:
         while file is not None and remaining > 0:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             chunk = await loop.run_in_executor(None, file.read, min(CHUNK_SIZE, remaining))
-            if not chunk:  # the file shrank under us; end the body, the server sees it short
-                break
+            if not chunk:  # the file shrank under us: the server must drop the connection
+                raise OSError(f"{remaining} bytes short: the file was cut while being sent")
             remaining -= len(chunk)
         await send({"type": "http.response.body", "body": chunk, "more_body": False})
     finally:  # also when the client went away and send() raised, or the task was cancelled
