@@ -99,6 +99,9 @@ class StaticServe(MiddlewareBase):
             )
             await send({"type": "http.response.body", "body": body})
         elif body.whole and PATHSEND in (scope.get("extensions") or {}):
+            if not _sendable(body):  # the server would send what the file has, short or not
+                await _send_bytes(NOT_FOUND, send)
+                return
             await send(
                 {
                     "type": "http.response.start",
@@ -181,6 +184,23 @@ def _combined(fields: Iterable[Sequence[bytes]]) -> dict[bytes, bytes]:
     for name, value in fields:
         headers[name] = headers[name] + b"," + value if name in headers else value
     return headers
+
+
+def _sendable(part: FileSlice) -> bool:
+    """True when the file of ``part`` is the size the build recorded (one ``stat``, cached by
+    the system): a server told to send it by path sends the bytes the file has, under the
+    Content-Length the build recorded."""
+    try:
+        found = os.stat(part.path).st_size
+    except OSError as exc:
+        log.error("cannot open %s: %s", part.path, exc)
+        return False
+    if found != part.size:
+        log.error(
+            "cannot open %s: %d bytes on disk where %d were expected", part.path, found, part.size
+        )
+        return False
+    return True
 
 
 def _read_first(part: FileSlice, size: int) -> tuple[BinaryIO | None, bytes]:
