@@ -489,6 +489,8 @@ class _Holder:
                 if coding != IDENTITY:  # a variant cut or grown (by hand, or a disk): not sent
                     _not_offered(relative, len(data), size)
                     return None
+                if len(data) > min(self._limit, self._budget):  # grown past what may be held
+                    return self._file(relative, coding, size, sha256)  # (answered 404)
                 log.warning(
                     "%s has %d bytes but the manifest says %d; serving the file as it is",
                     relative,
@@ -501,8 +503,9 @@ class _Holder:
         return data
 
     def _read(self, relative: str, coding: str) -> bytes | None:
-        try:
-            return (self._root / relative).read_bytes()
+        try:  # never more than may be held: a file grown on disk is not read whole
+            with open(self._root / relative, "rb") as file:
+                return file.read(min(self._limit, self._budget) + 1)
         except OSError as exc:  # a variant missing is not offered: _file says so
             if coding == IDENTITY or not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
                 log.warning("cannot read %s (%s); it will be read at request time", relative, exc)
