@@ -179,6 +179,12 @@ def _load_site(text: str, value: list[Any], done: int) -> Site:
     if kind == "sourcemap" and not text.startswith(url, start):
         raise ValueError(value)
     function = _load_escape(escape, form)
+    span = text[start:end]
+    if escape == "comment-url" or not ("\\" in span or (form == "`" and "\r" in span)):
+        # Nothing there to decode (most paths): one plain character a piece, spelling the path.
+        if span != path or stored_pieces != [[start, end - start]]:
+            raise ValueError(value)
+        return Site(ref, function, tuple((c, i, i + 1) for i, c in enumerate(span, start)))
     pieces = _load_pieces(text, stored_pieces, start, end)
     if "".join(p[0] for p in pieces) != path or pieces != _decoded(text, start, end, escape, form):
         raise ValueError(value)
