@@ -99,6 +99,9 @@ class StaticServe(MiddlewareBase):
             )
             await send({"type": "http.response.body", "body": body})
         elif body.whole and PATHSEND in (scope.get("extensions") or {}):
+            if not _sendable(body):  # the server would send what the file has, short or not
+                await _send_bytes(NOT_FOUND, send)
+                return
             await send(
                 {
                     "type": "http.response.start",
@@ -183,6 +186,23 @@ def _combined(fields: Iterable[Sequence[bytes]]) -> dict[bytes, bytes]:
     return headers
 
 
+def _sendable(part: FileSlice) -> bool:
+    """True when the file of ``part`` is the size the build recorded (one ``stat``, cached by
+    the system): a server told to send it by path sends the bytes the file has, under the
+    Content-Length the build recorded."""
+    try:
+        found = os.stat(part.path).st_size
+    except OSError as exc:
+        log.error("cannot open %s: %s", part.path, exc)
+        return False
+    if found != part.size:
+        log.error(
+            "cannot open %s: %d bytes on disk where %d were expected", part.path, found, part.size
+        )
+        return False
+    return True
+
+
 def _read_first(part: FileSlice, size: int) -> tuple[BinaryIO | None, bytes]:
     """Open ``part`` and read its first chunk; the file is closed already when that was all."""
     file = open_slice(part)
@@ -242,8 +262,8 @@ async def _stream(plan: ResponsePlan, part: FileSlice, send: Send) -> None:
         while file is not None and remaining > 0:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             chunk = await loop.run_in_executor(None, file.read, min(CHUNK_SIZE, remaining))
-            if not chunk:  # the file shrank under us; end the body, the server sees it short
-                break
+            if not chunk:  # the file shrank under us: the server must drop the connection
+                raise OSError(f"{remaining} bytes short: the file was cut while being sent")
             remaining -= len(chunk)
         await send({"type": "http.response.body", "body": chunk, "more_body": False})
     finally:  # also when the client went away and send() raised, or the task was cancelled

@@ -453,7 +453,19 @@ class _Holder:
         """The bytes of small files held."""
         return self._total - self._budget
 
-    def _file(self, relative: str, coding: str, size: int, sha256: str) -> FileSlice:
+    def _file(self, relative: str, coding: str, size: int, sha256: str) -> FileSlice | None:
+        """The file, sent from disk; None for a variant missing or not of the recorded size: a
+        client of its coding gets the file or another variant, not a 404 or a body cut short."""
+        if coding != IDENTITY:
+            try:
+                found = os.stat(self._root / relative).st_size
+            except (FileNotFoundError, NotADirectoryError):
+                found = -1
+            except OSError:  # read at request time, as before
+                found = size
+            if found != size:
+                _not_offered(relative, found, size)
+                return None
         copy = self._large_files.copy_for(relative, coding, sha256, size)
         return FileSlice(str(self._root / relative), 0, size, size, copy)
 
@@ -470,19 +482,15 @@ class _Holder:
             return data
         data = self._previous.get(key)
         if data is None:
-            data = self._read(relative, size)
+            data = self._read(relative, coding)
             if data is None:
                 return self._file(relative, coding, size, sha256)
             if len(data) != size:
                 if coding != IDENTITY:  # a variant cut or grown (by hand, or a disk): not sent
-                    log.warning(
-                        "%s has %d bytes but the manifest says %d; not serving it (the file "
-                        "itself and its other variants are)",
-                        relative,
-                        len(data),
-                        size,
-                    )
+                    _not_offered(relative, len(data), size)
                     return None
+                if len(data) > min(self._limit, self._budget):  # grown past what may be held
+                    return self._file(relative, coding, size, sha256)  # (answered 404)
                 log.warning(
                     "%s has %d bytes but the manifest says %d; serving the file as it is",
                     relative,
@@ -494,9 +502,19 @@ class _Holder:
         self.held[key] = data
         return data
 
-    def _read(self, relative: str, size: int) -> bytes | None:
-        try:
-            return (self._root / relative).read_bytes()
-        except OSError as exc:
-            log.warning("cannot read %s (%s); it will be read at request time", relative, exc)
+    def _read(self, relative: str, coding: str) -> bytes | None:
+        try:  # never more than may be held: a file grown on disk is not read whole
+            with open(self._root / relative, "rb") as file:
+                return file.read(min(self._limit, self._budget) + 1)
+        except OSError as exc:  # a variant missing is not offered: _file says so
+            if coding == IDENTITY or not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+                log.warning("cannot read %s (%s); it will be read at request time", relative, exc)
             return None
+
+
+def _not_offered(relative: str, found: int, size: int) -> None:
+    """Log that the variant ``relative`` (``found`` bytes, -1: missing) is not served."""
+    what = "is missing" if found < 0 else f"has {found} bytes but the manifest says {size}"
+    log.warning(
+        "%s %s; not serving it (the file itself and its other variants are)", relative, what
+    )

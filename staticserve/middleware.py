@@ -94,9 +94,17 @@ class MiddlewareBase:
 
 
 def open_slice(part: FileSlice) -> BinaryIO:
-    """Open the file of ``part`` positioned at its offset (the caller closes it)."""
+    """Open the file of ``part`` positioned at its offset (the caller closes it).
+
+    OSError, as for a file that is gone, when the file is not the size ``part`` was made for
+    (cut or grown since the build, or since it was looked at): its bytes are not the ones the
+    response's validators name, and a shorter body than its Content-Length would leave a
+    keep-alive connection waiting for bytes that the next response then fills."""
     file = open(part.path, "rb")  # noqa: SIM115 -- handed to the caller, who closes it
     try:
+        found = os.fstat(file.fileno()).st_size
+        if found != part.size:
+            raise OSError(f"{found} bytes on disk where {part.size} were expected")
         if part.offset:
             file.seek(part.offset)
     except BaseException:

@@ -207,8 +207,9 @@ class FileChunks:
         if self._remaining <= 0:
             raise StopIteration
         chunk = self._file.read(min(CHUNK_SIZE, self._remaining))
-        if not chunk:  # the file shrank under us
-            raise StopIteration
+        if not chunk:  # the file shrank under us: the server must drop the connection, not
+            # keep it for a next response that would fill this one's missing bytes
+            raise OSError(f"{self._remaining} bytes short: the file was cut while being sent")
         self._remaining -= len(chunk)
         return chunk
 

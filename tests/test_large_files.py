@@ -8,17 +8,21 @@ is still served whole; any other answers 404).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import io
 import random
 import threading
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from staticserve.core.response import FileSlice
 from staticserve.manifest import Asset, Manifest
 
 from .conftest import (
@@ -224,9 +228,118 @@ def test_a_file_changed_on_disk_is_never_served_as_the_build_describes_it(
         (build.root / path).write_bytes(changed)
     reply = get(site, build, "media/file.bin")
     assert reply.status == 404  # not a 200 whose body belies its Content-Length or the build
-    assert get(site, build, "js/bundle.js", accept_encoding="br").status == 404
+    bundle_reply = get(site, build, "js/bundle.js", accept_encoding="br")
+    if damage == "replaced":  # the size it should have: the copy's check refuses it
+        assert bundle_reply.status == 404
+    else:  # not the size the build recorded: that coding is not offered, the file itself is
+        assert bundle_reply.status == 200
+        assert "content-encoding" not in bundle_reply.headers
+        assert bundle_reply.body == build.contents["js/bundle.js"]
     (build.root / asset.path).write_bytes(build.contents["media/file.bin"])  # repaired
     assert_whole(site, build, "media/file.bin")
+
+
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "grown"])
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_a_variant_gone_or_resized_on_disk_leaves_the_file_itself_served(
+    site: Site, tmp_path: Path, damage: str, size: str
+) -> None:
+    """A precompressed variant missing, or not the size the manifest records, whether it would
+    be held in memory or sent from disk: a client that takes only its coding gets the file
+    itself, not a 404 nor a body shorter than its Content-Length."""
+    data = text_bundle(5) if size == "large" else b"const small = 1;\n" * 400
+    build = write_build(tmp_path / "out", {"js/bundle.js": (data, ("br", "gzip"))})
+    asset = build.asset("js/bundle.js")
+    assert (min(asset.encodings.values()) > 64 * KIB) is (size == "large")
+    variant = build.root / asset.variant_path("br")
+    if damage == "deleted":
+        variant.unlink()
+    else:
+        held = variant.read_bytes()
+        variant.write_bytes(held[:-5] if damage == "truncated" else held + b"more")
+    site.serve(build.root, memory_total=64 * KIB)  # no room for a copy of the large variant
+    for _ in range(2):
+        reply = get(site, build, "js/bundle.js", accept_encoding="br")
+        assert reply.status == 200, reply.status
+        assert "content-encoding" not in reply.headers
+        assert reply.body == data
+    gzipped = get(site, build, "js/bundle.js", accept_encoding="gzip")
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert DECODERS["gzip"](gzipped.body) == data
+
+
+def test_a_file_cut_after_it_was_first_served_is_answered_404_not_short(
+    site: Site, tmp_path: Path
+) -> None:
+    """Sent from disk (no room for a copy), then cut in place: the next answers, whole or a
+    range, are 404, not a 200 or 206 that promises bytes the file no longer has."""
+    build = write_build(tmp_path / "out", {"media/file.bin": (content(6), ())})
+    site.serve(build.root, memory_total=64 * KIB)
+    assert_whole(site, build, "media/file.bin")
+    path = build.root / build.asset("media/file.bin").path
+    with open(path, "r+b") as file:
+        file.truncate(LARGE - 1000)
+    assert get(site, build, "media/file.bin").status == 404
+    assert get(site, build, "media/file.bin", range="bytes=0-99").status == 404
+    assert get(site, build, "media/file.bin", range="bytes=-100").status == 404
+    with open(path, "ab") as file:  # grown back to its size, with other bytes: not detected
+        file.write(bytes(1000))
+    assert get(site, build, "media/file.bin", range="bytes=0-99").status == 206
+
+
+class Cut(io.RawIOBase):
+    """A file of ``size`` zero bytes that has only ``left`` of them when it is read."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = min(len(buffer), self.left)
+        buffer[:count] = bytes(count)
+        self.left -= count
+        return count
+
+
+def test_a_file_cut_while_it_is_streamed_ends_the_response_with_an_error() -> None:
+    """The file shrank between the check and the last read: the adapters raise, so the server
+    drops the connection instead of keeping it for a next response (which a client would read
+    as the missing bytes of this one)."""
+    from staticserve.asgi import CHUNK_SIZE, _stream
+    from staticserve.core.response import ResponsePlan
+    from staticserve.integrations.django.middleware import AsyncFileChunks
+    from staticserve.wsgi import FileChunks
+
+    size = 3 * CHUNK_SIZE
+    part = FileSlice("unused", 0, size, size)
+    received = []
+    with pytest.raises(OSError, match="bytes short"):
+        received += FileChunks(io.BufferedReader(Cut(CHUNK_SIZE + 10)), part)
+    assert sum(map(len, received)) == CHUNK_SIZE + 10
+
+    async def read_all() -> None:
+        async for _ in AsyncFileChunks(io.BufferedReader(Cut(10)), part):
+            pass
+
+    with pytest.raises(OSError, match="bytes short"):
+        asyncio.run(read_all())
+
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    def opened(_: FileSlice) -> Any:
+        return io.BufferedReader(Cut(CHUNK_SIZE + 10))
+
+    plan = ResponsePlan(200, ((b"content-length", str(size).encode()),), part)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("staticserve.asgi.open_slice", opened)
+        with pytest.raises(OSError, match="bytes short"):
+            asyncio.run(_stream(plan, part, send))
+    assert [m.get("more_body") for m in sent[1:]] == [True, True]  # never a short last message
 
 
 def test_a_held_file_changed_on_disk_is_still_served_as_it_was_checked(

@@ -59,6 +59,24 @@ def test_a_large_file_goes_by_pathsend_when_the_server_offers_it(static_build: B
     assert (b"content-length", b"%d" % asset.size) in sent[0]["headers"]
 
 
+def test_a_file_cut_on_disk_is_never_handed_to_pathsend(tmp_path: Path) -> None:
+    """The server sends what the file has: a file cut (or grown) since the build would go
+    under the Content-Length the build recorded. 404 instead, as for a file that is gone."""
+    data = random.Random(7).randbytes(100 * 1024)
+    build = write_build(tmp_path / "out", {"media/clip.mp4": (data, ())})
+    app = StaticServe(Recorder(), build.root, **SMALL_ONLY)
+    url = build.hashed("media/clip.mp4")
+    assert call(app, url, extensions={PATHSEND: {}})[1]["type"] == PATHSEND
+    path = build.root / build.asset("media/clip.mp4").path
+    for changed in (data[:-1], data + b"x"):
+        path.write_bytes(changed)
+        sent = call(app, url, extensions={PATHSEND: {}})
+        assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+        assert sent[0]["status"] == 404
+    path.unlink()
+    assert call(app, url, extensions={PATHSEND: {}})[0]["status"] == 404
+
+
 def test_without_pathsend_a_large_file_is_sent_in_chunks(static_build: Build) -> None:
     app = StaticServe(Recorder(), static_build.root, **SMALL_ONLY)
     sent = call(app, static_build.hashed("media/clip.mp4"))

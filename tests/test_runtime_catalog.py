@@ -6,6 +6,7 @@ import asyncio
 import io
 import os
 import sys
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -282,6 +283,33 @@ def test_a_missing_file_is_served_from_disk_later_and_a_resized_one_as_it_is(
     assert messages[1] == (
         f"{js} has {len(JS) + 9} bytes but the manifest says {len(JS)}; serving the file as it is"
     )
+
+
+def test_a_small_file_grown_on_disk_past_the_memory_limits_is_not_read_whole(
+    tmp_path: Path,
+) -> None:
+    """A file the manifest says is small, grown on disk (replaced by a dump, say): holding it
+    as it is would take memory_total and more. Read no further than may be held, not held,
+    and sent from disk, which refuses a file that is not the size the build recorded."""
+    build = write_build(tmp_path / "out", {"css/app.css": (CSS, ())})
+    path = build.root / build.asset("css/app.css").path
+    path.write_bytes(b"x" * 4_000_000)
+    found = catalog(build, memory_total=1_000_000)
+    tracemalloc.start()
+    try:
+        resource = found.find(build.hashed("css/app.css").encode())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert resource is not None
+    assert peak < 1_000_000  # read no further than the memory_limit (and a byte), not 4 MB
+    assert found.held_bytes == 0
+    assert isinstance(resource.identity.body, FileSlice)
+    app = StaticServeWSGI(None, build.root, memory_total=1_000_000)
+    reply = httpx.Client(transport=httpx.WSGITransport(app=app)).get(
+        "http://testserver" + build.hashed("css/app.css")
+    )
+    assert reply.status_code == 404
 
 
 def test_a_file_exactly_at_the_memory_limits_is_held_in_memory(tmp_path: Path) -> None:

@@ -341,9 +341,24 @@ class _Entry:
 
 def _entries(root: Path) -> Iterator[_Entry]:
     """Every entry file of the cache, of each format; killed builds' old temporaries are
-    removed on the way."""
+    removed on the way (the scans file's and last-build.json's too, beside the folders)."""
+    _remove_stale_temporaries(root)
     for folder in (_ENTRIES, *_OLD_ENTRIES):
         yield from _entries_in(root / folder, current=folder == _ENTRIES)
+
+
+def _remove_stale_temporaries(root: Path) -> None:
+    try:
+        items = list(os.scandir(root))
+    except OSError:
+        return
+    stale = time.time() - _STALE_TEMP_SECONDS
+    for item in items:
+        if not item.name.startswith(_TEMP_PREFIX):
+            continue
+        with contextlib.suppress(OSError):
+            if item.is_file(follow_symlinks=False) and item.stat().st_mtime < stale:
+                os.unlink(item.path)  # a killed build's scans file or last-build.json
 
 
 def _entries_in(folder: Path, *, current: bool) -> Iterator[_Entry]:

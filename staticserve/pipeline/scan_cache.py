@@ -37,6 +37,7 @@ class ScanCache:
         self._root, self._write = root, write and root is not None
         self._stored: dict[str, Any] = _load(root / _FILE) if root is not None and read else {}
         self._used: dict[str, Any] = {}
+        self._refused = False  # a stored scan did not fit its text: the file is written anew
         self.hits = 0
 
     def sites(self, data: bytes, text: str, syntax: Syntax) -> list[Site]:
@@ -51,6 +52,7 @@ class ScanCache:
                 self.hits += 1
                 self._used[key] = stored
                 return sites
+            self._refused = True
         sites = find_sites(text, syntax)
         dumped = dump_sites(text, sites)
         if dumped is not None:
@@ -61,9 +63,13 @@ class ScanCache:
         """Store this build's scans, and earlier ones up to the bound; never fails a build."""
         if not self._write or self._root is None or not self._used:
             return
-        if self._used.keys() <= self._stored.keys() and len(self._stored) <= _LIMIT:
+        if (
+            not self._refused
+            and self._used.keys() <= self._stored.keys()
+            and len(self._stored) <= _LIMIT
+        ):
             return  # nothing new to store
-        kept = dict(self._used)
+        kept = dict(self._used)  # a refused scan's place taken by the scan made instead
         for key, value in self._stored.items():
             if len(kept) >= _LIMIT:
                 break
@@ -83,7 +89,7 @@ def _load(path: Path) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return {}
     if not isinstance(value, dict) or value.get("scanner") != SCANNER:
         return {}

@@ -437,6 +437,23 @@ def test_cache_command_mistakes_are_one_line_and_exit_2(
 
 # -- two builds sharing the cache folder at once -------------------------------------------------
 
+
+def test_a_killed_builds_temporary_scans_file_is_pruned_once_stale(tmp_path: Path) -> None:
+    """The scans file (and last-build.json) are written beside the entry folders, under a
+    temporary name first: one a killed build left there, counted by nothing, goes at the next
+    prune once it is old enough to be nobody's, like those in the entry folders."""
+    cache = tmp_path / "cache"
+    (cache / "v2").mkdir(parents=True)
+    stale, fresh = cache / ".tmp-stale", cache / ".tmp-fresh"
+    stale.write_bytes(b"x" * 1000)
+    fresh.write_bytes(b"x" * 1000)
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    prune(cache, 10**9)
+    assert not stale.exists()
+    assert fresh.exists()  # a build may be writing it now
+
+
 _BUILD = """
 import json, sys
 from pathlib import Path

@@ -83,6 +83,71 @@ def test_stored_sites_that_do_not_fit_the_text_are_refused_not_believed(
             assert "".join(p[0] for p in loaded_site.pieces) == ref.path
 
 
+def _plain_to_escaped(stored: list[Any], text: str, data: st.DataObject) -> bool:
+    """One piece of one stored site made to stand for another character than the text's
+    (the path and URL changed to match); False when no site has a piece to change."""
+    choices = [
+        (s, p) for s, value in enumerate(stored) for p in range(len(value[9])) if value[7] != "comment-url"
+    ]  # fmt: skip
+    if not choices:
+        return False
+    s, p = data.draw(st.sampled_from(choices))
+    value = stored[s]
+    item = value[9][p]
+    start = item[0] if len(item) == 2 else item[1]
+    end = start + 1 if len(item) == 2 else item[2]
+    index = sum(c[1] if len(c) == 2 else 1 for c in value[9][:p])  # of the piece's character
+    char = data.draw(st.sampled_from("qZé").filter(lambda c: c not in text[start:end]))
+    pieces = [*value[9][:p]]
+    if len(item) == 2:  # a run: its first character becomes an escape that says another
+        pieces += [[char, start, start + 1]] + ([[start + 1, item[1] - 1]] if item[1] > 1 else [])
+    else:
+        pieces += [[char, start, end]]
+    value[9] = pieces + value[9][p + 1 :]
+    value[2] = value[2][:index] + char + value[2][index + 1 :]
+    value[1] = value[1][:index] + char + value[1][index + 1 :]
+    return True
+
+
+@settings(max_examples=300)
+@given(text=scannable_text, syntax=syntaxes, data=st.data())
+def test_stored_sites_that_overlap_or_misread_their_text_are_refused(
+    text: str, syntax: Syntax, data: st.DataObject
+) -> None:
+    """A site stored twice, sites out of order, and a piece that stands for another character
+    than the text's spelling of it (an escape misread) would each garble the rewrite: refused."""
+    stored = dump_sites(text, find_sites(text, syntax))
+    assert stored is not None
+    if stored:
+        twice = json.loads(json.dumps(stored))
+        at = data.draw(st.integers(0, len(twice) - 1))
+        twice.insert(at, twice[at])
+        assert load_sites(text, twice) is None
+    if len(stored) > 1:
+        assert load_sites(text, json.loads(json.dumps(stored[::-1]))) is None
+    misread = json.loads(json.dumps(stored))
+    if _plain_to_escaped(misread, text, data):
+        assert load_sites(text, misread) is None
+
+
+SOURCE_MAP_COMMENT = "a{}\n/*# sourceMappingURL=app.css.map */\n"
+
+
+def test_a_source_map_site_whose_value_is_not_the_texts_is_refused() -> None:
+    """A source map comment's value is edited up to its end (its query and fragment): a stored
+    value longer than the text's, or the site told as another kind, is refused."""
+    stored = dump_sites(SOURCE_MAP_COMMENT, find_sites(SOURCE_MAP_COMMENT, "css"))
+    assert stored is not None
+    assert [value[0] for value in stored] == ["sourcemap"]
+    assert load_sites(SOURCE_MAP_COMMENT, json.loads(json.dumps(stored))) is not None
+    longer = json.loads(json.dumps(stored))
+    longer[0][1] += "?v=1 */"
+    relabelled = json.loads(json.dumps(stored))
+    relabelled[0][0] = "url"
+    assert load_sites(SOURCE_MAP_COMMENT, longer) is None
+    assert load_sites(SOURCE_MAP_COMMENT, relabelled) is None
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Callable[..., BuildReport]:
     write_tree(tmp_path / "assets", FILES)
@@ -155,8 +220,9 @@ def signed(body: bytes) -> bytes:
         lambda raw: b"",
         lambda raw: signed(raw.partition(b"\n")[2].replace(b'"scanner":"', b'"scanner":"0', 1)),
         lambda raw: signed(b"[]"),
+        lambda raw: signed(b"[" * 100_000 + b"]" * 100_000),
     ],
-    ids=["flipped bit", "cut", "empty", "another scanner's", "not an object"],
+    ids=["flipped bit", "cut", "empty", "another scanner's", "not an object", "nested too deep"],
 )
 def test_a_damaged_or_foreign_scan_file_is_ignored(
     tmp_path: Path,
@@ -172,6 +238,51 @@ def test_a_damaged_or_foreign_scan_file_is_ignored(
     assert len(scans) == 4  # all scanned again
     site("cold", cache_dir=None)
     assert tree(tmp_path / "out2") == tree(tmp_path / "cold")
+
+
+def _twice(sites: list[Any]) -> list[Any]:
+    return [sites[0], *sites]
+
+
+def _swapped(sites: list[Any]) -> list[Any]:
+    return [sites[1], sites[0], *sites[2:]]
+
+
+def _escape_misread(sites: list[Any]) -> list[Any]:
+    """The url(../img/a\\2e png) site told as ../img/a/png: its escape read as another char."""
+    (site,) = [s for s in sites if s[2] == "../img/a.png"]
+    site[9] = [[char if char != "." else "/", *rest] if len(rest) == 2 else [char, *rest]
+               for char, *rest in site[9]]  # fmt: skip
+    site[1] = site[2] = "../img/a/png"
+    return sites
+
+
+@pytest.mark.parametrize(
+    "forge", [_twice, _swapped, _escape_misread], ids=["a site twice", "out of order", "misread"]
+)
+def test_hand_edited_sites_cost_a_scan_never_a_wrong_rewrite(
+    tmp_path: Path,
+    site: Callable[..., BuildReport],
+    scans: list[str],
+    forge: Callable[[list[Any]], list[Any]],
+) -> None:
+    """A scans file edited by hand (its check made anew) with sites that do not fit their
+    text: the build rewrites as a scan would, and stores the scan in their place."""
+    site("out1")
+    path = tmp_path / "cache" / "scans-v1.json"
+    stored = json.loads(path.read_bytes().partition(b"\n")[2])
+    app_css = (tmp_path / "assets/css/app.css").read_bytes()
+    key = "css:" + hashlib.sha256(app_css).hexdigest()
+    stored["sites"][key] = forge(stored["sites"][key])
+    path.write_bytes(signed(json.dumps(stored).encode()))
+    scans.clear()
+    site("out2")
+    assert scans == [app_css.decode()]  # scanned again, and only that text
+    site("cold", cache_dir=None)
+    assert tree(tmp_path / "out2") == tree(tmp_path / "cold")
+    scans.clear()
+    site("out3")
+    assert scans == []  # the file holds the scan made instead
 
 
 def test_without_the_scanners_sources_no_stored_scan_is_ever_taken(

@@ -173,8 +173,8 @@ class AsyncFileChunks:
             raise StopAsyncIteration
         size = min(asgi.CHUNK_SIZE, self._remaining)
         chunk = await asyncio.get_running_loop().run_in_executor(None, self._file.read, size)
-        if not chunk:  # the file shrank under us
-            raise StopAsyncIteration
+        if not chunk:  # the file shrank under us: the server must drop the connection
+            raise OSError(f"{self._remaining} bytes short: the file was cut while being sent")
         self._remaining -= len(chunk)
         return chunk
 

@@ -6,8 +6,13 @@ A site becomes one list: the reference's fields, its escape by name (with the qu
 form it escapes for) and its pieces, where each run of plain characters (one character of the
 text each) is two numbers and only an escaped character is spelt out. :func:`load_sites`
 checks everything against the text it is given and returns None at the first thing that does
-not fit, so a damaged or foreign value costs a scan, never a wrong rewrite. :data:`SCANNER`
-names the scanners' own code: a change to any of them makes every stored scan a stranger.
+not fit: the sites must follow one another without overlapping, each span must decode (as the
+scanner that found it decodes) to exactly its pieces, which spell its path, and a source map
+comment's whole value must be there as stored. So a damaged or foreign value costs a scan,
+never a garbled text; what it cannot check without the scan it saves is that a span which
+spells a path is a reference where it stands (not text in a comment, say): the file's own
+check (scan_cache) is what keeps a damaged value out. :data:`SCANNER` names the scanners' own
+code: a change to any of them makes every stored scan a stranger.
 """
 
 from __future__ import annotations
@@ -18,11 +23,11 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
-from .css import _escape_css_string, _escape_css_unquoted
-from .js import _escape_js_string
-from .scanner import Escape, Kind, Piece, Reference, Site, _escape_comment_url
+from .css import _css_pieces, _escape_css_string, _escape_css_unquoted
+from .js import _escape_js_string, _js_pieces
+from .scanner import Escape, Piece, Reference, Site, _escape_comment_url
 
 __all__ = ["SCANNER", "dump_sites", "load_sites"]
 
@@ -50,7 +55,13 @@ _ESCAPES: dict[str, Callable[..., str]] = {
     "comment-url": _escape_comment_url,
 }
 _NAMES = {function: name for name, function in _ESCAPES.items()}
-_KINDS = frozenset(get_args(Kind))
+# The kinds of reference each escape goes with, as the scanners report them.
+_KINDS_OF: dict[str, frozenset[str]] = {
+    "css-unquoted": frozenset({"url", "import"}),
+    "css-string": frozenset({"url", "import"}),
+    "js-string": frozenset({"module"}),
+    "comment-url": frozenset({"sourcemap"}),
+}
 _QUOTES = ("'", '"', "`")
 
 
@@ -69,10 +80,20 @@ def dump_sites(text: str, sites: list[Site]) -> list[Any] | None:
 
 def load_sites(text: str, stored: Any) -> list[Site] | None:
     """The sites :func:`dump_sites` stored for ``text``; None unless every one fits it."""
+    sites: list[Site] = []
     try:
-        return [_load_site(text, value) for value in stored]
+        for value in stored:
+            sites.append(_load_site(text, value, _end_of(sites[-1]) if sites else 0))
     except (TypeError, ValueError, KeyError, IndexError):
         return None
+    return sites
+
+
+def _end_of(site: Site) -> int:
+    """Where the text that an edit of ``site`` may change ends: a source map comment's value
+    is edited up to its end, query and fragment included (see fingerprint._whole_map_url)."""
+    ref = site.ref
+    return max(ref.end, ref.start + len(ref.url)) if ref.kind == "sourcemap" else ref.end
 
 
 def _dump_escape(escape: Escape) -> tuple[str, str] | None:
@@ -112,34 +133,59 @@ def _dump_pieces(text: str, pieces: tuple[Piece, ...]) -> list[Any]:
     return out
 
 
-def _load_pieces(text: str, stored: list[Any]) -> tuple[Piece, ...]:
+def _decoded(text: str, start: int, end: int, escape: str, form: str) -> list[Piece]:
+    """The pieces the scanner that uses ``escape`` decodes ``text[start:end]`` into."""
+    if escape == "comment-url":  # a comment has no escapes
+        return [(text[i], i, i + 1) for i in range(start, end)]
+    if escape == "js-string":
+        return _js_pieces(text, start, end, template=form == "`")
+    return _css_pieces(text, start, end)
+
+
+def _load_pieces(text: str, stored: list[Any], start: int, end: int) -> list[Piece]:
+    """The stored pieces, each after the one before it and all inside ``text[start:end]``."""
     pieces: list[Piece] = []
+    done = start
     for item in stored:
         if len(item) == 2:
-            start, count = item
-            if not (type(start) is int and type(count) is int and start >= 0 and count > 0):
+            first, count = item
+            if not (type(first) is int and type(count) is int and count > 0):
                 raise ValueError(item)
-            if start + count > len(text):
+            if not done <= first <= first + count <= end:
                 raise IndexError(item)
-            pieces += [(text[i], i, i + 1) for i in range(start, start + count)]
+            pieces += [(text[i], i, i + 1) for i in range(first, first + count)]
+            done = first + count
         else:
-            char, start, end = item
-            if not (type(char) is str and type(start) is int and type(end) is int):
+            char, first, last = item
+            if not (type(char) is str and type(first) is int and type(last) is int):
                 raise TypeError(item)
-            if not 0 <= start < end <= len(text):
+            if not done <= first < last <= end:
                 raise IndexError(item)
-            pieces.append((char, start, end))
-    return tuple(pieces)
+            pieces.append((char, first, last))
+            done = last
+    return pieces
 
 
-def _load_site(text: str, value: list[Any]) -> Site:
+def _load_site(text: str, value: list[Any], done: int) -> Site:
+    """The stored site ``value``, which must start at ``done`` or after it."""
     kind, url, path, line, column, start, end, escape, form, stored_pieces = value
-    if kind not in _KINDS or not all(type(v) is int for v in (line, column, start, end)):
+    if not all(type(v) is int for v in (line, column, start, end)):
         raise ValueError(value)
-    if not (type(url) is str and type(path) is str and end <= len(text)):
+    if not (type(url) is str and type(path) is str and done <= start and end <= len(text)):
+        raise ValueError(value)
+    if type(escape) is not str or kind not in _KINDS_OF.get(escape, ()):
         raise ValueError(value)
     ref = Reference(kind, url, path, line, column, start, end)  # checks the rest
-    pieces = _load_pieces(text, stored_pieces)
-    if "".join(p[0] for p in pieces) != path or pieces[0][1] != start or pieces[-1][2] != end:
+    if kind == "sourcemap" and not text.startswith(url, start):
         raise ValueError(value)
-    return Site(ref, _load_escape(escape, form), pieces)
+    function = _load_escape(escape, form)
+    span = text[start:end]
+    if escape == "comment-url" or not ("\\" in span or (form == "`" and "\r" in span)):
+        # Nothing there to decode (most paths): one plain character a piece, spelling the path.
+        if span != path or stored_pieces != [[start, end - start]]:
+            raise ValueError(value)
+        return Site(ref, function, tuple((c, i, i + 1) for i, c in enumerate(span, start)))
+    pieces = _load_pieces(text, stored_pieces, start, end)
+    if "".join(p[0] for p in pieces) != path or pieces != _decoded(text, start, end, escape, form):
+        raise ValueError(value)
+    return Site(ref, function, tuple(pieces))
