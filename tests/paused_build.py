@@ -113,8 +113,9 @@ def _install(moment: str, nth: int) -> None:
     elif moment in ("writing-content", "manifest-written"):
 
         def write(original: Any) -> Any:
-            def write_file(path: Path, data: bytes) -> None:
-                original(path, data)
+            def write_file(name: str | Path, data: bytes) -> None:
+                original(name, data)
+                path = Path(name)
                 is_manifest = path.name == MANIFEST_TEMP
                 is_content = path.name.endswith(TEMP_SUFFIX) and STATE_DIR not in path.parts
                 if is_manifest if moment == "manifest-written" else is_content and not is_manifest:

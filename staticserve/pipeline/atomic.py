@@ -63,19 +63,25 @@ def temporary(target: Path) -> Path:
     return target.with_name(f".{target.name}{_TEMP_SUFFIX}")
 
 
+def _temporary_name(target: str | Path) -> str:
+    """:func:`temporary` as text (the writes of a build join no Path per file)."""
+    folder, name = os.path.split(target)
+    return os.path.join(folder, f".{name}{_TEMP_SUFFIX}")
+
+
 def is_temporary(name: str) -> bool:
     """True when a file name (no folder) has the shape of :func:`temporary`'s names."""
     return name.startswith(".") and name.endswith(_TEMP_SUFFIX)
 
 
-def has_size(path: Path, size: int) -> bool:
+def has_size(path: str | Path, size: int) -> bool:
     try:
-        return path.stat().st_size == size
+        return os.stat(path).st_size == size
     except OSError:
         return False
 
 
-def write_atomic(target: Path, data: Payload, *, durable: bool = True) -> None:
+def write_atomic(target: str | Path, data: Payload, *, durable: bool = True) -> None:
     """Give ``target`` the bytes ``data``, or leave it as it was (the temporary is removed when
     the write fails, or when the chunks stop with an error). ``durable``: on disk, bytes and
     name, when this returns; otherwise whenever the caller's SyncBatch (durable.py) syncs."""
@@ -83,21 +89,21 @@ def write_atomic(target: Path, data: Payload, *, durable: bool = True) -> None:
         if not durable and _link_over(data.source, target, (*data.identity, len(data.data))):
             return
         data = data.data
-    temp = temporary(target)
+    temp = _temporary_name(target)
     try:
         write_file(temp, data)
         if durable:
             fsync_path(temp)
     except BaseException:
         with contextlib.suppress(OSError):
-            temp.unlink()
+            os.unlink(temp)
         raise
     os.replace(temp, target)
     if durable:
-        fsync_dir(target.parent)
+        fsync_dir(os.path.dirname(target) or ".")
 
 
-def write_file(path: Path, data: bytes | Iterable[bytes]) -> None:
+def write_file(path: str | Path, data: bytes | Iterable[bytes]) -> None:
     """Create ``path`` anew with ``data`` (its folder too, when missing); not fsynced
     (write_atomic's ``durable``). A file of that name is replaced, never written through: it may
     be a killed build's hard link to a cache entry, or to a file a server is sending."""
@@ -111,19 +117,19 @@ def write_file(path: Path, data: bytes | Iterable[bytes]) -> None:
         os.close(fd)
 
 
-def _create(path: Path) -> int:
+def _create(path: str | Path) -> int:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
         return os.open(path, flags, 0o644)
     except FileExistsError:
-        path.unlink()
+        os.unlink(path)
     except FileNotFoundError:
         # The folder is missing: made here, where a write finds it so, not checked before each.
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
     return os.open(path, flags, 0o644)
 
 
-def file_chunks(path: Path) -> Iterator[bytes]:
+def file_chunks(path: str | Path) -> Iterator[bytes]:
     """The bytes of ``path`` in chunks: a copy never holds a whole file."""
     with open(path, "rb") as file:
         while chunk := file.read(_CHUNK):
@@ -137,7 +143,7 @@ def write_json(path: Path, data: object, *, first_build: bool = False) -> None:
         raise write_error(path, exc, first_build=first_build) from None
 
 
-def place_copy(source: Path, target: Path) -> None:
+def place_copy(source: str | Path, target: str | Path) -> None:
     """Give ``target`` the bytes of ``source``: a hard link where the filesystem has them, else
     a copy. Either way the name appears complete, replacing an earlier file of that name; it
     is durable once the caller's SyncBatch syncs (a copy is not fsynced here)."""
@@ -145,7 +151,9 @@ def place_copy(source: Path, target: Path) -> None:
         write_atomic(target, file_chunks(source), durable=False)
 
 
-def _link_over(source: Path, target: Path, identity: tuple[int, int, int] | None = None) -> bool:
+def _link_over(
+    source: str | Path, target: str | Path, identity: tuple[int, int, int] | None = None
+) -> bool:
     """``target`` made a hard link to ``source``, replacing a file of that name at once (a new
     name appears complete; an old one is renamed over); False where that cannot be done (no
     hard links between the two filesystems, links refused, ``source`` gone): then ``target``
@@ -158,14 +166,14 @@ def _link_over(source: Path, target: Path, identity: tuple[int, int, int] | None
         except FileExistsError:
             if os.path.samefile(source, target):
                 return _is(target, identity)
-            temp = temporary(target)
+            temp = _temporary_name(target)
             with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
+                os.unlink(temp)
             os.link(source, temp)
         except FileNotFoundError:
-            if not source.exists():
+            if not os.path.exists(source):
                 return False  # pruned meanwhile
-            target.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
             os.link(source, target)
     except OSError:
         return False  # EXDEV, EPERM (protected_hardlinks), EMLINK...: written as bytes
@@ -173,17 +181,17 @@ def _link_over(source: Path, target: Path, identity: tuple[int, int, int] | None
         if _is(target, identity):
             return True
         with contextlib.suppress(OSError):
-            target.unlink()
+            os.unlink(target)
         return False
     if not _is(temp, identity):
         with contextlib.suppress(OSError):
-            temp.unlink()
+            os.unlink(temp)
         return False
     os.replace(temp, target)
     return True
 
 
-def _is(path: Path, identity: tuple[int, int, int] | None) -> bool:
+def _is(path: str | Path, identity: tuple[int, int, int] | None) -> bool:
     """True when ``path`` is the regular file ``identity`` names (any file, if None): a cache
     entry swapped for another file between its check and the link is not published."""
     if identity is None:
@@ -214,7 +222,7 @@ def reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def write_error(path: Path, exc: OSError, *, first_build: bool = False) -> BuildError:
+def write_error(path: str | Path, exc: OSError, *, first_build: bool = False) -> BuildError:
     """The error for a write that failed before the new build went live (``first_build``:
     there is no earlier build to speak of)."""
     where = exc.filename or path

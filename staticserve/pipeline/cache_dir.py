@@ -157,6 +157,26 @@ class CompressionCache:
             )
         return found
 
+    def held(
+        self, sha256: str, encodings: tuple[str, ...]
+    ) -> dict[str, Linked | bytes | None] | None:
+        """:meth:`variants` when the cache holds every one of them (read and checked now), else
+        None, having read nothing: what a warm build does in the thread that asks, since a
+        compressing thread would only pass the interpreter lock back and forth for it."""
+        if not self.read:
+            return None
+        keys = {encoding: self._key(sha256, encoding) for encoding in encodings}
+        if not all(key in self._shard(key) for key in keys.values()):
+            return None
+        found: dict[str, Linked | bytes | None] = {}
+        for encoding, key in keys.items():
+            hit, found[encoding] = self._lookup(key)
+            if not hit:
+                return None  # damaged or pruned meanwhile: made (and stored) by a thread
+        with self._lock:
+            self.restored += len(found)
+        return found
+
     def _key(self, sha256: str, encoding: str) -> str:
         text = self._recipes.get(encoding)
         if text is None:

@@ -55,7 +55,7 @@ def _load_syncfs() -> Callable[[int], int] | None:
 _syncfs = _load_syncfs()  # looked up at each call: tests replace it
 
 
-def fsync_path(path: Path) -> None:
+def fsync_path(path: str | Path) -> None:
     """Flush one file's bytes and inode (fsync works through a read-only descriptor)."""
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -64,7 +64,7 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | Path) -> None:
     """Flush a folder's entries (the renames into it); a no-op where that is not possible."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -90,7 +90,9 @@ class SyncBatch:
         self.root = root
         self._lock = threading.Lock()
         self._fd: int | None = None
-        self._paths: list[Path] = []  # a list: no Path hashed per write (fsynced twice at worst)
+        # A list of names as they were written (text, mostly: no Path made or hashed per write;
+        # a name added twice is fsynced twice at worst).
+        self._paths: list[str | Path] = []
 
     def begin(self) -> None:
         with self._lock:
@@ -100,7 +102,7 @@ class SyncBatch:
                 except OSError:
                     self._fd = None  # sync() falls back to fsyncing each file
 
-    def add(self, path: Path) -> None:
+    def add(self, path: str | Path) -> None:
         with self._lock:
             self._paths.append(path)
 
@@ -127,7 +129,7 @@ class SyncBatch:
                 os.close(fd)
         for path in paths:
             fsync_path(path)
-        for folder in {path.parent for path in paths}:
+        for folder in {os.path.dirname(path) or "." for path in paths}:
             fsync_dir(folder)
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -126,6 +127,7 @@ class Stager:
 
     def __init__(self, output: Path, previous: Manifest | None) -> None:
         self.output = output
+        self._root = os.path.join(output, "")  # names are joined to it as text, once each
         self.journal = journal_path(output)
         # Read before this build writes its own journal: was the last build killed?
         self.inherited = unfinished_names(output)
@@ -150,13 +152,13 @@ class Stager:
     def holds(self, name: str, sha256: str, size: int) -> bool:
         """True when ``output/name`` is there with the bytes of size ``size`` made from the
         content ``sha256``, as the live manifest records (a file, or a variant of it)."""
-        return self._recorded.get(name) == (sha256, size) and has_size(self.output / name, size)
+        return self._recorded.get(name) == (sha256, size) and has_size(self._root + name, size)
 
     def put(self, name: str, data: Content | Linked, sha256: str) -> None:
         """Write ``output/name`` (``data``, made from the content ``sha256``; linked to the
         cache entry that holds it, where it does) unless it holds those bytes already."""
         assert name in self._names, "Stager.begin() must name every file put() writes"
-        target = self.output / name
+        target = self._root + name
         size = len(data.data) if isinstance(data, Linked) else size_of(data)
         if self.holds(name, sha256, size):
             return
@@ -171,7 +173,7 @@ class Stager:
             )
         except OSError as exc:
             with contextlib.suppress(OSError):
-                temporary(target).unlink()
+                temporary(Path(target)).unlink()
             raise write_error(target, exc, first_build=self.first_build) from None
         self.batch.add(target)
         with self._lock:
@@ -429,9 +431,10 @@ def _write_unhashed(output: Path, asset: Asset, batch: SyncBatch) -> None:
     pairs += [
         (asset.variant_path(e), asset.logical + ENCODING_SUFFIXES[e]) for e in asset.encodings
     ]
+    root = os.path.join(output, "")  # names joined as text: a Path join costs more than a link
     for source, name in pairs:
-        target = output / name  # joined once: a Path join costs more than the link
-        place_copy(output / source, target)
+        target = root + name
+        place_copy(root + source, target)
         batch.add(target)
 
 

@@ -69,9 +69,9 @@ def recorded(
     events = Events(out)
     write_file, fsync = atomic.write_file, os.fsync
 
-    def write(path: Path, data: object) -> None:
+    def write(path: str | Path, data: object) -> None:
         write_file(path, data)  # type: ignore[arg-type]
-        events.order.append(("write", path.relative_to(out).as_posix()))
+        events.order.append(("write", Path(path).relative_to(out).as_posix()))
 
     def counted_fsync(fd: int) -> None:
         events.fsyncs += 1

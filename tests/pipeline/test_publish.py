@@ -69,7 +69,8 @@ def full_disk_at(
     failed: list[Path] = []
     write_file = atomic.write_file
 
-    def write(path: Path, data: bytes) -> None:
+    def write(name: str | Path, data: bytes) -> None:
+        path = Path(name)  # builds write most files by name (text)
         if should_fail(path):
             failed.append(path)
             if create:
@@ -472,8 +473,8 @@ def test_files_written_by_a_build_killed_before_its_switch_are_removed_later(
 
     write_file = atomic.write_file
 
-    def killed_at_the_manifest(path: Path, data: bytes) -> None:
-        if path.name == f".{MANIFEST_NAME}.staticserve-tmp":
+    def killed_at_the_manifest(path: str | Path, data: bytes) -> None:
+        if Path(path).name == f".{MANIFEST_NAME}.staticserve-tmp":
             raise Killed
         write_file(path, data)
 

@@ -35,7 +35,8 @@ def recorded_writes(monkeypatch: pytest.MonkeyPatch, fail_on: str | None = None)
     names: list[str] = []
     real = atomic.write_file
 
-    def write_file(path: Path, data: object) -> None:
+    def write_file(name: str | Path, data: object) -> None:
+        path = Path(name)
         names.append(path.name)
         if fail_on is not None and fail_on in path.name:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))

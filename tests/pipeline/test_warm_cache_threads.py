@@ -1,0 +1,106 @@
+"""A warm-cache build (every variant in ``--cache-dir``) takes its variants in the thread that
+asks for them, with no compressing thread and one writing thread: more threads would only pass
+the interpreter lock to each other. What is missing or damaged still goes to the compressing
+threads, and the output is the same either way."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from staticserve.manifest import Manifest
+from staticserve.pipeline import BuildConfig, BuildReport, Source, build
+
+from .conftest import compressible, write_tree
+
+FILES = {
+    "css/app.css": compressible(6000),
+    "css/thème et café.css": compressible(3000, ".theme { margin: 0 auto; }\n"),
+    "js/app.0123456789ab.js": compressible(5000, "export const answer = () => 42;\n"),
+    "js/tiny.js": "x",  # not worth compressing: the cache remembers that too
+}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Callable[[str], BuildReport]:
+    write_tree(tmp_path / "assets", FILES)
+
+    def run(output: str) -> BuildReport:
+        config = BuildConfig(
+            base_dir=tmp_path,
+            sources=(Source(Path("assets")),),
+            output=Path(output),
+            cache_dir=Path("cache"),
+        )
+        return build(config)
+
+    return run
+
+
+def threads_started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the threads the build starts from now on."""
+    names: list[str] = []
+    start = threading.Thread.start
+
+    def recorded(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
+        names.append(self.name)
+        start(self, *args, **kwargs)
+
+    monkeypatch.setattr(threading.Thread, "start", recorded)
+    return names
+
+
+def published(output: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(output).as_posix(): p.read_bytes()
+        for p in sorted(output.rglob("*"))
+        if p.is_file() and ".staticserve" not in p.parts and p.name != "staticserve.json"
+    }
+
+
+def test_a_warm_build_starts_no_compressing_thread_and_one_writer(
+    tmp_path: Path, site: Callable[[str], BuildReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site("out1")
+    started = threads_started(monkeypatch)
+    report = site("out2")
+    assert (report.compressed, report.restored) == (0, 8)
+    assert not [name for name in started if name.startswith("compress")], started
+    assert len([name for name in started if name.startswith("write")]) == 1, started
+    assert published(tmp_path / "out2") == published(tmp_path / "out1")
+    assert Manifest.load(tmp_path / "out2").assets == Manifest.load(tmp_path / "out1").assets
+
+
+def test_a_damaged_entry_sends_that_file_to_the_compressing_threads(
+    tmp_path: Path, site: Callable[[str], BuildReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site("out1")
+    expected = published(tmp_path / "out1")
+    entries = sorted(
+        p for p in (tmp_path / "cache/v2").rglob("*") if p.is_file() and p.stat().st_size
+    )
+    for entry in entries[:1]:  # one variant's entry cut: its file is compressed again
+        data = entry.read_bytes()
+        entry.unlink()  # not written through: the outputs linked to it keep their bytes
+        entry.write_bytes(data[:-1])
+    started = threads_started(monkeypatch)
+    report = site("out2")
+    assert report.compressed >= 1
+    assert [name for name in started if name.startswith("compress")], started
+    assert published(tmp_path / "out2") == expected
+
+
+def test_a_file_changed_since_the_cache_was_filled_is_compressed_by_a_thread(
+    tmp_path: Path, site: Callable[[str], BuildReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site("out1")
+    (tmp_path / "assets/css/app.css").write_text(compressible(6100), encoding="utf-8")
+    started = threads_started(monkeypatch)
+    report = site("out2")
+    assert (report.compressed, report.restored) == (2, 6)
+    assert [name for name in started if name.startswith("compress")], started
+    assert len([name for name in started if name.startswith("write")]) > 1, started
