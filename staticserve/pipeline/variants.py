@@ -59,12 +59,12 @@ def _bytes(variant: Linked | bytes) -> bytes:
 # (2,213 files, three interleaved cold builds each, CPU against the compression-only bound of
 # the same round): 1 writer 1.04-1.59x, 2 writers 0.97-1.60x, 4 writers 0.99-1.09x: no gain from
 # fewer, so 4 stay.
-# When the cache held every variant (no compression runs), one: the writes are then short system
-# calls, and more threads only pass the interpreter lock back and forth (measured 2026-12-03,
-# warm-cache build of 2,561 files into an empty output: 4 writers 1.73-1.76 s, 1.00-1.08 s of
-# it in the kernel; 1 writer 1.44-1.68 s, 0.59-0.63 s).
+# When the cache held nearly every variant (a few files compressed at most), one: the writes are
+# then short system calls, and more threads only pass the interpreter lock back and forth
+# (measured 2026-12-03, warm-cache build of 2,561 files into an empty output: 4 writers
+# 1.73-1.76 s, 1.00-1.08 s of it in the kernel; 1 writer 1.44-1.68 s, 0.59-0.63 s).
 _WRITERS = 4
-_WRITERS_WITHOUT_COMPRESSION = 1
+_FEW_COMPRESSIONS = 16  # files compressed, at most, for a build to count as a warm one
 _WRITES_PER_JOB = 16
 
 
@@ -105,6 +105,7 @@ class Variants:
         self.holders: dict[str, list[Fingerprinted]] = {}  # sha256 -> files with that content
         self.planned: set[str] = set()  # logical paths already looked at
         self.reused = 0
+        self.compressing = 0  # files sent to the compressing threads
         self.jobs: dict[Future[dict[str, Linked | bytes | None]], str] = {}
         self.compressors: LargestFirst | None = None
         self.writers: ThreadPoolExecutor | None = None
@@ -135,6 +136,7 @@ class Variants:
                 continue
             if self.compressors is None:
                 self.compressors = LargestFirst(self.config.worker_count, "compress")
+            self.compressing += 1
             # Size stands for the time a job takes: brotli 11 costs about the same per byte.
             make = _compress if self.store is None else partial(self.store.variants, sha256)
             job = self.compressors.submit(size_of(data), make, data, tuple(encodings))
@@ -186,7 +188,7 @@ class Variants:
         writes: list[Future[None]] = []
         if self.write:
             self.stager.begin(names)
-            writers = _WRITERS if self.compressors is not None else _WRITERS_WITHOUT_COMPRESSION
+            writers = _WRITERS if self.compressing > _FEW_COMPRESSIONS else 1
             self.writers = ThreadPoolExecutor(writers, thread_name_prefix="write")
             # Two files with the same bytes may share a name (a.css and a.<its hash>.css).
             unique = {item.path: item for item in results}.values()
