@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from .core.paths import path_below, raw_below, url_path
 from .core.plan import NOT_FOUND, plan_request
 from .core.response import FileSlice, MemoryCopy, ResponsePlan
-from .middleware import MiddlewareBase, open_slice, pinned_builds
+from .middleware import MiddlewareBase, cut_while_sent, open_slice, pinned_builds, wrong_size
 from .options import OUTPUT_DIR, PREFIX, ServeKeywords
 
 if TYPE_CHECKING:
@@ -191,16 +191,12 @@ def _sendable(part: FileSlice) -> bool:
     the system): a server told to send it by path sends the bytes the file has, under the
     Content-Length the build recorded."""
     try:
-        found = os.stat(part.path).st_size
+        wrong = wrong_size(os.stat(part.path).st_size, part)
     except OSError as exc:
-        log.error("cannot open %s: %s", part.path, exc)
-        return False
-    if found != part.size:
-        log.error(
-            "cannot open %s: %d bytes on disk where %d were expected", part.path, found, part.size
-        )
-        return False
-    return True
+        wrong = exc
+    if wrong is not None:
+        log.error("cannot open %s: %s", part.path, wrong)
+    return wrong is None
 
 
 def _read_first(part: FileSlice, size: int) -> tuple[BinaryIO | None, bytes]:
@@ -262,8 +258,8 @@ async def _stream(plan: ResponsePlan, part: FileSlice, send: Send) -> None:
         while file is not None and remaining > 0:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             chunk = await loop.run_in_executor(None, file.read, min(CHUNK_SIZE, remaining))
-            if not chunk:  # the file shrank under us: the server must drop the connection
-                raise OSError(f"{remaining} bytes short: the file was cut while being sent")
+            if not chunk:  # the file shrank under us
+                raise cut_while_sent(remaining)
             remaining -= len(chunk)
         await send({"type": "http.response.body", "body": chunk, "more_body": False})
     finally:  # also when the client went away and send() raised, or the task was cancelled

@@ -93,6 +93,20 @@ class MiddlewareBase:
         return catalog.held_bytes if isinstance(catalog, Catalog) else 0
 
 
+def wrong_size(found: int, part: FileSlice) -> OSError | None:
+    """The error for a file of ``found`` bytes where ``part`` was made for another size; None
+    when the sizes agree."""
+    if found == part.size:
+        return None
+    return OSError(f"{found} bytes on disk where {part.size} were expected")
+
+
+def cut_while_sent(remaining: int) -> OSError:
+    """What a body raises when its file ends ``remaining`` bytes early: the server then drops
+    the connection, instead of keeping it for a next response that would fill the gap."""
+    return OSError(f"{remaining} bytes short: the file was cut while being sent")
+
+
 def open_slice(part: FileSlice) -> BinaryIO:
     """Open the file of ``part`` positioned at its offset (the caller closes it).
 
@@ -102,9 +116,9 @@ def open_slice(part: FileSlice) -> BinaryIO:
     keep-alive connection waiting for bytes that the next response then fills."""
     file = open(part.path, "rb")  # noqa: SIM115 -- handed to the caller, who closes it
     try:
-        found = os.fstat(file.fileno()).st_size
-        if found != part.size:
-            raise OSError(f"{found} bytes on disk where {part.size} were expected")
+        wrong = wrong_size(os.fstat(file.fileno()).st_size, part)
+        if wrong is not None:
+            raise wrong
         if part.offset:
             file.seek(part.offset)
     except BaseException:

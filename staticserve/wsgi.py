@@ -14,7 +14,7 @@ from .core.paths import raw_below
 from .core.plan import NOT_FOUND, plan_request
 from .core.request import REQUEST_FIELDS
 from .core.response import STATUS_LINES, FileSlice, ResponsePlan
-from .middleware import MiddlewareBase, open_slice, pinned_builds
+from .middleware import MiddlewareBase, cut_while_sent, open_slice, pinned_builds
 from .options import OUTPUT_DIR, PREFIX, ServeKeywords
 
 if TYPE_CHECKING:
@@ -207,9 +207,8 @@ class FileChunks:
         if self._remaining <= 0:
             raise StopIteration
         chunk = self._file.read(min(CHUNK_SIZE, self._remaining))
-        if not chunk:  # the file shrank under us: the server must drop the connection, not
-            # keep it for a next response that would fill this one's missing bytes
-            raise OSError(f"{self._remaining} bytes short: the file was cut while being sent")
+        if not chunk:  # the file shrank under us
+            raise cut_while_sent(self._remaining)
         self._remaining -= len(chunk)
         return chunk
 

@@ -418,20 +418,21 @@ def _write_all_unhashed(output: Path, assets: list[Asset], batch: SyncBatch) -> 
 
 
 def _write_unhashed_each(output: Path, assets: list[Asset], batch: SyncBatch) -> None:
+    root = os.path.join(output, "")  # names joined as text: a Path join costs more than a link
     for asset in assets:
-        _write_unhashed(output, asset, batch)
+        _write_unhashed(root, asset, batch)
 
 
-def _write_unhashed(output: Path, asset: Asset, batch: SyncBatch) -> None:
+def _write_unhashed(root: str, asset: Asset, batch: SyncBatch) -> None:
     """The file under its plain name too, for old unversioned URLs and other servers (a hard
-    link, or a copy, replacing the earlier one atomically; durable at the batch's sync)."""
+    link, or a copy, replacing the earlier one atomically; durable at the batch's sync).
+    ``root``: the output folder, ending in a separator."""
     if asset.logical == asset.path:
         return
     pairs = [(asset.path, asset.logical)]
     pairs += [
         (asset.variant_path(e), asset.logical + ENCODING_SUFFIXES[e]) for e in asset.encodings
     ]
-    root = os.path.join(output, "")  # names joined as text: a Path join costs more than a link
     for source, name in pairs:
         target = root + name
         place_copy(root + source, target)

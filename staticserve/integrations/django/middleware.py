@@ -25,7 +25,7 @@ from ... import asgi, wsgi
 from ...core.plan import NOT_FOUND, plan_request
 from ...core.request import REQUEST_FIELDS
 from ...core.response import FileSlice, ResponsePlan
-from ...middleware import open_slice, pinned_builds
+from ...middleware import cut_while_sent, open_slice, pinned_builds
 from .conf import serving
 
 if TYPE_CHECKING:
@@ -173,8 +173,8 @@ class AsyncFileChunks:
             raise StopAsyncIteration
         size = min(asgi.CHUNK_SIZE, self._remaining)
         chunk = await asyncio.get_running_loop().run_in_executor(None, self._file.read, size)
-        if not chunk:  # the file shrank under us: the server must drop the connection
-            raise OSError(f"{self._remaining} bytes short: the file was cut while being sent")
+        if not chunk:  # the file shrank under us
+            raise cut_while_sent(self._remaining)
         self._remaining -= len(chunk)
         return chunk
 
