@@ -48,7 +48,7 @@ class Linked:
     checked against its name just now. Written as a hard link to it where the filesystem has
     them (no byte is written twice), else as ``data``."""
 
-    source: Path
+    source: str | Path
     data: bytes
     identity: tuple[int, int]  # (st_dev, st_ino) of the file that was checked
 

@@ -56,6 +56,9 @@ _READ_FLAGS = (
     os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 )
 _STALE_TEMP_SECONDS = 3600.0  # a killed build's temporary entry: gone at the next prune
+# An entry marked as used (its access time) this recently is not marked again: least recently
+# used is told to the hour, and a warm build spares a system call per entry.
+_USE_MARK_SECONDS = 3600
 
 
 def check_cache_dir(cache: Path, output: Path, sources: Iterable[Path]) -> None:
@@ -100,6 +103,8 @@ class CompressionCache:
         self._warned: set[str] = set()
         self._recipes: dict[str, str] = {}
         self._listed: dict[str, dict[str, str]] = {}  # shard -> key -> entry file name
+        self._folder = os.path.join(root, _ENTRIES, "")  # the shard folders' parent, as text
+        self._user = os.geteuid() if hasattr(os, "geteuid") else None
         self.restored = 0  # variants taken from the cache (kept or not worth keeping)
         self.stored = 0  # entries written
         self.rejected = 0  # entries found corrupt or truncated, and ignored
@@ -165,12 +170,16 @@ class CompressionCache:
         compressing thread would only pass the interpreter lock back and forth for it."""
         if not self.read:
             return None
-        keys = {encoding: self._key(sha256, encoding) for encoding in encodings}
-        if not all(key in self._shard(key) for key in keys.values()):
-            return None
+        listed = []
+        for encoding in encodings:
+            key = self._key(sha256, encoding)
+            name = self._shard(key).get(key)
+            if name is None:
+                return None
+            listed.append((encoding, key, name))
         found: dict[str, Linked | bytes | None] = {}
-        for encoding, key in keys.items():
-            hit, found[encoding] = self._lookup(key)
+        for encoding, key, name in listed:
+            hit, found[encoding] = self._take(key, name)
             if not hit:
                 return None  # damaged or pruned meanwhile: made (and stored) by a thread
         with self._lock:
@@ -223,7 +232,13 @@ class CompressionCache:
         name = self._shard(key).get(key)
         if name is None:
             return False, None
-        path = self.root / _ENTRIES / key[:2] / name
+        return self._take(key, name)
+
+    def _take(self, key: str, name: str) -> tuple[bool, Linked | bytes | None]:
+        """:meth:`_lookup` of the entry ``key``, listed as the file ``name``. Its path is joined
+        as text: a warm build takes thousands of entries, and a Path join costs more than the
+        read."""
+        path = f"{self._folder}{key[:2]}{os.sep}{name}"
         try:
             found = read_entry(path, mark_used=self.write)
         except FileNotFoundError:
@@ -236,12 +251,12 @@ class CompressionCache:
                 self.rejected += 1
             if self.write:  # under a wrong name, it would be found (and refused) again
                 with contextlib.suppress(OSError):
-                    path.unlink()
+                    os.unlink(path)
             return False, None  # made again, and stored under its right name
         variant, identity = found
         if not variant:
             return True, None
-        return True, (Linked(path, variant, identity[:2]) if _linkable(identity) else variant)
+        return True, (Linked(path, variant, identity[:2]) if self._linkable(identity) else variant)
 
     def _store(self, key: str, variant: bytes | None) -> Linked | bytes | None:
         """Store ``variant`` as the entry ``key``; return it, linked to the entry when stored."""
@@ -258,7 +273,7 @@ class CompressionCache:
             return variant
         with self._lock:
             self.stored += 1
-        return None if variant is None else Linked(path, variant, identity)
+        return None if variant is None else Linked(os.fspath(path), variant, identity)
 
     def _cannot(self, what: str, exc: OSError) -> None:
         with self._lock:
@@ -287,22 +302,26 @@ class CompressionCache:
             write_new(self.root / _LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
 
 
-def _linkable(identity: tuple[int, int, int, int]) -> bool:
-    """True when an entry of (device, inode, owner, mode) ``identity`` may become an output file
-    itself: this user's, and writable by no one else. A cache folder of another user's (a root
-    build of a CI user's cache) or a shared one is copied from: a hard link would let whoever
-    can write the entry change the live files in place, which no build would ever notice."""
-    owner, mode = identity[2:]
-    mine = owner == os.geteuid() if hasattr(os, "geteuid") else True  # no owners on Windows
-    return mine and not mode & (stat.S_IWGRP | stat.S_IWOTH)
+    def _linkable(self, identity: tuple[int, int, int, int]) -> bool:
+        """True when an entry of (device, inode, owner, mode) ``identity`` may become an output
+        file itself: this user's, and writable by no one else. A cache folder of another user's
+        (a root build of a CI user's cache) or a shared one is copied from: a hard link would
+        let whoever can write the entry change the live files in place, which no build would
+        ever notice."""
+        owner, mode = identity[2:]
+        mine = self._user is None or owner == self._user  # no owners on Windows
+        return mine and not mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
-def read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int, int, int]] | None:
+def read_entry(
+    path: str | Path, *, mark_used: bool
+) -> tuple[bytes, tuple[int, int, int, int]] | None:
     """The bytes of the entry file ``path`` and its (device, inode, owner, mode); None when
     something else than a file stands there (a symlink, a pipe, a device): never followed nor
     read, so a planted ``/dev/zero`` or a pipe cannot exhaust memory or block the build. It is
     then rejected and replaced like a corrupt entry. ``mark_used``: its access time set to now
-    (its modification time kept: it is the Last-Modified of the output files linked to it)."""
+    unless a build marked it within the last ``_USE_MARK_SECONDS`` (its modification time is
+    kept: it is the Last-Modified of the output files linked to it)."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
@@ -315,12 +334,16 @@ def read_entry(path: Path, *, mark_used: bool) -> tuple[bytes, tuple[int, int, i
             raise IsADirectoryError(errno.EISDIR, "is a folder", os.fspath(path))
         if not stat.S_ISREG(found.st_mode):
             return None
-        data = os.read(fd, found.st_size + 1)  # one more: an entry that grew is not taken whole
-        while len(data) <= found.st_size and (more := os.read(fd, found.st_size + 1 - len(data))):
+        # One byte more than its size: an entry that grew since is not taken whole. (Grown by
+        # appending at the very moment between, it is taken as it was: the bytes checked, its
+        # size then. A link to it would then have another size, so it is written as bytes.)
+        data = os.read(fd, found.st_size + 1)
+        while len(data) < found.st_size and (more := os.read(fd, found.st_size + 1 - len(data))):
             data += more
-        if mark_used:
+        now = time.time_ns()
+        if mark_used and found.st_atime_ns < now - _USE_MARK_SECONDS * 1_000_000_000:
             with contextlib.suppress(OSError):
-                os.utime(fd, ns=(time.time_ns(), found.st_mtime_ns))
+                os.utime(fd, ns=(now, found.st_mtime_ns))
         return data, (found.st_dev, found.st_ino, found.st_uid, found.st_mode)
     finally:
         os.close(fd)

@@ -59,13 +59,32 @@ def _bytes(variant: Linked | bytes) -> bytes:
 # (2,213 files, three interleaved cold builds each, CPU against the compression-only bound of
 # the same round): 1 writer 1.04-1.59x, 2 writers 0.97-1.60x, 4 writers 0.99-1.09x: no gain from
 # fewer, so 4 stay.
-# When the cache held nearly every variant (a few files compressed at most), one: the writes are
-# then short system calls, and more threads only pass the interpreter lock back and forth
-# (measured 2026-12-03, warm-cache build of 2,561 files into an empty output: 4 writers
-# 1.73-1.76 s, 1.00-1.08 s of it in the kernel; 1 writer 1.44-1.68 s, 0.59-0.63 s).
+# When the cache held nearly every variant (a few files compressed at most), none: the thread
+# that waits for the variants writes them, as the writes are then short system calls, and a
+# writing thread only passes the interpreter lock back and forth with it (measured
+# 2026-12-03, warm-cache build of 2,561 files into an empty output: 4 writers 1.73-1.76 s,
+# 1.00-1.08 s of it in the kernel; 1 writer 1.44-1.68 s, 0.59-0.63 s; py-spy then showed that
+# one writer waiting for the lock half of its time).
 _WRITERS = 4
 _FEW_COMPRESSIONS = 16  # files compressed, at most, for a build to count as a warm one
 _WRITES_PER_JOB = 16
+
+
+class _WritingHere:
+    """The writing pool of a warm build: each job done in the calling thread, at once."""
+
+    def submit(self, job: Callable[..., None], *args: object) -> Future[None]:
+        done: Future[None] = Future()
+        try:
+            job(*args)
+        except Exception as exc:  # raised by result(), as a pool's would be (Ctrl-C is not)
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
+        return done
+
+    def shutdown(self, *, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Nothing runs after submit() returns."""
 
 
 class Variants:
@@ -108,7 +127,7 @@ class Variants:
         self.compressing = 0  # files sent to the compressing threads
         self.jobs: dict[Future[dict[str, Linked | bytes | None]], str] = {}
         self.compressors: LargestFirst | None = None
-        self.writers: ThreadPoolExecutor | None = None
+        self.writers: ThreadPoolExecutor | _WritingHere | None = None
 
     def start(self, items: Iterable[Fingerprinted]) -> None:
         jobs: dict[str, list[str]] = {}
@@ -188,8 +207,11 @@ class Variants:
         writes: list[Future[None]] = []
         if self.write:
             self.stager.begin(names)
-            writers = _WRITERS if self.compressing > _FEW_COMPRESSIONS else 1
-            self.writers = ThreadPoolExecutor(writers, thread_name_prefix="write")
+            self.writers = (
+                ThreadPoolExecutor(_WRITERS, thread_name_prefix="write")
+                if self.compressing > _FEW_COMPRESSIONS
+                else _WritingHere()
+            )
             # Two files with the same bytes may share a name (a.css and a.<its hash>.css).
             unique = {item.path: item for item in results}.values()
             writes += self._put_all([(item.path, item.data, item.sha256) for item in unique])
