@@ -301,7 +301,6 @@ class CompressionCache:
         with contextlib.suppress(OSError):
             write_new(self.root / _LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
 
-
     def _linkable(self, identity: tuple[int, int, int, int]) -> bool:
         """True when an entry of (device, inode, owner, mode) ``identity`` may become an output
         file itself: this user's, and writable by no one else. A cache folder of another user's
