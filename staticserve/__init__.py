@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import BrokenReference, BuildError, ConfigError, ManifestError, StaticServeError
 from .manifest import Asset, Manifest
-from .nginx import nginx_conf
 from .pipeline import BuildConfig, BuildReport, ListedFile, build
 
 if TYPE_CHECKING:
     from .asgi import StaticServe
+    from .nginx import nginx_conf
     from .upload import PublishReport, publish
     from .wsgi import StaticServeWSGI
 
@@ -39,10 +39,11 @@ __all__ = [
 
 # The middlewares are imported on first use, so the ``staticserve`` command (a build, often a
 # no-op one in a deploy script) does not pay for asyncio and the serving code at every start.
-# ``publish`` (the optional object-storage upload) likewise.
+# ``publish`` (the optional object-storage upload) and ``nginx_conf`` likewise.
 _MIDDLEWARES = {
     "StaticServe": ".asgi",
     "StaticServeWSGI": ".wsgi",
+    "nginx_conf": ".nginx",
     "PublishReport": ".upload",
     "publish": ".upload",
 }

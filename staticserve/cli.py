@@ -21,7 +21,6 @@ from .cli_support import (
     shown,
     size_text,
 )
-from .nginx import nginx_conf
 from .pipeline import BuildReport, build
 from .pipeline.config import DEFAULT_IGNORE, load_config, parse_source
 
@@ -219,6 +218,8 @@ def nginx_conf_command(
     Put it inside your server { } block; its comments say what else it needs. Exit codes: 0
     printed, 2 usage or configuration error.
     """
+    from .nginx import nginx_conf  # not imported by a build (nor its serving core)
+
     with errors_as_messages():
         text = nginx_conf(
             root,

@@ -10,6 +10,7 @@ that build left it, the build stops after the walk: nothing to read, nothing to 
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -173,7 +174,7 @@ def build(
     if config.cache_path is not None:
         check_cache_dir(config.cache_path, output, [s.path for s in sources])
     check_available(config.encodings)
-    with _claimed(output, dry_run=dry_run, notice=notice or no_notice):
+    with _claimed(output, dry_run=dry_run, notice=notice or no_notice), _no_cycle_collection():
         taken = time.time_ns()  # before the stamps: see unchanged.py on racy files
         with _timed(timings, "collect"):
             found = find_sources(config, sources, listed=listed)
@@ -368,6 +369,21 @@ def _tidy_cache_folder(store: CompressionCache, max_size: int, notes: list[str])
         prune(store.root, max_size)
     except OSError as exc:
         notes.append(f"{store.root}: the compression cache could not be pruned ({reason(exc)})")
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a build runs: a build makes a few objects per
+    file and almost no cycles, and each full collection walks every object alive (a tenth of a
+    second, in several passes, of a warm build of 2,561 files, measured 2026-12-03). Resumed
+    after, unless it was off before."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 @contextmanager

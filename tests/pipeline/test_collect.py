@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -14,6 +16,8 @@ from staticserve.pipeline.collect import collect, is_ignored, resolve_sources
 from staticserve.pipeline.config import BuildConfig, Source
 
 from .conftest import write_tree
+
+collect_module = importlib.import_module("staticserve.pipeline.collect")  # not the function
 
 
 def config_for(tmp_path: Path, *sources: Source, **settings: object) -> BuildConfig:
@@ -92,15 +96,15 @@ def test_an_unreadable_file_is_a_build_error_naming_it(
 ) -> None:
     write_tree(tmp_path / "a", {"locked.css": "x"})
     path = tmp_path / "a/locked.css"
-    if os.geteuid() == 0:  # root reads anything: make the read itself fail as EACCES would
-        real = Path.read_bytes
+    if os.geteuid() == 0:  # root reads anything: make the open itself fail as EACCES would
+        real = open
 
-        def read_bytes(self: Path) -> bytes:
-            if self == path:
-                raise PermissionError(13, "Permission denied", str(self))
-            return real(self)
+        def refusing(file: Any, *args: Any, **kwargs: Any) -> Any:
+            if Path(file) == path:
+                raise PermissionError(13, "Permission denied", str(file))
+            return real(file, *args, **kwargs)
 
-        monkeypatch.setattr(Path, "read_bytes", read_bytes)
+        monkeypatch.setattr(collect_module, "open", refusing, raising=False)
     else:
         path.chmod(0)
     with pytest.raises(BuildError, match=r"locked\.css: cannot read: Permission denied"):
