@@ -11,6 +11,11 @@ peaks of ``os.wait4`` on the benchmark's own children its own size.
   sampled sum of its processes' ``Pss`` (shared pages counted once);
 - ``timeline``: ``(seconds, cores it kept busy, cores the machine kept busy)`` every 100 ms.
 
+Each command starts on a flushed disk (``os.sync()`` first, not timed): what the commands before
+it wrote (a bound that copies 60 MB and never syncs, for one) is not left for it to wait on.
+A build makes its files durable with one ``syncfs`` of the filesystem, which would otherwise
+write the earlier command's data too, and be charged for it.
+
 Self-check: ``cd bench && python -m harness.measure`` holds 300 MiB itself and measures a child
 that allocates 20 MiB, both ways.
 """
@@ -60,7 +65,8 @@ class Measured:
 def measure(
     command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> Measured:
-    """Run ``command`` (its output captured) and measure it on its own."""
+    """Run ``command`` (its output captured) and measure it on its own, on a flushed disk."""
+    os.sync()
     with tempfile.NamedTemporaryFile(suffix=".json") as report:
         done = subprocess.run(
             [sys.executable, "-I", "-S", str(OWN_PEAK), report.name, *command],

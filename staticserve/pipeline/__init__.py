@@ -24,7 +24,7 @@ from ..errors import BrokenReference, BuildError, ConfigError, ManifestError
 from ..manifest import MANIFEST_NAME, Asset, Manifest
 from .atomic import reason
 from .cache import load_cache, write_cache
-from .cache_dir import CompressionCache, check_cache_dir, prune
+from .cache_dir import CompressionCache, check_cache_dir
 from .collect import (
     Collected,
     Duplicate,
@@ -361,12 +361,10 @@ def _cache_folder(
 
 def _tidy_cache_folder(store: CompressionCache, max_size: int, notes: list[str]) -> None:
     """After a build: what it did recorded, and the least recently used entries pruned past
-    ``max_size`` when it stored new ones. Only ever a warning: a cache never fails a build."""
-    store.record()
-    if not store.stored:
-        return
+    ``max_size`` when it stored new ones (CompressionCache.tidy). Only ever a warning: a cache
+    never fails a build."""
     try:
-        prune(store.root, max_size)
+        store.tidy(max_size)
     except OSError as exc:
         notes.append(f"{store.root}: the compression cache could not be pruned ({reason(exc)})")
 

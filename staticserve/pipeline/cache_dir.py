@@ -59,6 +59,8 @@ _STALE_TEMP_SECONDS = 3600.0  # a killed build's temporary entry: gone at the ne
 # An entry marked as used (its access time) this recently is not marked again: least recently
 # used is told to the hour, and a warm build spares a system call per entry.
 _USE_MARK_SECONDS = 3600
+_WALK_EVERY = 20  # builds that store entries without a walk of the cache, at most in a row
+_RECORD_LIMIT = 64 * 1024  # a last-build.json larger than this is not ours: not read
 
 
 def check_cache_dir(cache: Path, output: Path, sources: Iterable[Path]) -> None:
@@ -107,6 +109,7 @@ class CompressionCache:
         self._user = os.geteuid() if hasattr(os, "geteuid") else None
         self.restored = 0  # variants taken from the cache (kept or not worth keeping)
         self.stored = 0  # entries written
+        self.stored_bytes = 0  # the bytes of those
         self.rejected = 0  # entries found corrupt or truncated, and ignored
         self.missed = 0  # variants the cache did not have
         if (root / _ENTRIES).is_symlink():
@@ -273,6 +276,7 @@ class CompressionCache:
             return variant
         with self._lock:
             self.stored += 1
+            self.stored_bytes += len(data)
         return None if variant is None else Linked(os.fspath(path), variant, identity)
 
     def _cannot(self, what: str, exc: OSError) -> None:
@@ -287,10 +291,35 @@ class CompressionCache:
             f"({reason(exc)}); the build goes on without it"
         )
 
-    def record(self) -> None:
-        """Save what this build did with the cache (shown by ``staticserve cache info``)."""
+    def tidy(self, max_size: int) -> PruneResult | None:
+        """After a build: the least recently used entries pruned past ``max_size`` bytes, when
+        the cache may hold more, and what this build did recorded (``staticserve cache info``).
+        The result of the prune, or None when none was needed.
+
+        Pruning walks every entry (a twentieth of a second for 5,000 of them). So the record
+        also carries the bytes the entries took after the last walk plus what builds have
+        stored since: a build walks only when that passes half of ``max_size``, or when
+        ``_WALK_EVERY`` builds that stored something have not walked (two builds at once may
+        each miss what the other stored in that count, which the next walk sets right), or
+        when the record is missing or unreadable.
+        """
         if not self.write:
-            return
+            return None
+        before = _last_record(self.root)
+        total, unwalked = before.get("entries_bytes"), before.get("builds_since_walk")
+        result = None
+        if self.stored:
+            if (
+                isinstance(total, int)
+                and isinstance(unwalked, int)
+                and total >= 0
+                and 0 <= unwalked < _WALK_EVERY
+                and total + self.stored_bytes <= max_size // 2
+            ):
+                total, unwalked = total + self.stored_bytes, unwalked + 1
+            else:
+                result = prune(self.root, max_size)
+                total, unwalked = result.kept_bytes, 0
         summary = {
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "restored": self.restored,
@@ -298,8 +327,11 @@ class CompressionCache:
             "stored": self.stored,
             "rejected": self.rejected,
         }
+        if isinstance(total, int) and isinstance(unwalked, int):
+            summary |= {"entries_bytes": total, "builds_since_walk": unwalked}
         with contextlib.suppress(OSError):
             write_new(self.root / _LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
+        return result
 
     def _linkable(self, identity: tuple[int, int, int, int]) -> bool:
         """True when an entry of (device, inode, owner, mode) ``identity`` may become an output
@@ -310,6 +342,20 @@ class CompressionCache:
         owner, mode = identity[2:]
         mine = self._user is None or owner == self._user  # no owners on Windows
         return mine and not mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _last_record(root: Path) -> dict[str, Any]:
+    """What the last build recorded in ``root`` (last-build.json); empty when there is no such
+    small file to read."""
+    path = root / _LAST_BUILD
+    try:
+        if os.stat(path, follow_symlinks=False).st_size > _RECORD_LIMIT:
+            return {}
+        found = read_entry(path, mark_used=False)
+        value = json.loads(found[0]) if found is not None else {}
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def read_entry(

@@ -59,27 +59,31 @@ def check_names(
     Claims are grouped by name, so each name is looked at once: files' names in order, then
     folders' (so that a problem names the file's own name where it can), the claims on one
     name in the order of their files' origins. A folder shared by many files is one entry.
+    A claim is a tuple until its name turns out to be contested: a build checks thousands.
     """
     problems: dict[str, str] = {}  # origin -> the first problem found with it
     owners: dict[str, _Claim] = {}
     kept = kept or {}
-    files: dict[str, list[_Claim]] = {}
+    files: dict[str, list[tuple[Claimant, str, str]]] = {}  # name -> (owner, role, encoding)
     folders: dict[str, list[Claimant]] = {}  # folder -> the files written into it, each once
     for owner in claimants:
-        claims = _file_claims(owner)
-        for claim in claims:
-            files.setdefault(claim.name, []).append(claim)
+        names = _file_claims(owner)
+        for name, role, encoding in names:
+            files.setdefault(name, []).append((owner, role, encoding))
         # A file's names differ in their last part only (as a rule): one folder walk for all.
-        parents = {c.name.rpartition("/")[0] for c in claims if "/" in c.name}
+        parents = {name.rpartition("/")[0] for name, _, _ in names if "/" in name}
         for folder in {f for parent in parents for f in _folders(parent + "/")}:
             folders.setdefault(folder, []).append(owner)
     for name in sorted(files):
-        claims = files[name]
+        found = files[name]
         reserved = _reserved(name)
         earlier = kept.get(name)
-        if len(claims) == 1 and reserved is None and earlier in (None, claims[0].identity):
-            owners[name] = claims[0]  # the common case: one file's name, free
-            continue
+        if len(found) == 1 and reserved is None:
+            owner, role, encoding = found[0]
+            if earlier is None or earlier == (owner.sha256, encoding):
+                owners[name] = _Claim(name, owner, role, (owner.sha256, encoding))
+                continue  # the common case: one file's name, free
+        claims = [_Claim(name, o, role, (o.sha256, encoding)) for o, role, encoding in found]
         claims.sort(key=lambda c: c.owner.origin)  # stable: input order among equal origins
         for claim in claims:
             origin = str(claim.owner.origin)
@@ -124,8 +128,9 @@ def check_names(
         )
 
 
-def _file_claims(owner: Claimant) -> list[_Claim]:
-    """The names a file is written under: its hashed name, its plain copy, their variants."""
+def _file_claims(owner: Claimant) -> list[tuple[str, str, str]]:
+    """The names a file is written under, with their role and encoding: its hashed name, its
+    plain copy, their variants."""
     names = [(owner.path, "the hashed name", "")]
     if owner.path != owner.logical:
         names.append((owner.logical, "the name", ""))
@@ -133,7 +138,7 @@ def _file_claims(owner: Claimant) -> list[_Claim]:
         names[0] = (owner.path, "the name", "")
     for base, _, _ in list(names):
         names += [(base + ENCODING_SUFFIXES[e], f"the {e} variant", e) for e in owner.encodings]
-    return [_Claim(name, owner, role, (owner.sha256, encoding)) for name, role, encoding in names]
+    return names
 
 
 def _folders(name: str) -> Iterable[str]:

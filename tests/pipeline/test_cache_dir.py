@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from staticserve.cli import main
 from staticserve.errors import ConfigError
 from staticserve.manifest import Manifest
-from staticserve.pipeline import BuildConfig, BuildReport, Source, build, load_config
+from staticserve.pipeline import BuildConfig, BuildReport, Source, build, cache_dir, load_config
 from staticserve.pipeline.cache_dir import CompressionCache, _check, cache_info, prune
 
 from .conftest import compressible, settle, write_tree
@@ -274,6 +274,90 @@ def test_a_build_prunes_the_cache_past_its_limit(
     site("out1", cache_max_size=0)
     assert entries(tmp_path / "cache") == []
     assert site("out2", cache_max_size=10**9).compressed == 2 * COMPRESSIBLE + 2
+
+
+def walks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The limits of each walk (prune) of the cache that builds make from now on."""
+    limits: list[int] = []
+    real = cache_dir.prune
+
+    def recorded(root: Path, max_size: int) -> Any:
+        limits.append(max_size)
+        return real(root, max_size)
+
+    monkeypatch.setattr(cache_dir, "prune", recorded)
+    return limits
+
+
+def change(tmp_path: Path, number: int) -> None:
+    """One file of the site given new bytes: the next build stores its variants."""
+    (tmp_path / "assets/css/app.css").write_text(compressible(6000 + number), encoding="utf-8")
+
+
+def test_a_build_walks_the_cache_only_when_it_may_be_half_full(
+    tmp_path: Path, site: Callable[..., BuildReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pruning stats every entry; the record a build leaves (the bytes of the entries, counted
+    at the last walk and added to since) spares that walk while the cache is well under its
+    limit, and still prunes it once it may not be."""
+    limits = walks(monkeypatch)
+    site("out1")  # no record yet: walked
+    assert limits == [1024**3]  # the default limit
+    cache = tmp_path / "cache"
+    record = json.loads((cache / "last-build.json").read_text())
+    assert record["entries_bytes"] == sum(p.stat().st_size for p in entries(cache))
+    assert record["builds_since_walk"] == 0
+    change(tmp_path, 1)
+    site("out2")  # stored two variants, far under half of 1 GiB: not walked
+    assert len(limits) == 1
+    record = json.loads((cache / "last-build.json").read_text())
+    assert record["entries_bytes"] == sum(p.stat().st_size for p in entries(cache))
+    assert record["builds_since_walk"] == 1
+    site("out3")  # stored nothing: nothing to prune, the count carried on
+    assert len(limits) == 1
+    assert json.loads((cache / "last-build.json").read_text())["builds_since_walk"] == 1
+    change(tmp_path, 2)
+    total = sum(p.stat().st_size for p in entries(cache))
+    site("out4", cache_max_size=2 * total)  # may now pass half of the limit: walked, pruned
+    assert limits[1:] == [2 * total]
+    assert sum(p.stat().st_size for p in entries(cache)) <= 2 * total
+
+
+def test_a_walk_comes_every_twenty_builds_or_when_the_record_is_not_to_be_trusted(
+    tmp_path: Path, site: Callable[..., BuildReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two builds at once may each miss what the other stored in the count: a walk every
+    ``_WALK_EVERY`` storing builds sets it right. A record missing, damaged, foreign or too
+    large to be ours means a walk too."""
+    limits = walks(monkeypatch)
+    site("out0")
+    cache = tmp_path / "cache"
+    for number in range(1, cache_dir._WALK_EVERY + 2):
+        change(tmp_path, number)
+        site(f"out{number}")
+    assert len(limits) == 2  # the first build's; then twenty that store, unwalked, and a walk
+    last = cache / "last-build.json"
+    for damaged in (
+        b"{not json",
+        b"[1, 2]",
+        b'{"entries_bytes": -5, "builds_since_walk": 0}',
+        b'{"entries_bytes": "12", "builds_since_walk": 0}',
+        b'{"entries_bytes": 12}',
+        b" " * (cache_dir._RECORD_LIMIT + 1),
+    ):
+        last.unlink()
+        last.write_bytes(damaged)
+        change(tmp_path, len(limits) + 100)
+        walked = len(limits)
+        site(f"out-damaged-{walked}")
+        assert len(limits) == walked + 1, damaged
+    last.unlink()
+    last.symlink_to("/dev/zero")  # never read through a link (nor from a device)
+    change(tmp_path, 999)
+    walked = len(limits)
+    site("out-linked")
+    assert len(limits) == walked + 1
+    assert json.loads(last.read_text())["builds_since_walk"] == 0  # written anew
 
 
 def test_a_cache_folder_that_cannot_be_written_is_a_warning(
