@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import posixpath
 import re
@@ -150,6 +151,7 @@ def _short(logical: str, data: Content, kept: frozenset[str]) -> str | None:
     return None if logical in kept else sha256_of(data)[:HASH_LENGTH]
 
 
+@functools.lru_cache(maxsize=1 << 14)  # asked a few times per file of a build
 def syntax_of(logical: str, rewrite_js: bool) -> Syntax | None:
     suffix = posixpath.splitext(logical)[1].lower()
     syntax = _SYNTAX_BY_SUFFIX.get(suffix)

@@ -62,7 +62,7 @@ def check_names(
     A claim is a tuple until its name turns out to be contested: a build checks thousands.
     """
     problems: dict[str, str] = {}  # origin -> the first problem found with it
-    owners: dict[str, _Claim] = {}
+    owners: dict[str, _Claim | tuple[Claimant, str, str]] = {}  # a tuple: uncontested
     kept = kept or {}
     files: dict[str, list[tuple[Claimant, str, str]]] = {}  # name -> (owner, role, encoding)
     folders: dict[str, list[Claimant]] = {}  # folder -> the files written into it, each once
@@ -79,9 +79,9 @@ def check_names(
         reserved = _reserved(name)
         earlier = kept.get(name)
         if len(found) == 1 and reserved is None:
-            owner, role, encoding = found[0]
+            owner, _, encoding = found[0]
             if earlier is None or earlier == (owner.sha256, encoding):
-                owners[name] = _Claim(name, owner, role, (owner.sha256, encoding))
+                owners[name] = found[0]
                 continue  # the common case: one file's name, free
         claims = [_Claim(name, o, role, (o.sha256, encoding)) for o, role, encoding in found]
         claims.sort(key=lambda c: c.owner.origin)  # stable: input order among equal origins
@@ -98,6 +98,7 @@ def check_names(
                 )
                 continue
             first = owners.setdefault(name, claim)
+            assert isinstance(first, _Claim)  # a contested name's claims are all objects
             if first.identity != claim.identity and first.owner != claim.owner:
                 problems.setdefault(
                     origin,
@@ -109,15 +110,20 @@ def check_names(
         file = owners.get(name)
         if reserved is None and file is None:
             continue  # a folder only: every file may be written into it
+        file_owner, file_role = (
+            (file[:2] if isinstance(file, tuple) else (file.owner, file.role))
+            if file
+            else (None, "")
+        )
         for owner in sorted(folders[name], key=lambda o: o.origin):  # stable: input order
             origin = str(owner.origin)
             if reserved is not None:
                 problems.setdefault(origin, f"{origin}: {name} is {reserved}; {_ADVICE}")
-            elif file is not None and file.owner != owner:
+            elif file_owner is not None and file_owner != owner:
                 problems.setdefault(
                     origin,
-                    f"{origin}: {name} is a folder of this file and also {file.role} "
-                    f"of {file.owner.origin}; {_ADVICE_TWO}",
+                    f"{origin}: {name} is a folder of this file and also {file_role} "
+                    f"of {file_owner.origin}; {_ADVICE_TWO}",
                 )
     if len(problems) == 1:
         raise BuildError(f"{next(iter(problems.values()))}; nothing was published")
