@@ -22,7 +22,7 @@ from staticserve.dev import DevFinder
 from staticserve.errors import ConfigError
 from staticserve.options import ServeOptions
 
-from .conftest import Build, LiveServer
+from .conftest import Build, LiveServer, examples
 from .test_http import Site
 
 BIG = random.Random(7).randbytes(200 * 1024)  # larger than the in-memory limit
@@ -227,7 +227,9 @@ SEGMENTS = st.sampled_from(
 
 
 @settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(400),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(parts=st.lists(SEGMENTS | st.text(min_size=1, max_size=8), max_size=8))
 def test_no_generated_path_reaches_a_file_outside_the_sources(

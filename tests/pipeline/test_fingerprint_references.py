@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from staticserve.pipeline.fingerprint import Fingerprinted, Problem, fingerprint
 from staticserve.pipeline.scan import Syntax, find_references
 
+from ..conftest import examples
+
 
 def run(files: dict[str, bytes]) -> tuple[dict[str, Fingerprinted], list[Problem]]:
     results, problems = fingerprint(files, prefix="/static/", strict=True)
@@ -96,7 +98,7 @@ CONTEXTS = {
 }  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     name=st.text(_NAME_CHARS, min_size=1, max_size=12).filter(
         lambda n: n.strip() not in ("", ".", "..") and not n[0].isspace()

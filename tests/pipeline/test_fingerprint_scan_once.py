@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from staticserve.pipeline.fingerprint import _edits, _resolve_all, _scan_anew, fingerprint
 from staticserve.pipeline.scan import Reference, Syntax, find_edits, with_hash
 
+from ..conftest import examples
 from .test_scan import css_documents, js_documents, scannable_text
 
 FINGERPRINT = sys.modules[_edits.__module__]  # the package exports a function of that name
@@ -51,7 +52,7 @@ class _Everything(dict[str, bytes]):
         return True
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(document=documents, data=st.data())
 def test_edits_from_the_first_scan_are_those_of_a_fresh_scan(
     document: tuple[Syntax, str], data: st.DataObject

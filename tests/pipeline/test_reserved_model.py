@@ -21,6 +21,8 @@ from staticserve.errors import BuildError
 from staticserve.manifest import ENCODING_SUFFIXES
 from staticserve.pipeline.reserved import Claimant, _reserved, check_names
 
+from ..conftest import examples
+
 _ADVICE = "rename or move the file, or leave it out with --ignore"
 _ADVICE_TWO = "rename or move one of them, or leave one out with --ignore"
 
@@ -137,7 +139,7 @@ KEPT = st.dictionaries(
 )
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(st.lists(claimants(), max_size=8), KEPT)
 def test_check_names_agrees_with_the_model(
     files: list[Claimant], kept: dict[str, tuple[str, str]]

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from staticserve.pipeline.scan import Reference, Syntax, find_references, is_local, rewrite
 from staticserve.pipeline.scan.scanner import _Lines
 
+from ..conftest import examples
+
 HASH = "3f2a9c1d7e4b"
 
 
@@ -258,14 +260,14 @@ def line_and_column(text: str, offset: int) -> tuple[int, int]:
     return len(before), len(before[-1]) + 1
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(text=scannable_text, syntax=syntaxes)
 def test_any_text_is_unchanged_when_nothing_is_replaced(text: str, syntax: Syntax) -> None:
     assert rewrite(text, syntax, lambda ref: None) == text
     assert rewrite(text, syntax, lambda ref: ref.path) == text
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(text=scannable_text, syntax=syntaxes)
 def test_any_text_gives_ordered_consistent_references(text: str, syntax: Syntax) -> None:
     refs = find_references(text, syntax)
@@ -285,7 +287,7 @@ def walked_line_and_column(text: str, offset: int) -> tuple[int, int]:
     return len(starts), offset - starts[-1] + 1
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(
     text=st.lists(st.sampled_from(["\r", "\n", "\r\n", "a", "bc", "\u2028"])).map("".join),
     data=st.data(),
@@ -443,14 +445,14 @@ def splice(text: str, refs: list[Reference], new: list[str]) -> str:
     return "".join(out) + text[done:]
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(doc=documents())
 def test_generated_documents_give_exactly_their_references(doc: tuple[Syntax, Doc]) -> None:
     syntax, (text, expected) = doc
     assert found(text, syntax) == expected
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(doc=documents())
 def test_rewriting_changes_exactly_the_reported_spans(doc: tuple[Syntax, Doc]) -> None:
     syntax, (text, _) = doc
@@ -472,7 +474,7 @@ awkward_text = st.text(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(doc=css_documents(sourcemaps=False), middle=awkward_text)
 def test_any_new_path_survives_css_escaping(doc: Doc, middle: str) -> None:
     text, _ = doc
@@ -481,7 +483,7 @@ def test_any_new_path_survives_css_escaping(doc: Doc, middle: str) -> None:
     assert [ref.path for ref in find_references(output, "css")] == expected
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(doc=js_documents(), middle=awkward_text)
 def test_any_new_path_survives_js_escaping(doc: Doc, middle: str) -> None:
     text, _ = doc
@@ -491,7 +493,7 @@ def test_any_new_path_survives_js_escaping(doc: Doc, middle: str) -> None:
     assert again == [ref.path + middle + ".abc" for ref in refs]
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(doc=documents())
 def test_rewriting_hashed_output_again_changes_nothing(doc: tuple[Syntax, Doc]) -> None:
     syntax, (text, _) = doc

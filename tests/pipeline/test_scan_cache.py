@@ -18,6 +18,7 @@ from staticserve.pipeline import BuildConfig, BuildReport, Source, build, scan_c
 from staticserve.pipeline.scan import Site, Syntax, apply_edits, edit_site, find_sites, rewrite
 from staticserve.pipeline.scan.stored import dump_sites, load_sites
 
+from ..conftest import examples
 from .conftest import compressible, write_tree
 from .test_scan import hashed_once, scannable_text, syntaxes
 
@@ -45,7 +46,7 @@ def same_sites(found: list[Site], loaded: list[Site] | None) -> bool:
     ]
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(text=scannable_text, syntax=syntaxes)
 def test_stored_sites_come_back_as_found(text: str, syntax: Syntax) -> None:
     found = find_sites(text, syntax)
@@ -109,7 +110,7 @@ def _plain_to_escaped(stored: list[Any], text: str, data: st.DataObject) -> bool
     return True
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(text=scannable_text, syntax=syntaxes, data=st.data())
 def test_stored_sites_that_overlap_or_misread_their_text_are_refused(
     text: str, syntax: Syntax, data: st.DataObject

@@ -24,6 +24,8 @@ from staticserve.pipeline.scan.css import (
     _idle_end,
 )
 
+from ..conftest import examples
+
 MODEL = re.compile(
     r"(?:[ \t\n\r\f]+"
     r"|/\*(?![#@][ \t]+sourceMappingURL=)[^*]*\*+(?:[^/*][^*]*\*+)*/"
@@ -57,7 +59,7 @@ css_text = st.one_of(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(css_text)
 def test_the_jump_stops_where_the_token_walk_stopped_from_every_position(text: str) -> None:
     for pos in range(len(text) + 1):

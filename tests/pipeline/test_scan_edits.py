@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from staticserve.pipeline.scan import Syntax, find_edits, find_references, rewrite
 
+from ..conftest import examples
+
 MINIMAL = [
     ("a CSS hex escape before the insertion is kept", "css", 'a{b:url("\\6c ogo.png")}',
      "logo.X.png", 'a{b:url("\\6c ogo.X.png")}'),
@@ -110,7 +112,7 @@ def spelled_references(draw: st.DrawFn) -> tuple[Syntax, str, str]:
     return "js", f"import({quote}{_js_spelling(draw, path, quote)}{quote})", path
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(
     reference=spelled_references(),
     cut=st.tuples(st.integers(0, 12), st.integers(0, 12)),

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from staticserve.pipeline.scan.js import JsScanner
 
+from ..conftest import examples
 from .test_scan import js_documents, scannable_text
 
 
@@ -25,7 +26,7 @@ def found(scanner: JsScanner) -> list[object]:
 TAILS = ["", "\n//# sourceMappingURL=a.map", "`${", "/*", "'", "/re/", "x / y", "exports", "}"]
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(
     st.one_of(scannable_text, js_documents().map(lambda doc: doc[0])),
     st.sampled_from(TAILS),

@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 import staticserve
 from staticserve.pipeline.scan import Syntax, find_references, rewrite
 
+from ..conftest import examples
+
 try:  # the parser behind re.compile: re._parser from 3.11 on, sre_parse before
     from re import _parser as re_parser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - Python 3.10
@@ -123,7 +125,7 @@ def test_hostile_input_is_scanned_in_one_pass(syntax: Syntax, text: str) -> None
 _PIECES = ["/*", "*", "*/", "\\", '"', "'", "`", "${", "}", "a", "url(", "import", "/", "[", "]"]
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(unit=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=4).map("".join),
        syntax=st.sampled_from(["css", "js"]))  # fmt: skip
 def test_any_short_unit_repeated_many_times_is_scanned(unit: str, syntax: Syntax) -> None:

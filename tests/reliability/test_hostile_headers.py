@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 
 from staticserve.manifest import Asset, Manifest
 
+from ..conftest import examples as fast_examples
 from .conftest import (
     SERVERS,
     RawReply,
@@ -542,7 +543,7 @@ def _fuzz(setup: Setup, examples: int) -> None:
 
 
 def test_generated_hostile_headers(setup: Setup) -> None:
-    _fuzz(setup, 300)
+    _fuzz(setup, fast_examples(300))
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ..conftest import examples
 from .conftest import (
     APP_404,
     MODES,
@@ -245,7 +246,7 @@ targets = st.builds(
     st.sampled_from([False, False, False, True]),
 )
 accepts = st.sampled_from([None, None, b"br, gzip", b"gzip", b"identity"])
-EXAMPLES = {"fast": 150, "slow": 10_000}
+EXAMPLES = {"fast": examples(150), "slow": 10_000}
 generated = {"fast": 0, "slow": 0}
 
 
