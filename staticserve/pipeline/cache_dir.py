@@ -1,8 +1,8 @@
 """The persistent compression cache: variants kept in a folder outside the output (``--cache-dir``),
 so that a build from a clean checkout (CI, a Docker build) compresses only what changed.
 
-Layout: ``DIR/CACHEDIR.TAG`` (backup tools skip the folder), ``DIR/last-build.json`` (what the
-last build that used it did) and the entries, ``DIR/v2/<2 hex>/<key>.<check>``. The key is the
+The entries are ``DIR/v2/<2 hex>/<key>.<check>`` (the folder's layout, reading and writing one
+entry, and walking them all: cache_folder.py). The key is the
 SHA-256 of the source content's hash and the codec's recipe (compress.recipe(): codec, level,
 library version, the keep rules), so bytes made another way, by another brotli for instance, are
 never found. The file holds exactly the variant's bytes (none when the variant was not worth
@@ -22,45 +22,48 @@ on.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
 import stat
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from ..errors import ConfigError
 from .atomic import Linked, reason
+from .cache_folder import (
+    ENTRIES,
+    LAST_BUILD,
+    CacheInfo,
+    PruneResult,
+    cache_info,
+    last_record,
+    prune,
+    read_entry,
+    write_new,
+)
 from .compress import Readable, compress_variants, recipe
 
-__all__ = ["CacheInfo", "CompressionCache", "PruneResult", "cache_info", "check_cache_dir", "prune"]
+__all__ = [
+    "CacheInfo",
+    "CompressionCache",
+    "PruneResult",
+    "cache_info",
+    "check_cache_dir",
+    "prune",
+    "read_entry",
+    "write_new",
+]
 
-_ENTRIES = "v2"  # a new entry format gets a new folder: old entries are then simply not found
-_OLD_ENTRIES = ("v1",)  # earlier formats: counted, and pruned first
-_LAST_BUILD = "last-build.json"
 _TAG = "CACHEDIR.TAG"
 # https://bford.info/cachedir/: the first line marks a cache folder for backup tools.
 _TAG_TEXT = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file marks staticserve's compression cache (--cache-dir); see its README.\n"
 )
-_TEMP_PREFIX = ".tmp-"
-# Never through a symlink; never blocking on a pipe planted as an entry.
-_READ_FLAGS = (
-    os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-)
-_STALE_TEMP_SECONDS = 3600.0  # a killed build's temporary entry: gone at the next prune
-# An entry marked as used (its access time) this recently is not marked again: least recently
-# used is told to the hour, and a warm build spares a system call per entry.
-_USE_MARK_SECONDS = 3600
 _WALK_EVERY = 20  # builds that store entries without a walk of the cache, at most in a row
-_RECORD_LIMIT = 64 * 1024  # a last-build.json larger than this is not ours: not read
 
 
 def check_cache_dir(cache: Path, output: Path, sources: Iterable[Path]) -> None:
@@ -105,14 +108,14 @@ class CompressionCache:
         self._warned: set[str] = set()
         self._recipes: dict[str, str] = {}
         self._listed: dict[str, dict[str, str]] = {}  # shard -> key -> entry file name
-        self._folder = os.path.join(root, _ENTRIES, "")  # the shard folders' parent, as text
+        self._folder = os.path.join(root, ENTRIES, "")  # the shard folders' parent, as text
         self._user = os.geteuid() if hasattr(os, "geteuid") else None
         self.restored = 0  # variants taken from the cache (kept or not worth keeping)
         self.stored = 0  # entries written
         self.stored_bytes = 0  # the bytes of those
         self.rejected = 0  # entries found corrupt or truncated, and ignored
         self.missed = 0  # variants the cache did not have
-        if (root / _ENTRIES).is_symlink():
+        if (root / ENTRIES).is_symlink():
             self._refuse_link()
         elif write:
             self._prepare()
@@ -123,13 +126,13 @@ class CompressionCache:
         past any ``cache_max_size``."""
         self.read = self.write = False
         self._warn(
-            f"{self.root}: the compression cache is not used ({_ENTRIES}/ is a symlink, which "
+            f"{self.root}: the compression cache is not used ({ENTRIES}/ is a symlink, which "
             "pruning never follows); the build goes on without it"
         )
 
     def _prepare(self) -> None:
         try:
-            (self.root / _ENTRIES).mkdir(parents=True, exist_ok=True)
+            (self.root / ENTRIES).mkdir(parents=True, exist_ok=True)
             tag = self.root / _TAG
             if not tag.exists():
                 write_new(tag, _TAG_TEXT.encode())
@@ -202,7 +205,7 @@ class CompressionCache:
         listed = self._listed.get(shard)
         if listed is None:
             listed = {}
-            folder = self.root / _ENTRIES / shard
+            folder = self.root / ENTRIES / shard
             try:
                 with os.scandir(folder) as found:
                     for item in found:
@@ -264,7 +267,7 @@ class CompressionCache:
     def _store(self, key: str, variant: bytes | None) -> Linked | bytes | None:
         """Store ``variant`` as the entry ``key``; return it, linked to the entry when stored."""
         data = variant or b""
-        path = self.root / _ENTRIES / key[:2] / f"{key}.{_check(key, data)}"
+        path = self.root / ENTRIES / key[:2] / f"{key}.{_check(key, data)}"
         if self._linked(path.parent) and path.parent.is_symlink():
             return variant  # not stored through the link it could not remove
         try:
@@ -305,7 +308,7 @@ class CompressionCache:
         """
         if not self.write:
             return None
-        before = _last_record(self.root)
+        before = last_record(self.root)
         total, unwalked = before.get("entries_bytes"), before.get("builds_since_walk")
         result = None
         if self.stored:
@@ -330,7 +333,7 @@ class CompressionCache:
         if isinstance(total, int) and isinstance(unwalked, int):
             summary |= {"entries_bytes": total, "builds_since_walk": unwalked}
         with contextlib.suppress(OSError):
-            write_new(self.root / _LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
+            write_new(self.root / LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
         return result
 
     def _linkable(self, identity: tuple[int, int, int, int]) -> bool:
@@ -342,211 +345,3 @@ class CompressionCache:
         owner, mode = identity[2:]
         mine = self._user is None or owner == self._user  # no owners on Windows
         return mine and not mode & (stat.S_IWGRP | stat.S_IWOTH)
-
-
-def _last_record(root: Path) -> dict[str, Any]:
-    """What the last build recorded in ``root`` (last-build.json); empty when there is no such
-    small file to read."""
-    path = root / _LAST_BUILD
-    try:
-        if os.stat(path, follow_symlinks=False).st_size > _RECORD_LIMIT:
-            return {}
-        found = read_entry(path, mark_used=False)
-        value = json.loads(found[0]) if found is not None else {}
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def read_entry(
-    path: str | Path, *, mark_used: bool
-) -> tuple[bytes, tuple[int, int, int, int]] | None:
-    """The bytes of the entry file ``path`` and its (device, inode, owner, mode); None when
-    something else than a file stands there (a symlink, a pipe, a device): never followed nor
-    read, so a planted ``/dev/zero`` or a pipe cannot exhaust memory or block the build. It is
-    then rejected and replaced like a corrupt entry. ``mark_used``: its access time set to now
-    unless a build marked it within the last ``_USE_MARK_SECONDS`` (its modification time is
-    kept: it is the Last-Modified of the output files linked to it)."""
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return None  # a symlink
-        raise
-    try:
-        found = os.fstat(fd)
-        if stat.S_ISDIR(found.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "is a folder", os.fspath(path))
-        if not stat.S_ISREG(found.st_mode):
-            return None
-        # One byte more than its size: an entry that grew since is not taken whole. (Grown by
-        # appending at the very moment between, it is taken as it was: the bytes checked, its
-        # size then. A link to it would then have another size, so it is written as bytes.)
-        data = os.read(fd, found.st_size + 1)
-        while len(data) < found.st_size and (more := os.read(fd, found.st_size + 1 - len(data))):
-            data += more
-        now = time.time_ns()
-        if mark_used and found.st_atime_ns < now - _USE_MARK_SECONDS * 1_000_000_000:
-            with contextlib.suppress(OSError):
-                os.utime(fd, ns=(now, found.st_mtime_ns))
-        return data, (found.st_dev, found.st_ino, found.st_uid, found.st_mode)
-    finally:
-        os.close(fd)
-
-
-def write_new(path: Path, data: bytes) -> tuple[int, int]:
-    """``path`` given ``data`` through a temporary name of this writer's own, then renamed: two
-    builds storing the same entry at once each rename a whole file; a reader sees one of them.
-    Returns the (device, inode) of the file written."""
-    try:
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            os.fchmod(file.fileno(), 0o644)
-            written = os.fstat(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    return written.st_dev, written.st_ino
-
-
-# -- looking after the folder: `staticserve cache info` and `staticserve cache prune` ----------
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    path: Path
-    size: int
-    used: float  # the last build that stored or used it (v2: access time; v1: modification)
-    current: bool  # of the format builds read now (v2), not an earlier one
-
-
-def _entries(root: Path) -> Iterator[_Entry]:
-    """Every entry file of the cache, of each format; killed builds' old temporaries are
-    removed on the way (the scans file's and last-build.json's too, beside the folders)."""
-    _remove_stale_temporaries(root)
-    for folder in (_ENTRIES, *_OLD_ENTRIES):
-        yield from _entries_in(root / folder, current=folder == _ENTRIES)
-
-
-def _remove_stale_temporaries(root: Path) -> None:
-    try:
-        items = list(os.scandir(root))
-    except OSError:
-        return
-    stale = time.time() - _STALE_TEMP_SECONDS
-    for item in items:
-        if not item.name.startswith(_TEMP_PREFIX):
-            continue
-        with contextlib.suppress(OSError):
-            if item.is_file(follow_symlinks=False) and item.stat().st_mtime < stale:
-                os.unlink(item.path)  # a killed build's scans file or last-build.json
-
-
-def _entries_in(folder: Path, *, current: bool) -> Iterator[_Entry]:
-    now = time.time()
-    if folder.is_symlink():  # never prune (or count) files elsewhere through a link
-        return
-    try:
-        shards = list(os.scandir(folder))
-    except FileNotFoundError:
-        return
-    for shard in shards:
-        if not shard.is_dir(follow_symlinks=False):
-            continue
-        for item in os.scandir(shard.path):
-            try:
-                stat = item.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # pruned or renamed meanwhile by another build
-            if item.name.startswith(_TEMP_PREFIX):
-                if now - stat.st_mtime > _STALE_TEMP_SECONDS:
-                    with contextlib.suppress(OSError):
-                        os.unlink(item.path)
-                continue
-            if len(item.name) == (129 if current else 64) and item.is_file(follow_symlinks=False):
-                used = max(stat.st_atime, stat.st_mtime) if current else stat.st_mtime
-                yield _Entry(Path(item.path), stat.st_size, used, current)
-
-
-@dataclass(frozen=True, slots=True)
-class CacheInfo:
-    path: Path
-    entries: int
-    bytes: int
-    oldest_use: float | None  # seconds since the epoch
-    newest_use: float | None
-    last_build: dict[str, Any] | None  # what the last build did with it (last-build.json)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "entries": self.entries,
-            "bytes": self.bytes,
-            "oldest_use": _iso(self.oldest_use),
-            "newest_use": _iso(self.newest_use),
-            "last_build": self.last_build,
-        }
-
-
-def _iso(moment: float | None) -> str | None:
-    return None if moment is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
-
-
-def cache_info(root: Path) -> CacheInfo:
-    """What the cache folder ``root`` holds. A folder that does not exist holds nothing."""
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"cache_dir {root}: not a folder")
-    entries = list(_entries(root))
-    uses = [e.used for e in entries]
-    try:
-        last = json.loads((root / _LAST_BUILD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        last = None
-    return CacheInfo(
-        path=root,
-        entries=len(entries),
-        bytes=sum(e.size for e in entries),
-        oldest_use=min(uses, default=None),
-        newest_use=max(uses, default=None),
-        last_build=last if isinstance(last, dict) else None,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class PruneResult:
-    removed: int
-    removed_bytes: int
-    kept: int
-    kept_bytes: int
-
-
-def prune(root: Path, max_size: int) -> PruneResult:
-    """Remove the least recently used entries until those left take at most ``max_size`` bytes.
-
-    Safe while builds use the folder: a build that loses an entry it was about to read
-    compresses that variant again; one that read it already holds its bytes.
-    """
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"cache_dir {root}: not a folder")
-    kept = kept_bytes = room = removed = removed_bytes = 0
-    full = False  # from the first entry that does not fit on, every older one goes
-    # Entries of an earlier format first (no build reads them), then the least recently used.
-    for entry in sorted(_entries(root), key=lambda e: (e.current, e.used), reverse=True):
-        # An empty entry (a variant not worth keeping) takes room too: --max-size 0 empties all.
-        full = full or room + max(entry.size, 1) > max_size
-        if not full:
-            kept, kept_bytes, room = kept + 1, kept_bytes + entry.size, room + max(entry.size, 1)
-            continue
-        try:
-            entry.path.unlink()
-        except FileNotFoundError:
-            continue
-        removed, removed_bytes = removed + 1, removed_bytes + entry.size
-    return PruneResult(removed, removed_bytes, kept, kept_bytes)

@@ -26,7 +26,15 @@ from hypothesis import strategies as st
 from staticserve.cli import main
 from staticserve.errors import ConfigError
 from staticserve.manifest import Manifest
-from staticserve.pipeline import BuildConfig, BuildReport, Source, build, cache_dir, load_config
+from staticserve.pipeline import (
+    BuildConfig,
+    BuildReport,
+    Source,
+    build,
+    cache_dir,
+    cache_folder,
+    load_config,
+)
 from staticserve.pipeline.cache_dir import CompressionCache, _check, cache_info, prune
 
 from .conftest import compressible, settle, write_tree
@@ -343,7 +351,7 @@ def test_a_walk_comes_every_twenty_builds_or_when_the_record_is_not_to_be_truste
         b'{"entries_bytes": -5, "builds_since_walk": 0}',
         b'{"entries_bytes": "12", "builds_since_walk": 0}',
         b'{"entries_bytes": 12}',
-        b" " * (cache_dir._RECORD_LIMIT + 1),
+        b" " * (cache_folder._RECORD_LIMIT + 1),
     ):
         last.unlink()
         last.write_bytes(damaged)
