@@ -167,17 +167,20 @@ class Stager:
                 write_journal(self.output, self._names, first_build=self.first_build)
                 self.journaled = True
                 self.batch.begin()
+            # Noted before the write: a warm build writes in the thread that Ctrl-C interrupts,
+            # which may land once the file is in place, and abort() must still remove it.
+            self.written.add(name)
         try:
             write_atomic(
                 target, data if isinstance(data, Linked) else _payload(data), durable=False
             )
         except OSError as exc:
+            with self._lock:
+                self.written.discard(name)  # left as it was
             with contextlib.suppress(OSError):
                 temporary(Path(target)).unlink()
             raise write_error(target, exc, first_build=self.first_build) from None
         self.batch.add(target)
-        with self._lock:
-            self.written.add(name)
 
     def abort(self) -> None:
         """Undo this build's writes (the build failed): files, temporaries, its journal."""
