@@ -112,7 +112,7 @@ class CompressionCache:
         self._user = os.geteuid() if hasattr(os, "geteuid") else None
         self.restored = 0  # variants taken from the cache (kept or not worth keeping)
         self.stored = 0  # entries written
-        self.stored_bytes = 0  # the bytes of those
+        self.stored_bytes = 0  # the bytes of those (an empty one counts 1, as pruning counts it)
         self.rejected = 0  # entries found corrupt or truncated, and ignored
         self.missed = 0  # variants the cache did not have
         if (root / ENTRIES).is_symlink():
@@ -279,7 +279,7 @@ class CompressionCache:
             return variant
         with self._lock:
             self.stored += 1
-            self.stored_bytes += len(data)
+            self.stored_bytes += max(len(data), 1)  # as pruning counts it
         return None if variant is None else Linked(os.fspath(path), variant, identity)
 
     def _cannot(self, what: str, exc: OSError) -> None:
@@ -306,9 +306,9 @@ class CompressionCache:
         each miss what the other stored in that count, which the next walk sets right), or
         when the record is missing or unreadable.
         """
-        if not self.write:
-            return None
-        before = last_record(self.root)
+        if not self.write and not self.stored:
+            return None  # (a cache that failed partway through a build has stored entries)
+        before = last_record(self.root) or {}
         total, unwalked = before.get("entries_bytes"), before.get("builds_since_walk")
         result = None
         if self.stored:
@@ -322,7 +322,8 @@ class CompressionCache:
                 total, unwalked = total + self.stored_bytes, unwalked + 1
             else:
                 result = prune(self.root, max_size)
-                total, unwalked = result.kept_bytes, 0
+                # An empty entry takes a byte of room to pruning: counted so, at most.
+                total, unwalked = result.kept_bytes + result.kept, 0
         summary = {
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "restored": self.restored,
@@ -332,8 +333,12 @@ class CompressionCache:
         }
         if isinstance(total, int) and isinstance(unwalked, int):
             summary |= {"entries_bytes": total, "builds_since_walk": unwalked}
-        with contextlib.suppress(OSError):
+        try:
             write_new(self.root / LAST_BUILD, json.dumps(summary, sort_keys=True).encode())
+        except OSError:
+            # The count left there would miss what this build stored: none, so the next walks.
+            with contextlib.suppress(OSError):
+                os.unlink(self.root / LAST_BUILD)
         return result
 
     def _linkable(self, identity: tuple[int, int, int, int]) -> bool:

@@ -52,18 +52,24 @@ _USE_MARK_SECONDS = 3600
 _RECORD_LIMIT = 64 * 1024  # a last-build.json larger than this is not ours: not read
 
 
-def last_record(root: Path) -> dict[str, Any]:
-    """What the last build recorded in ``root`` (last-build.json); empty when there is no such
-    small file to read."""
-    path = root / LAST_BUILD
+def last_record(root: Path) -> dict[str, Any] | None:
+    """What the last build recorded in ``root`` (last-build.json); None when there is no such
+    small file to read: never read through a link, nor from a pipe (which would block) or a
+    device (``/dev/zero`` would exhaust memory)."""
     try:
-        if os.stat(path, follow_symlinks=False).st_size > _RECORD_LIMIT:
-            return {}
-        found = read_entry(path, mark_used=False)
-        value = json.loads(found[0]) if found is not None else {}
+        fd = os.open(root / LAST_BUILD, _READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_size > _RECORD_LIMIT:
+            return None
+        value = json.loads(os.read(fd, _RECORD_LIMIT + 1))
     except (OSError, ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
+        return None
+    finally:
+        os.close(fd)
+    return value if isinstance(value, dict) else None
 
 
 def read_entry(
@@ -213,17 +219,14 @@ def cache_info(root: Path) -> CacheInfo:
         raise ConfigError(f"cache_dir {root}: not a folder")
     entries = list(_entries(root))
     uses = [e.used for e in entries]
-    try:
-        last = json.loads((root / LAST_BUILD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        last = None
+    last = last_record(root)  # as a build reads it: a planted pipe or device never hangs this
     return CacheInfo(
         path=root,
         entries=len(entries),
         bytes=sum(e.size for e in entries),
         oldest_use=min(uses, default=None),
         newest_use=max(uses, default=None),
-        last_build=last if isinstance(last, dict) else None,
+        last_build=last,
     )
 
 
