@@ -49,6 +49,10 @@ _MIDDLEWARES = {
 }
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MIDDLEWARES})  # the lazy ones too, as imported ones are
+
+
 def __getattr__(name: str) -> Any:
     module = _MIDDLEWARES.get(name)
     if module is None:
