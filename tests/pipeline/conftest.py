@@ -54,5 +54,18 @@ def project(tmp_path: Path) -> Callable[..., BuildReport]:
     return run
 
 
+def build_with_cache(base: Path, output: str, **settings: Any) -> BuildReport:
+    """Build ``base/assets`` into ``base/output`` with the cache folder ``base/cache`` (each call
+    may name another output, as a clean checkout would have)."""
+    config = BuildConfig(
+        base_dir=base,
+        sources=(Source(Path("assets")),),
+        output=Path(output),
+        cache_dir=Path("cache"),
+        **settings,
+    )
+    return build(config)
+
+
 def load(out: Path) -> Manifest:
     return Manifest.load(out)

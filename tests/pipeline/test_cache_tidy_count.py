@@ -17,22 +17,14 @@ from typing import Any
 
 import pytest
 
-from staticserve.pipeline import BuildConfig, BuildReport, Source, build, cache_dir, cache_folder
+from staticserve.pipeline import cache_dir, cache_folder
 
-from .conftest import compressible, write_tree
+from .conftest import build_with_cache, compressible, write_tree
 
 NAMES = ["é clé/app ünï.css", "a b/app.0123456789ab.css", "js/ma in.js"]
 
 
-def run(tmp_path: Path, output: str, **settings: Any) -> BuildReport:
-    config = BuildConfig(
-        base_dir=tmp_path,
-        sources=(Source(Path("assets")),),
-        output=Path(output),
-        cache_dir=Path("cache"),
-        **settings,
-    )
-    return build(config)
+run = build_with_cache
 
 
 def entries(cache: Path) -> list[Path]:

@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from staticserve.manifest import Manifest
-from staticserve.pipeline import BuildConfig, BuildReport, Source, build
 from staticserve.pipeline.output_dir import STATE_DIR
 
-from .conftest import compressible, write_tree
+from .conftest import build_with_cache, compressible, write_tree
 
 publish_module = importlib.import_module("staticserve.pipeline.publish")
 
@@ -28,14 +27,7 @@ FILES = {
 }
 
 
-def run(tmp_path: Path, output: str) -> BuildReport:
-    config = BuildConfig(
-        base_dir=tmp_path,
-        sources=(Source(Path("assets")),),
-        output=Path(output),
-        cache_dir=Path("cache"),
-    )
-    return build(config)
+run = build_with_cache
 
 
 def published(output: Path) -> dict[str, str]:

@@ -18,7 +18,7 @@ import pytest
 from staticserve.manifest import Manifest
 from staticserve.pipeline import BuildConfig, BuildReport, Source, build
 
-from .conftest import compressible, write_tree
+from .conftest import build_with_cache, compressible, write_tree
 
 variants = importlib.import_module("staticserve.pipeline.variants")
 
@@ -35,13 +35,7 @@ def site(tmp_path: Path) -> Callable[[str], BuildReport]:
     write_tree(tmp_path / "assets", FILES)
 
     def run(output: str) -> BuildReport:
-        config = BuildConfig(
-            base_dir=tmp_path,
-            sources=(Source(Path("assets")),),
-            output=Path(output),
-            cache_dir=Path("cache"),
-        )
-        return build(config)
+        return build_with_cache(tmp_path, output)
 
     return run
 
