@@ -58,3 +58,14 @@ def test_a_command_too_short_to_sample_still_gets_a_peak_never_zero() -> None:
         measured = measure(["true"])
         assert 0 < measured.process_peak_mib <= measured.peak_mib < 20
         assert not (measured.upper_bound and measured.exact)
+
+
+def test_each_command_starts_on_a_flushed_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build makes its files durable with one syncfs of the filesystem: measured right after a
+    command that left data unwritten (the bound's copies), it would be charged for that too."""
+    import harness.measure
+
+    flushed: list[bool] = []
+    monkeypatch.setattr(harness.measure.os, "sync", lambda: flushed.append(True))
+    measure(["true"])
+    assert flushed == [True]
