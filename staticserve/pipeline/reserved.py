@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import BuildError
 from ..manifest import ENCODING_SUFFIXES, MANIFEST_NAME
@@ -39,8 +40,7 @@ class Claimant:
     encodings: tuple[str, ...]  # the variants the build may write for it
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
+class _Claim(NamedTuple):  # a tuple, not a dataclass: a build makes one per name it writes
     name: str
     owner: Claimant
     role: str  # "the name", "the hashed name", "the br variant", "a folder"
@@ -59,31 +59,27 @@ def check_names(
     Claims are grouped by name, so each name is looked at once: files' names in order, then
     folders' (so that a problem names the file's own name where it can), the claims on one
     name in the order of their files' origins. A folder shared by many files is one entry.
-    A claim is a tuple until its name turns out to be contested: a build checks thousands.
     """
     problems: dict[str, str] = {}  # origin -> the first problem found with it
-    owners: dict[str, _Claim | tuple[Claimant, str, str]] = {}  # a tuple: uncontested
+    owners: dict[str, _Claim] = {}
     kept = kept or {}
-    files: dict[str, list[tuple[Claimant, str, str]]] = {}  # name -> (owner, role, encoding)
+    files: dict[str, list[_Claim]] = {}
     folders: dict[str, list[Claimant]] = {}  # folder -> the files written into it, each once
     for owner in claimants:
-        names = _file_claims(owner)
-        for name, role, encoding in names:
-            files.setdefault(name, []).append((owner, role, encoding))
+        claims = _file_claims(owner)
+        for claim in claims:
+            files.setdefault(claim.name, []).append(claim)
         # A file's names differ in their last part only (as a rule): one folder walk for all.
-        parents = {name.rpartition("/")[0] for name, _, _ in names if "/" in name}
+        parents = {c.name.rpartition("/")[0] for c in claims if "/" in c.name}
         for folder in {f for parent in parents for f in _folders(parent + "/")}:
             folders.setdefault(folder, []).append(owner)
     for name in sorted(files):
-        found = files[name]
+        claims = files[name]
         reserved = _reserved(name)
         earlier = kept.get(name)
-        if len(found) == 1 and reserved is None:
-            owner, _, encoding = found[0]
-            if earlier is None or earlier == (owner.sha256, encoding):
-                owners[name] = found[0]
-                continue  # the common case: one file's name, free
-        claims = [_Claim(name, o, role, (o.sha256, encoding)) for o, role, encoding in found]
+        if len(claims) == 1 and reserved is None and earlier in (None, claims[0].identity):
+            owners[name] = claims[0]  # the common case: one file's name, free
+            continue
         claims.sort(key=lambda c: c.owner.origin)  # stable: input order among equal origins
         for claim in claims:
             origin = str(claim.owner.origin)
@@ -98,7 +94,6 @@ def check_names(
                 )
                 continue
             first = owners.setdefault(name, claim)
-            assert isinstance(first, _Claim)  # a contested name's claims are all objects
             if first.identity != claim.identity and first.owner != claim.owner:
                 problems.setdefault(
                     origin,
@@ -110,20 +105,15 @@ def check_names(
         file = owners.get(name)
         if reserved is None and file is None:
             continue  # a folder only: every file may be written into it
-        file_owner, file_role = (
-            (file[:2] if isinstance(file, tuple) else (file.owner, file.role))
-            if file
-            else (None, "")
-        )
         for owner in sorted(folders[name], key=lambda o: o.origin):  # stable: input order
             origin = str(owner.origin)
             if reserved is not None:
                 problems.setdefault(origin, f"{origin}: {name} is {reserved}; {_ADVICE}")
-            elif file_owner is not None and file_owner != owner:
+            elif file is not None and file.owner != owner:
                 problems.setdefault(
                     origin,
-                    f"{origin}: {name} is a folder of this file and also {file_role} "
-                    f"of {file_owner.origin}; {_ADVICE_TWO}",
+                    f"{origin}: {name} is a folder of this file and also {file.role} "
+                    f"of {file.owner.origin}; {_ADVICE_TWO}",
                 )
     if len(problems) == 1:
         raise BuildError(f"{next(iter(problems.values()))}; nothing was published")
@@ -134,9 +124,8 @@ def check_names(
         )
 
 
-def _file_claims(owner: Claimant) -> list[tuple[str, str, str]]:
-    """The names a file is written under, with their role and encoding: its hashed name, its
-    plain copy, their variants."""
+def _file_claims(owner: Claimant) -> list[_Claim]:
+    """The names a file is written under: its hashed name, its plain copy, their variants."""
     names = [(owner.path, "the hashed name", "")]
     if owner.path != owner.logical:
         names.append((owner.logical, "the name", ""))
@@ -144,7 +133,7 @@ def _file_claims(owner: Claimant) -> list[tuple[str, str, str]]:
         names[0] = (owner.path, "the name", "")
     for base, _, _ in list(names):
         names += [(base + ENCODING_SUFFIXES[e], f"the {e} variant", e) for e in owner.encodings]
-    return names
+    return [_Claim(name, owner, role, (owner.sha256, encoding)) for name, role, encoding in names]
 
 
 def _folders(name: str) -> Iterable[str]:
