@@ -54,33 +54,26 @@ _RECORD_LIMIT = 64 * 1024  # a last-build.json larger than this is not ours: not
 
 def last_record(root: Path) -> dict[str, Any] | None:
     """What the last build recorded in ``root`` (last-build.json); None when there is no such
-    small file to read: never read through a link, nor from a pipe (which would block) or a
-    device (``/dev/zero`` would exhaust memory)."""
+    small file to read: read as an entry is (:func:`read_entry`: never through a link, nor from
+    a pipe or a device), and only up to ``_RECORD_LIMIT`` bytes."""
     try:
-        fd = os.open(root / LAST_BUILD, _READ_FLAGS)
-    except OSError:
-        return None
-    try:
-        found = os.fstat(fd)
-        if not stat.S_ISREG(found.st_mode) or found.st_size > _RECORD_LIMIT:
-            return None
-        value = json.loads(os.read(fd, _RECORD_LIMIT + 1))
+        found = read_entry(root / LAST_BUILD, mark_used=False, limit=_RECORD_LIMIT)
+        value = json.loads(found[0]) if found is not None else None
     except (OSError, ValueError, RecursionError):
         return None
-    finally:
-        os.close(fd)
     return value if isinstance(value, dict) else None
 
 
 def read_entry(
-    path: str | Path, *, mark_used: bool
+    path: str | Path, *, mark_used: bool, limit: int | None = None
 ) -> tuple[bytes, tuple[int, int, int, int]] | None:
     """The bytes of the entry file ``path`` and its (device, inode, owner, mode); None when
     something else than a file stands there (a symlink, a pipe, a device): never followed nor
     read, so a planted ``/dev/zero`` or a pipe cannot exhaust memory or block the build. It is
     then rejected and replaced like a corrupt entry. ``mark_used``: its access time set to now
     unless a build marked it within the last ``_USE_MARK_SECONDS`` (its modification time is
-    kept: it is the Last-Modified of the output files linked to it)."""
+    kept: it is the Last-Modified of the output files linked to it). ``limit``: a file larger
+    than that is not read either (None)."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
@@ -91,7 +84,7 @@ def read_entry(
         found = os.fstat(fd)
         if stat.S_ISDIR(found.st_mode):
             raise IsADirectoryError(errno.EISDIR, "is a folder", os.fspath(path))
-        if not stat.S_ISREG(found.st_mode):
+        if not stat.S_ISREG(found.st_mode) or (limit is not None and found.st_size > limit):
             return None
         # One byte more than its size: an entry that grew since is not taken whole. (Grown by
         # appending at the very moment between, it is taken as it was: the bytes checked, its
