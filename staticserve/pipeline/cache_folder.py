@@ -27,7 +27,6 @@ from ..errors import ConfigError
 __all__ = [
     "ENTRIES",
     "LAST_BUILD",
-    "TEMP_PREFIX",
     "CacheInfo",
     "PruneResult",
     "cache_info",
@@ -40,7 +39,7 @@ __all__ = [
 ENTRIES = "v2"  # a new entry format gets a new folder: old entries are then simply not found
 _OLD_ENTRIES = ("v1",)  # earlier formats: counted, and pruned first
 LAST_BUILD = "last-build.json"
-TEMP_PREFIX = ".tmp-"
+_TEMP_PREFIX = ".tmp-"
 # Never through a symlink; never blocking on a pipe planted as an entry.
 _READ_FLAGS = (
     os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -106,10 +105,10 @@ def write_new(path: Path, data: bytes) -> tuple[int, int]:
     builds storing the same entry at once each rename a whole file; a reader sees one of them.
     Returns the (device, inode) of the file written."""
     try:
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
@@ -149,7 +148,7 @@ def _remove_stale_temporaries(root: Path) -> None:
         return
     stale = time.time() - _STALE_TEMP_SECONDS
     for item in items:
-        if not item.name.startswith(TEMP_PREFIX):
+        if not item.name.startswith(_TEMP_PREFIX):
             continue
         with contextlib.suppress(OSError):
             if item.is_file(follow_symlinks=False) and item.stat().st_mtime < stale:
@@ -172,7 +171,7 @@ def _entries_in(folder: Path, *, current: bool) -> Iterator[_Entry]:
                 stat = item.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue  # pruned or renamed meanwhile by another build
-            if item.name.startswith(TEMP_PREFIX):
+            if item.name.startswith(_TEMP_PREFIX):
                 if now - stat.st_mtime > _STALE_TEMP_SECONDS:
                     with contextlib.suppress(OSError):
                         os.unlink(item.path)
