@@ -113,11 +113,12 @@ def _install(moment: str, nth: int) -> None:
     elif moment in ("writing-content", "manifest-written"):
 
         def write(original: Any) -> Any:
-            def write_file(name: str | Path, data: bytes) -> None:
-                original(name, data)
+            def write_file(name: str | Path, data: bytes, **options: Any) -> None:
+                original(name, data, **options)
                 path = Path(name)
                 is_manifest = path.name == MANIFEST_TEMP
-                is_content = path.name.endswith(TEMP_SUFFIX) and STATE_DIR not in path.parts
+                # (a new content file is written under its own name, with no temporary)
+                is_content = STATE_DIR not in path.parts
                 if is_manifest if moment == "manifest-written" else is_content and not is_manifest:
                     pauser.reached(path)
 
@@ -226,9 +227,11 @@ def stands_at(moment: str, now: Standing, before: Standing) -> bool:
     journaled = now.journal is not None and now.generation == before.generation
     new_absent = now.absent - before.absent  # this build's files not on disk yet
     new_temps = now.content_temps - before.content_temps
+    # this build's files on disk (a new one is written under its own name, with no temporary)
+    new_written = (now.journal or frozenset()) - now.absent - before.live_files
     checks = {
         "compressing": journaled and bool(new_absent) and not _plans_pruning(now, before),
-        "writing-content": journaled and bool(new_temps),
+        "writing-content": journaled and bool(new_temps or new_written),
         "publishing": journaled
         and _plans_pruning(now, before)
         and not new_absent

@@ -172,7 +172,10 @@ class Stager:
             self.written.add(name)
         try:
             write_atomic(
-                target, data if isinstance(data, Linked) else _payload(data), durable=False
+                target,
+                data if isinstance(data, Linked) else _payload(data),
+                durable=False,
+                unseen=name not in self._protected,  # no live manifest names it: nothing serves it
             )
         except OSError as exc:
             with self._lock:

@@ -69,8 +69,8 @@ def recorded(
     events = Events(out)
     write_file, fsync = atomic.write_file, os.fsync
 
-    def write(path: str | Path, data: object) -> None:
-        write_file(path, data)  # type: ignore[arg-type]
+    def write(path: str | Path, data: object, **options: bool) -> None:
+        write_file(path, data, **options)  # type: ignore[arg-type]
         events.order.append(("write", Path(path).relative_to(out).as_posix()))
 
     def counted_fsync(fd: int) -> None:

@@ -69,14 +69,14 @@ def full_disk_at(
     failed: list[Path] = []
     write_file = atomic.write_file
 
-    def write(name: str | Path, data: bytes) -> None:
+    def write(name: str | Path, data: bytes, **options: bool) -> None:
         path = Path(name)  # builds write most files by name (text)
         if should_fail(path):
             failed.append(path)
             if create:
                 path.touch()
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        write_file(path, data)
+        write_file(path, data, **options)
 
     monkeypatch.setattr(atomic, "write_file", write)
     return failed
@@ -84,6 +84,13 @@ def full_disk_at(
 
 def is_content(path: Path) -> bool:
     return STATE_DIR not in path.parts and path.name != f".{MANIFEST_NAME}.staticserve-tmp"
+
+
+def final_name(path: Path) -> str:
+    """The name a write gives a file: a temporary's target, or a new file's own name (a new
+    content file is written in place)."""
+    name = path.name
+    return name[1 : -len(".staticserve-tmp")] if name.endswith(".staticserve-tmp") else name
 
 
 # -- what a build writes and reports -------------------------------------------------------------
@@ -145,12 +152,12 @@ def test_a_full_disk_while_staging_compressed_files_undoes_this_build(
     project({"a.css": compressible(4000), "b.css": compressible(3000, "b{}\n")})
     before = on_disk(out)
     write_tree(tmp_path / "assets", {"a.css": compressible(4000) + "/* 2 */"})
-    failed = full_disk_at(monkeypatch, lambda p: is_content(p) and p.name.startswith(".a."))
+    failed = full_disk_at(monkeypatch, lambda p: is_content(p) and final_name(p).startswith("a."))
     with pytest.raises(BuildError) as error:
         project()
     monkeypatch.undo()
     # the files are staged from several threads: the error names one of those that failed
-    targets = {p.with_name(p.name[1 : -len(".staticserve-tmp")]) for p in failed}
+    targets = {p.with_name(final_name(p)) for p in failed}
     assert str(error.value) in {
         f"cannot write {target}: the disk is full; nothing was published, "
         "the previous build is untouched"
@@ -473,10 +480,10 @@ def test_files_written_by_a_build_killed_before_its_switch_are_removed_later(
 
     write_file = atomic.write_file
 
-    def killed_at_the_manifest(path: str | Path, data: bytes) -> None:
+    def killed_at_the_manifest(path: str | Path, data: bytes, **options: bool) -> None:
         if Path(path).name == f".{MANIFEST_NAME}.staticserve-tmp":
             raise Killed
-        write_file(path, data)
+        write_file(path, data, **options)
 
     write_tree(tmp_path / "assets", {"a.css": "a{order:2}"})
     monkeypatch.setattr(atomic, "write_file", killed_at_the_manifest)

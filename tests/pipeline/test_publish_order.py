@@ -30,17 +30,17 @@ INCOMPRESSIBLE = {"img/logo.png": b"\x89PNG" + os.urandom(600), "fonts/a.woff2":
 
 
 def recorded_writes(monkeypatch: pytest.MonkeyPatch, fail_on: str | None = None) -> list[str]:
-    """The names atomic writes go to, in order (temporary names, as written); a write whose
-    name contains ``fail_on`` fails as on a full disk."""
+    """The names atomic writes go to, in order (as written: a temporary name, or a new content
+    file's own); a write whose name contains ``fail_on`` fails as on a full disk."""
     names: list[str] = []
     real = atomic.write_file
 
-    def write_file(name: str | Path, data: object) -> None:
+    def write_file(name: str | Path, data: object, **options: bool) -> None:
         path = Path(name)
         names.append(path.name)
         if fail_on is not None and fail_on in path.name:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real(path, data)
+        real(path, data, **options)
 
     monkeypatch.setattr(atomic, "write_file", write_file)
     return names

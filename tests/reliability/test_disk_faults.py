@@ -461,10 +461,10 @@ def test_a_failure_after_the_switch_says_the_new_build_is_live(
     def no_hard_links(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EPERM, "no hard links on this filesystem")
 
-    def full_after_the_switch(path: str | Path, data: bytes) -> None:
+    def full_after_the_switch(path: str | Path, data: bytes, **options: bool) -> None:
         if (site.out / MANIFEST_NAME).read_bytes() != old_manifest:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-        write_file(path, data)
+        write_file(path, data, **options)
 
     site.write_sources(2)
     monkeypatch.setattr(atomic.os, "link", no_hard_links)
