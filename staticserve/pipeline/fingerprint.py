@@ -9,6 +9,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from ..fingerprinted import carries_own_hash, hash_parts, matches_patterns
@@ -26,8 +27,7 @@ HASH_LENGTH = 12  # hex characters in a hashed name, as Django's, so "is it hash
 _SYNTAX_BY_SUFFIX: Mapping[str, Syntax] = {".css": "css", ".js": "js", ".mjs": "js"}
 
 
-@dataclass(frozen=True, slots=True)
-class Fingerprinted:
+class Fingerprinted(NamedTuple):
     """A file's final bytes and the content-addressed name they are published under."""
 
     logical: str

@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import monotonic, sleep
+from typing import NamedTuple
 
 from ..errors import BuildError
 from ..manifest import (
@@ -65,8 +66,7 @@ _LINKS_PER_JOB = 64  # files a job links: one job per file costs more than its l
 __all__ = ["PublishResult", "Published", "Stager", "load_previous", "publish"]
 
 
-@dataclass(frozen=True, slots=True)
-class Published:
+class Published(NamedTuple):
     """A file ready to publish: its record and the bytes of the file and of each variant."""
 
     asset: Asset

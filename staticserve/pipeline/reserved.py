@@ -12,7 +12,6 @@ bytes -- so the build stops first, naming the file and what to do. Below the roo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,8 +28,7 @@ _ADVICE_TWO = "rename or move one of them, or leave one out with --ignore"
 _TEMPORARY_MARK = temporary(Path("x")).name.removeprefix(".x")
 
 
-@dataclass(frozen=True, slots=True)
-class Claimant:
+class Claimant(NamedTuple):
     """A file about to be published: what it is called, where it came from, what it may get."""
 
     logical: str

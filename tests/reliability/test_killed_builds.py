@@ -15,7 +15,6 @@ next build succeeds, goes live and leaves no temporary file, journal or unaccoun
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
@@ -190,14 +189,18 @@ def wait_until(condition: Callable[[], bool], process: subprocess.Popen[bytes]) 
     return False
 
 
-def temp_file_exists(out: Path) -> bool:
-    for folder in ("css", "js", "media"):
+BIG_SIZE = 24 * 1024 * 1024  # copied a mebibyte at a time: written over tens of milliseconds
+
+
+def big_file_half_written(out: Path) -> bool:
+    """The big file stands under its hashed name, not whole yet: a first build writes each new
+    content file in place (no temporary), and this is the moment a kill cuts one short."""
+    for path in out.glob("media/big.*.mp4"):
         try:
-            names = os.listdir(out / folder)
+            if 0 < path.stat().st_size < BIG_SIZE:
+                return True
         except FileNotFoundError:
             continue
-        if any(name.endswith(".staticserve-tmp") for name in names):
-            return True
     return False
 
 
@@ -223,7 +226,7 @@ def all_files_written(out: Path) -> bool:
 # What each aim waits for in the output of a first build (it has no manifest yet).
 FIRST_BUILD_AIMS: dict[str, Callable[[Path], bool]] = {
     "journal written": some_files_written,
-    "temp files present": temp_file_exists,
+    "a file half written": big_file_half_written,
     "before the manifest": all_files_written,
 }
 
@@ -254,6 +257,7 @@ def test_a_killed_first_build_is_finished_by_the_next_build(tmp_path: Path, aim:
     "not empty and holds no staticserve.json"."""
     site = Site(tmp_path / "project")
     site.write_sources(1, **CORPUS)
+    (site.assets / "media" / "big.mp4").write_bytes(random.Random(7).randbytes(BIG_SIZE))
     site.config.write_text('[tool.staticserve]\nsources = ["assets"]\noutput = "out"\n')
     # The phases are short (a temporary file lives for one write): aim again if a kill overshot.
     assert any(kill_first_build(site, aim) for _attempt in range(5)), f"never stopped at {aim}"
