@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from staticserve.errors import BuildError
 from staticserve.manifest import ENCODING_SUFFIXES
-from staticserve.pipeline.reserved import Claimant, _reserved, check_names
+from staticserve.pipeline.reserved import Claimant, _plainly_free, _reserved, check_names
 
 from ..conftest import examples
 
@@ -147,20 +147,45 @@ def test_check_names_agrees_with_the_model(
     assert verdict(check_names, files, kept) == verdict(model_check_names, files, kept)
 
 
+@settings(max_examples=examples(600), deadline=None)
+@given(st.lists(claimants(), max_size=8), KEPT)
+def test_the_quick_check_lets_through_only_what_the_model_lets_through(
+    files: list[Claimant], kept: dict[str, tuple[str, str]]
+) -> None:
+    """The names of a build are first looked at once each, making no claim: whatever that says
+    is free must be free (any doubt goes to the full check)."""
+    if _plainly_free(files, kept):
+        assert verdict(model_check_names, files, kept) == "ok"
+
+
+def many_files(count: int) -> list[Claimant]:
+    """``count`` files in deep folders (a tenth as many folders), each with two variants."""
+    return [
+        Claimant(
+            f"d{i % (count // 10)}/e/f/g/h/{i}.css",
+            f"d{i % (count // 10)}/e/f/g/h/{i}.0123456789ab.css",
+            "0123456789ab" + f"{i:052x}",
+            Path(f"/src/d{i % (count // 10)}/e/f/g/h/{i}.css"),
+            ("br", "gzip"),
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_build_of_distinct_names_needs_only_the_quick_check() -> None:
+    files = many_files(2_000)
+    kept = {files[0].path: (files[0].sha256, "")}  # an earlier build's, with the same bytes
+    assert _plainly_free(files, kept)
+    assert not _plainly_free(files, {files[0].path: ("f" * 64, "")})  # other bytes
+    assert not _plainly_free([*files, files[0]._replace(origin=Path("/src/again"))], {})
+    assert not _plainly_free([*files, Claimant("d7", "d7", "f" * 64, Path("/src/d7"), ())], {})
+
+
 def test_a_clash_among_many_files_is_found_as_the_model_finds_it() -> None:
     """20,000 files in 2,000 deep folders and one name that is also a folder of theirs: the
     grouped check names the same clash as the model (its speed is the build benchmark's to
     show, not a timed test's)."""
-    files = [
-        Claimant(
-            f"d{i % 2000}/e/f/g/h/{i}.css",
-            f"d{i % 2000}/e/f/g/h/{i}.0123456789ab.css",
-            "0123456789ab" + f"{i:052x}",
-            Path(f"/src/d{i % 2000}/e/f/g/h/{i}.css"),
-            ("br", "gzip"),
-        )
-        for i in range(20_000)
-    ]
+    files = many_files(20_000)
     files.append(Claimant("d7/e", "d7/e", "f" * 64, Path("/src/clash"), ()))
     for check in (check_names, model_check_names):
         with pytest.raises(
