@@ -179,6 +179,18 @@ def write_build(
     return Build(root, manifest, contents, retained_path=old.path)
 
 
+@pytest.fixture(autouse=True)
+def _unnamed_files_each_test() -> Iterator[None]:
+    """A build that meets a filesystem refusing unnamed files (atomic.py) stops asking for the
+    rest of its process; a test that makes links fail would so turn them off for every later
+    test of the run."""
+    from staticserve.pipeline import atomic
+
+    usable = atomic._unnamed.usable
+    yield
+    atomic._unnamed.usable = usable
+
+
 @pytest.fixture(scope="session")
 def static_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     """A read-only build output shared by every test."""

@@ -1,9 +1,12 @@
 """Write one file so that no reader, and no build killed midway, ever sees a part of it.
 
 The bytes go to a temporary name beside the target, then are renamed over it: the rename is
-atomic, so the name holds either the old bytes or the new ones. A file written ``durable`` (the
-manifest, the journal) is fsynced before its rename and its folder after it; the content files
-are not, one by one: durable.py flushes them all at once before the manifest names them. A
+atomic, so the name holds either the old bytes or the new ones. On Linux a content file is
+instead made with no name at all in its folder (``O_TMPFILE``) and given its name once whole
+(``linkat`` through ``/proc/self/fd``): it appears complete just the same, for one directory
+entry instead of two, and a build killed midway leaves nothing of it. A file written ``durable``
+(the manifest, the journal) is fsynced before its rename and its folder after it; the content
+files are not, one by one: durable.py flushes them all at once before the manifest names them. A
 failed write becomes a one-line :class:`~staticserve.errors.BuildError` that says why.
 """
 
@@ -16,13 +19,14 @@ import os
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from ..errors import BuildError
 from .durable import fsync_dir, fsync_path
 
 __all__ = [
     "Linked",
+    "NoUnnamedFiles",
     "Payload",
     "ensure_dir",
     "file_chunks",
@@ -80,28 +84,21 @@ def has_size(path: str | Path, size: int) -> bool:
         return False
 
 
-def write_atomic(
-    target: str | Path, data: Payload, *, durable: bool = True, unseen: bool = False
-) -> None:
+def write_atomic(target: str | Path, data: Payload, *, durable: bool = True) -> None:
     """Give ``target`` the bytes ``data``, or leave it as it was (the temporary is removed when
     the write fails, or when the chunks stop with an error). ``durable``: on disk, bytes and
-    name, when this returns; otherwise whenever the caller's SyncBatch (durable.py) syncs.
-
-    ``unseen``: ``target`` is a name that nothing serves yet (a content-addressed file of the
-    build in progress, which no live manifest names): when there is no file of that name, it
-    is written in place, with no temporary and rename (a fifth of what a new file costs). A
-    write that fails removes it again; one the process dies in is a name the build journaled,
-    which the next build rewrites."""
+    name, when this returns; otherwise whenever the caller's SyncBatch (durable.py) syncs, and
+    then written as an unnamed file where the system has them (:func:`write_file`)."""
     if isinstance(data, Linked):
         if not durable and _link_over(data.source, target, (*data.identity, len(data.data))):
             return
         data = data.data
-    if unseen and not durable:
+    if not durable and _unnamed.usable:
         try:
-            write_file(target, data, replace=False)
+            write_file(target, data, unnamed=True)
             return
-        except FileExistsError:
-            pass  # a killed build's, perhaps: replaced at once, as any other
+        except NoUnnamedFiles:
+            pass  # refused by this filesystem, or no /proc: a temporary and a rename, as below
     temp = _temporary_name(target)
     write_file(temp, data)
     if durable:
@@ -116,19 +113,23 @@ def write_atomic(
         fsync_dir(os.path.dirname(target) or ".")
 
 
-def write_file(path: str | Path, data: bytes | Iterable[bytes], *, replace: bool = True) -> None:
+def write_file(path: str | Path, data: bytes | Iterable[bytes], *, unnamed: bool = False) -> None:
     """Create ``path`` anew with ``data`` (its folder too, when missing); not fsynced
     (write_atomic's ``durable``). A file of that name is replaced, never written through: it may
-    be a killed build's hard link to a cache entry, or to a file a server is sending; or, unless
-    ``replace``, left as it is (FileExistsError). A write that fails leaves no file of that
-    name."""
-    fd = _create(path, replace=replace)
+    be a killed build's hard link to a cache entry, or to a file a server is sending. A write
+    that fails leaves no file of that name.
+
+    ``unnamed``: the file is made with no name in the folder of ``path`` and given that name
+    once whole, replacing a file of that name as a rename does: ``path`` shows the old bytes or
+    all the new ones, never a part. :class:`NoUnnamedFiles` (nothing written) where the system
+    cannot do that."""
+    if unnamed:
+        _write_unnamed(path, data)
+        return
+    fd = _create(path)
     try:
         try:
-            for chunk in (data,) if isinstance(data, bytes) else data:
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view) :]
+            _write_all(fd, data)
         finally:
             os.close(fd)
     except BaseException:
@@ -137,20 +138,109 @@ def write_file(path: str | Path, data: bytes | Iterable[bytes], *, replace: bool
         raise
 
 
-def _create(path: str | Path, *, replace: bool = True) -> int:
-    """A new file ``path`` open for writing (its folder made when missing); one of that name is
-    unlinked first when ``replace``, else FileExistsError."""
+def _write_all(fd: int, data: bytes | Iterable[bytes]) -> None:
+    for chunk in (data,) if isinstance(data, bytes) else data:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
+
+
+def _create(path: str | Path) -> int:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
         return os.open(path, flags, 0o644)
     except FileExistsError:
-        if not replace:
-            raise
         os.unlink(path)
     except FileNotFoundError:
         # The folder is missing: made here, where a write finds it so, not checked before each.
         os.makedirs(os.path.dirname(path), exist_ok=True)
     return os.open(path, flags, 0o644)
+
+
+class NoUnnamedFiles(Exception):
+    """This system cannot make a file with no name (``O_TMPFILE``) or name one; nothing was
+    written, and no later write tries again."""
+
+
+class _Unnamed:
+    """Whether files are made unnamed (Linux, a filesystem with ``O_TMPFILE``, ``/proc``
+    mounted), and the ``/proc/self/fd`` folder they are named through. Turned off, for the
+    process, at the first refusal."""
+
+    def __init__(self) -> None:
+        self.flags = getattr(os, "O_TMPFILE", 0) | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+        self.usable = hasattr(os, "O_TMPFILE") and os.link in os.supports_dir_fd
+        self._fds: int | None = None
+
+    def descriptors(self) -> int:
+        """The folder ``/proc/self/fd``, open: a file is named through its entry there."""
+        fds = self._fds
+        if fds is None:
+            try:
+                fds = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                self.refused()
+            if self._fds is None:  # (two threads may both have opened it: one is kept)
+                self._fds = fds
+            elif self._fds != fds:
+                os.close(fds)
+                fds = self._fds
+        return fds
+
+    def refused(self) -> NoReturn:
+        self.usable = False
+        raise NoUnnamedFiles
+
+
+_unnamed = _Unnamed()
+# What an unnamed file's creation or naming fails with where the system does not offer it (no
+# O_TMPFILE in this filesystem, linkat through /proc refused): then a temporary and a rename.
+_REFUSALS = frozenset(
+    {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT, errno.EXDEV, errno.EPERM}
+)
+
+
+def _write_unnamed(path: str | Path, data: bytes | Iterable[bytes]) -> None:
+    fds = _unnamed.descriptors()
+    folder = os.path.dirname(path) or "."
+    try:
+        fd = os.open(folder, _unnamed.flags, 0o644)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)  # as _create does
+        fd = os.open(folder, _unnamed.flags, 0o644)
+    except OSError as exc:
+        if exc.errno in _REFUSALS:
+            _unnamed.refused()
+        raise
+    try:
+        _write_all(fd, data)
+        _give_name(fd, fds, path)
+    finally:
+        os.close(fd)  # unnamed still (a failed write): gone with it
+
+
+def _give_name(fd: int, fds: int, path: str | Path) -> None:
+    """Name the whole file open as ``fd`` ``path``, replacing a file of that name at once."""
+    entry = str(fd)
+    try:
+        os.link(entry, path, src_dir_fd=fds, follow_symlinks=True)
+        return
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        if exc.errno in _REFUSALS:
+            _unnamed.refused()
+        raise
+    temp = _temporary_name(path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)  # a killed build's
+    os.link(entry, temp, src_dir_fd=fds, follow_symlinks=True)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def file_chunks(path: str | Path) -> Iterator[bytes]:

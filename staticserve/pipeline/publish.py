@@ -175,7 +175,6 @@ class Stager:
                 target,
                 data if isinstance(data, Linked) else _payload(data),
                 durable=False,
-                unseen=name not in self._protected,  # no live manifest names it: nothing serves it
             )
         except OSError as exc:
             with self._lock:

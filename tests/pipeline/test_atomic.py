@@ -21,7 +21,8 @@ def test_a_killed_build_s_temporary_link_to_an_entry_is_replaced_not_written_thr
     write_atomic(target, b"other bytes", durable=False)
     assert target.read_bytes() == b"other bytes"
     assert entry.read_bytes() == b"the cached variant"
-    assert not temporary(target).exists()
+    # left to the next build's clean-up of the killed one's names, or replaced: never written
+    assert not temporary(target).exists() or temporary(target).samefile(entry)
 
 
 def test_an_existing_name_is_replaced_not_written_through(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ next build succeeds, goes live and leaves no temporary file, journal or unaccoun
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -192,16 +193,17 @@ def wait_until(condition: Callable[[], bool], process: subprocess.Popen[bytes]) 
 BIG_SIZE = 24 * 1024 * 1024  # copied a mebibyte at a time: written over tens of milliseconds
 
 
-def big_file_half_written(out: Path) -> bool:
-    """The big file stands under its hashed name, not whole yet: a first build writes each new
-    content file in place (no temporary), and this is the moment a kill cuts one short."""
+def big_file_sizes(out: Path) -> list[int]:
+    """The sizes the big file shows under its hashed name (none: not there yet)."""
+    sizes = []
     for path in out.glob("media/big.*.mp4"):
-        try:
-            if 0 < path.stat().st_size < BIG_SIZE:
-                return True
-        except FileNotFoundError:
-            continue
-    return False
+        with contextlib.suppress(FileNotFoundError):
+            sizes.append(path.stat().st_size)
+    return sizes
+
+
+def big_file_in_place(out: Path) -> bool:
+    return bool(big_file_sizes(out))
 
 
 def journaled_hashed_files(out: Path) -> list[Path]:
@@ -226,7 +228,7 @@ def all_files_written(out: Path) -> bool:
 # What each aim waits for in the output of a first build (it has no manifest yet).
 FIRST_BUILD_AIMS: dict[str, Callable[[Path], bool]] = {
     "journal written": some_files_written,
-    "a file half written": big_file_half_written,
+    "a big file in place": big_file_in_place,
     "before the manifest": all_files_written,
 }
 
@@ -248,6 +250,27 @@ def kill_first_build(site: Site, aim: str) -> bool:
         _, stderr = process.communicate(timeout=120)
     assert process.returncode in (0, -signal.SIGKILL), stderr.decode(errors="replace")
     return landed and process.returncode == -signal.SIGKILL
+
+
+def test_a_file_appears_under_its_name_only_whole(tmp_path: Path) -> None:
+    """nginx serves the output's files by name, as they are on disk: a part of one would be
+    sent, and cached for a year. The big file, copied a mebibyte at a time, is watched through
+    a whole first build: it is never seen cut short."""
+    site = Site(tmp_path / "project")
+    site.write_sources(1, **CORPUS)
+    (site.assets / "media" / "big.mp4").write_bytes(random.Random(7).randbytes(BIG_SIZE))
+    site.config.write_text('[tool.staticserve]\nsources = ["assets"]\noutput = "out"\n')
+    process = subprocess.Popen(
+        build_command(site), cwd=site.base, env=child_env(), stderr=subprocess.PIPE
+    )
+    seen: set[int] = set()
+    try:
+        wait_until(lambda: bool(seen.update(big_file_sizes(site.out))), process)
+    finally:
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr.decode(errors="replace")
+    seen.update(big_file_sizes(site.out))
+    assert seen == {BIG_SIZE}
 
 
 @pytest.mark.parametrize("aim", FIRST_BUILD_AIMS)

@@ -1,0 +1,146 @@
+"""A content file appears under its name whole, or not at all: nginx serves the output's files
+as they are on disk, by name, and would send a part of one with a year of caching. On Linux it is
+made with no name (O_TMPFILE) and named once whole, one directory entry where a temporary and its
+rename take two; elsewhere, or where the filesystem refuses, a temporary and a rename."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from staticserve.errors import BuildError
+from staticserve.manifest import MANIFEST_NAME, Manifest
+from staticserve.pipeline import BuildReport
+
+from .conftest import compressible, write_tree
+
+Project = Callable[..., BuildReport]
+atomic = importlib.import_module("staticserve.pipeline.atomic")
+
+TEMP_SUFFIX = ".staticserve-tmp"
+LINUX = sys.platform.startswith("linux") and hasattr(os, "O_TMPFILE")
+
+
+def watched(target: Path, before: bytes | None) -> Iterator[bytes]:
+    """Chunks that check, before each, what ``target`` shows: the old bytes, or no file."""
+    for number in range(4):
+        shown = target.read_bytes() if target.exists() else None
+        assert shown == before, f"{target.name} showed {shown!r} before chunk {number}"
+        yield f"chunk {number};".encode()
+
+
+@pytest.mark.parametrize("before", [None, b"the old bytes"])
+@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "renamed"])
+def test_a_file_appears_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: bytes | None, unnamed: bool
+) -> None:
+    if unnamed and not LINUX:
+        pytest.skip("no O_TMPFILE here")
+    monkeypatch.setattr(atomic._unnamed, "usable", unnamed)
+    target = tmp_path / "css" / "a.0123456789ab.css"
+    if before is not None:
+        target.parent.mkdir()
+        target.write_bytes(before)
+    atomic.write_atomic(target, watched(target, before), durable=False)
+    assert target.read_bytes() == b"chunk 0;chunk 1;chunk 2;chunk 3;"
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+@pytest.mark.skipif(not LINUX, reason="no O_TMPFILE here")
+def test_on_linux_a_new_file_takes_no_temporary_name(tmp_path: Path) -> None:
+    target = tmp_path / "a.0123456789ab.css"
+
+    def chunks() -> Iterator[bytes]:
+        yield b"a{}"
+        assert os.listdir(tmp_path) == []  # nothing named yet: not even a temporary
+
+    atomic.write_atomic(target, chunks(), durable=False)
+    assert target.read_bytes() == b"a{}"
+    assert atomic._unnamed.usable
+
+
+def test_where_the_filesystem_refuses_unnamed_files_a_temporary_is_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+    refused: list[str] = []
+
+    def no_tmpfile(path: str, flags: int, *args: int, **kwargs: int) -> int:
+        if flags & getattr(os, "O_TMPFILE", 0) == getattr(os, "O_TMPFILE", -1):
+            refused.append(path)
+            raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP), path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(atomic._unnamed, "usable", LINUX)
+    monkeypatch.setattr(atomic.os, "open", no_tmpfile)
+    for name in ("a.0123456789ab.css", "b.0123456789ab.css"):
+        atomic.write_atomic(tmp_path / name, b"a{}", durable=False)
+        assert (tmp_path / name).read_bytes() == b"a{}"
+    assert len(refused) == (1 if LINUX else 0)  # asked once: not again once refused
+    assert not atomic._unnamed.usable
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.0123456789ab.css",
+        "b.0123456789ab.css",
+    ]
+
+
+@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "full"), KeyboardInterrupt()])
+@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed", "renamed"])
+def test_a_write_that_stops_midway_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException, unnamed: bool
+) -> None:
+    if unnamed and not LINUX:
+        pytest.skip("no O_TMPFILE here")
+    monkeypatch.setattr(atomic._unnamed, "usable", unnamed)
+
+    def chunks() -> Iterator[bytes]:
+        yield b"the first half, "
+        raise failure
+
+    with pytest.raises(type(failure)):
+        atomic.write_atomic(tmp_path / "deep" / "a.0123456789ab.css", chunks(), durable=False)
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_build_names_each_content_file_whole_and_renames_its_manifest(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[tuple[str, bool]] = []
+    real = atomic.write_file
+
+    def write_file(path: str | Path, data: bytes, **options: bool) -> None:
+        written.append((Path(path).name, options.get("unnamed", False)))
+        real(path, data, **options)
+
+    monkeypatch.setattr(atomic, "write_file", write_file)
+    project({"css/a b.css": compressible(3000), "js/é.js": compressible(2500, "let x = 1;\n")})
+    manifest = Manifest.load(tmp_path / "out")
+    hashed = {Path(asset.path).name for asset in manifest.assets.values()}
+    assert {(name, LINUX and atomic._unnamed.usable) for name in hashed} <= set(written)
+    assert (f".{MANIFEST_NAME}{TEMP_SUFFIX}", False) in written  # fsynced, then renamed in
+
+
+def test_a_full_disk_while_writing_a_content_file_publishes_nothing(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project({"a.css": compressible(3000)})
+    out = tmp_path / "out"
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    real = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    write_tree(tmp_path / "assets", {"a.css": compressible(3000) + "/* 2 */"})
+    monkeypatch.setattr(atomic.os, "write", full)
+    with pytest.raises(BuildError, match="the disk is full; nothing was published"):
+        project()
+    monkeypatch.setattr(atomic.os, "write", real)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert project().generation == 2
