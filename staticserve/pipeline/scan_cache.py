@@ -27,6 +27,9 @@ __all__ = ["ScanCache"]
 
 _FILE = "scans-v1.json"
 _LIMIT = 20_000  # texts remembered; past it, those no recent build used are forgotten
+# A larger file is not this cache's (20,000 texts' scans take a few MB): ignored, never read
+# into memory (a sparse file of terabytes planted there would be).
+_MAX_BYTES = 256 * 1024 * 1024
 
 
 class ScanCache:
@@ -81,7 +84,8 @@ class ScanCache:
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        found = read_entry(path, mark_used=False)  # never through a symlink, nor from a pipe
+        # never through a symlink, nor from a pipe, nor a file of any size
+        found = read_entry(path, mark_used=False, limit=_MAX_BYTES)
     except OSError:
         return {}
     check, _, body = found[0].partition(b"\n") if found is not None else (b"", b"", b"")

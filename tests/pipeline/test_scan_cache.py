@@ -241,6 +241,26 @@ def test_a_damaged_or_foreign_scan_file_is_ignored(
     assert tree(tmp_path / "out2") == tree(tmp_path / "cold")
 
 
+def test_a_scan_file_past_its_bound_is_never_read(
+    tmp_path: Path,
+    site: Callable[..., BuildReport],
+    scans: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sparse file of terabytes planted as the scan file would be read into memory whole."""
+    site("out1")
+    path = tmp_path / "cache" / "scans-v1.json"
+    size = path.stat().st_size
+    monkeypatch.setattr(scan_cache, "_MAX_BYTES", size - 1)  # a valid file, one byte too big
+    scans.clear()
+    site("out2")
+    assert len(scans) == 4  # all scanned again: the file was ignored
+    monkeypatch.setattr(scan_cache, "_MAX_BYTES", size)
+    scans.clear()
+    site("out3")
+    assert scans == []
+
+
 def _twice(sites: list[Any]) -> list[Any]:
     return [sites[0], *sites]
 
