@@ -168,9 +168,19 @@ class _Unnamed:
     process, at the first refusal."""
 
     def __init__(self) -> None:
-        self.flags = getattr(os, "O_TMPFILE", 0) | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+        # Read and write: bytes written and then refused a name are copied to a temporary.
+        self.flags = getattr(os, "O_TMPFILE", 0) | os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
         self.usable = hasattr(os, "O_TMPFILE") and os.link in os.supports_dir_fd
         self._fds: int | None = None
+        if hasattr(os, "register_at_fork"):
+            # /proc/self/fd opened is the opener's: a forked child opens its own.
+            os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        fds, self._fds = self._fds, None
+        if fds is not None:
+            with contextlib.suppress(OSError):
+                os.close(fds)
 
     def descriptors(self) -> int:
         """The folder ``/proc/self/fd``, open: a file is named through its entry there."""
@@ -214,9 +224,31 @@ def _write_unnamed(path: str | Path, data: bytes | Iterable[bytes]) -> None:
         raise
     try:
         _write_all(fd, data)
-        _give_name(fd, fds, path)
+        try:
+            _give_name(fd, fds, path)
+        except NoUnnamedFiles:
+            # The chunks are spent: their bytes, in the unnamed file, go to a temporary.
+            _write_renamed(path, _chunks_of(fd))
     finally:
         os.close(fd)  # unnamed still (a failed write): gone with it
+
+
+def _chunks_of(fd: int) -> Iterator[bytes]:
+    offset = 0
+    while chunk := os.pread(fd, _CHUNK, offset):
+        offset += len(chunk)
+        yield chunk
+
+
+def _write_renamed(path: str | Path, data: bytes | Iterable[bytes]) -> None:
+    temp = _temporary_name(path)
+    write_file(temp, data)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def _give_name(fd: int, fds: int, path: str | Path) -> None:

@@ -144,3 +144,48 @@ def test_a_full_disk_while_writing_a_content_file_publishes_nothing(
     monkeypatch.setattr(atomic.os, "write", real)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert project().generation == 2
+
+
+@pytest.mark.skipif(not LINUX, reason="no O_TMPFILE here")
+@pytest.mark.parametrize("refusal", [errno.EPERM, errno.EXDEV, errno.ENOENT])
+def test_a_name_refused_once_the_bytes_are_written_still_gets_all_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: int
+) -> None:
+    # The chunks of a source left on disk can be read once: the fallback (a temporary and a
+    # rename) must not start them again, empty, and publish an empty file under a hashed name.
+    real = os.link
+
+    def refused(*args: object, **kwargs: object) -> None:
+        if kwargs.get("src_dir_fd") is not None:
+            raise OSError(refusal, os.strerror(refusal))
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(atomic._unnamed, "usable", True)
+    monkeypatch.setattr(atomic.os, "link", refused)
+    target = tmp_path / "a.0123456789ab.css"
+    atomic.write_atomic(target, iter([b"the first half, ", b"the second"]), durable=False)
+    assert target.read_bytes() == b"the first half, the second"
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+    assert not atomic._unnamed.usable
+
+
+@pytest.mark.skipif(not LINUX or not hasattr(os, "fork"), reason="no O_TMPFILE or fork here")
+def test_a_forked_child_names_its_own_file_not_its_parents(tmp_path: Path) -> None:
+    # /proc/self/fd opened in the parent is the parent's folder of descriptors: a child that
+    # named its file through it would name the parent's file of the same number instead.
+    atomic.write_atomic(tmp_path / "first.css", b"parent", durable=False)  # opened here
+    with (tmp_path / "the parent's.txt").open("wb") as held:
+        held.write(b"the parent's bytes")
+        held.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child)
+            code = 1
+            try:
+                os.close(held.fileno())  # its number free: the child's next file takes it
+                atomic.write_atomic(tmp_path / "a.0123456789ab.css", b"a{}", durable=False)
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (tmp_path / "a.0123456789ab.css").read_bytes() == b"a{}"
