@@ -214,10 +214,11 @@ def _write_unnamed(path: str | Path, data: bytes | Iterable[bytes]) -> None:
     fds = _unnamed.descriptors()
     folder = os.path.dirname(path) or "."
     try:
-        fd = os.open(folder, _unnamed.flags, 0o644)
-    except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)  # as _create does
-        fd = os.open(folder, _unnamed.flags, 0o644)
+        try:
+            fd = os.open(folder, _unnamed.flags, 0o644)
+        except FileNotFoundError:
+            os.makedirs(folder, exist_ok=True)  # as _create does
+            fd = os.open(folder, _unnamed.flags, 0o644)  # (where the refusal may come first)
     except OSError as exc:
         if exc.errno in _REFUSALS:
             _unnamed.refused()

@@ -189,3 +189,24 @@ def test_a_forked_child_names_its_own_file_not_its_parents(tmp_path: Path) -> No
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert (tmp_path / "a.0123456789ab.css").read_bytes() == b"a{}"
+
+
+@pytest.mark.parametrize("refusal", [errno.EOPNOTSUPP, errno.EISDIR])
+def test_a_filesystem_without_unnamed_files_is_written_into_a_new_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refusal: int
+) -> None:
+    # The first file of a first build goes to a folder not made yet: the refusal comes only
+    # once it is made, and must still fall back to a temporary and a rename.
+    real_open = os.open
+
+    def no_tmpfile(path: str, flags: int, *args: int, **kwargs: int) -> int:
+        if LINUX and flags & os.O_TMPFILE == os.O_TMPFILE and os.path.isdir(path):
+            raise OSError(refusal, os.strerror(refusal), path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(atomic._unnamed, "usable", LINUX)
+    monkeypatch.setattr(atomic.os, "open", no_tmpfile)
+    target = tmp_path / "css é" / "a b.0123456789ab.css"
+    atomic.write_atomic(target, iter([b"a{}"]), durable=False)
+    assert target.read_bytes() == b"a{}"
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
