@@ -137,6 +137,7 @@ class Stager:
         self._lock = threading.Lock()
         self._names: set[str] = set()
         self.written: set[str] = set()
+        self._failed: set[str] = set()  # names whose write failed: their folders may be new
         self.journaled = False
         self.batch = SyncBatch(output)
 
@@ -179,6 +180,7 @@ class Stager:
         except OSError as exc:
             with self._lock:
                 self.written.discard(name)  # left as it was
+                self._failed.add(name)
             with contextlib.suppress(OSError):
                 temporary(Path(target)).unlink()
             raise write_error(target, exc, first_build=self.first_build) from None
@@ -188,8 +190,12 @@ class Stager:
         """Undo this build's writes (the build failed): files, temporaries, its journal."""
         with self._lock:
             names = set(self.written)
+            failed = set(self._failed)
         self.batch.close()
         _prune(self.output, names - self._protected)
+        # A failed write may have made its folder: left empty, the next first build would
+        # take the output for one staticserve did not build.
+        _remove_empty_folders(self.output, failed)
         if not self.journaled:
             return
         if self.inherited is None:
@@ -459,6 +465,12 @@ def _prune(output: Path, names: set[str]) -> int:
             with contextlib.suppress(FileNotFoundError):
                 candidate.unlink()
                 removed += candidate == path
+    _remove_empty_folders(output, names)
+    return removed
+
+
+def _remove_empty_folders(output: Path, names: set[str]) -> None:
+    """Remove the folders of ``names`` (and theirs, up to ``output``) that are empty."""
     for folder in sorted({(output / n).parent for n in names}, key=lambda p: -len(p.parts)):
         while folder != output and output in folder.parents:
             try:
@@ -466,7 +478,6 @@ def _prune(output: Path, names: set[str]) -> int:
             except OSError:
                 break
             folder = folder.parent
-    return removed
 
 
 def _unfinished_error(output: Path, generation: int, exc: OSError) -> BuildError:

@@ -210,3 +210,23 @@ def test_a_filesystem_without_unnamed_files_is_written_into_a_new_folder(
     atomic.write_atomic(target, iter([b"a{}"]), durable=False)
     assert target.read_bytes() == b"a{}"
     assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+@pytest.mark.skipif(not LINUX, reason="no O_TMPFILE here")
+def test_a_first_build_that_cannot_name_a_file_leaves_an_output_the_next_build_takes(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The folder made for the file is left empty by the failed build: the next one took the
+    # output for a folder staticserve did not build, and refused it.
+    real = os.link
+
+    def full(*args: object, **kwargs: object) -> None:
+        if kwargs.get("src_dir_fd") is not None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(atomic.os, "link", full)
+    with pytest.raises(BuildError, match="the disk is full; nothing was published"):
+        project({"css é/a b.css": compressible(3000), "js/deep/m.0123456789ab.js": "let a;"})
+    monkeypatch.undo()
+    assert project().generation == 1
