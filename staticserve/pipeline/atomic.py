@@ -93,24 +93,25 @@ def write_atomic(target: str | Path, data: Payload, *, durable: bool = True) -> 
         if not durable and _link_over(data.source, target, (*data.identity, len(data.data))):
             return
         data = data.data
-    if not durable and _unnamed.usable:
-        try:
-            write_file(target, data, unnamed=True)
-            return
-        except NoUnnamedFiles:
-            pass  # refused by this filesystem, or no /proc: a temporary and a rename, as below
+    if not durable:
+        if _unnamed.usable:
+            try:
+                write_file(target, data, unnamed=True)
+                return
+            except NoUnnamedFiles:
+                pass  # refused by this filesystem, or no /proc: a temporary and a rename
+        _write_renamed(target, data)
+        return
     temp = _temporary_name(target)
     write_file(temp, data)
-    if durable:
-        try:
-            fsync_path(temp)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+    try:
+        fsync_path(temp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
     os.replace(temp, target)
-    if durable:
-        fsync_dir(os.path.dirname(target) or ".")
+    fsync_dir(os.path.dirname(target) or ".")
 
 
 def write_file(path: str | Path, data: bytes | Iterable[bytes], *, unnamed: bool = False) -> None:
