@@ -245,6 +245,11 @@ def _chunks_of(fd: int) -> Iterator[bytes]:
 def _write_renamed(path: str | Path, data: bytes | Iterable[bytes]) -> None:
     temp = _temporary_name(path)
     write_file(temp, data)
+    _rename_over(temp, path)
+
+
+def _rename_over(temp: str, path: str | Path) -> None:
+    """``temp`` renamed ``path``, replacing a file of that name; removed if that fails."""
     try:
         os.replace(temp, path)
     except BaseException:
@@ -269,12 +274,7 @@ def _give_name(fd: int, fds: int, path: str | Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temp)  # a killed build's
     os.link(entry, temp, src_dir_fd=fds, follow_symlinks=True)
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    _rename_over(temp, path)
 
 
 def file_chunks(path: str | Path) -> Iterator[bytes]:
