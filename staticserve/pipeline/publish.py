@@ -173,9 +173,7 @@ class Stager:
             self.written.add(name)
         try:
             write_atomic(
-                target,
-                data if isinstance(data, Linked) else _payload(data),
-                durable=False,
+                target, data if isinstance(data, Linked) else _payload(data), durable=False
             )
         except OSError as exc:
             with self._lock:
