@@ -13,6 +13,7 @@ from typing import Any
 from harness import buildspeed
 from harness.corpus import BuildRun, staticserve_build
 from harness.machine import wait_for_quiet
+from harness.measure import delete_tree
 from harness.paths import BENCH_DIR, VENV_PYTHON
 
 NPM_PACKAGES = ("bootstrap@5.3.9", "@fortawesome/fontawesome-free@6.7.2", "katex@0.16.22")
@@ -66,7 +67,7 @@ def _copy(src: Path, dest: Path) -> None:
 def assemble(work: Path, quick: bool) -> tuple[Path, list[str]]:
     """Copy the corpus into ``work/build-src``; return it and the names of what it holds."""
     source = work / "build-src"
-    shutil.rmtree(source, ignore_errors=True)
+    delete_tree(source)
     _copy(_django_admin_static(), source / "admin")
     parts = ["django admin"]
     modules = _npm_modules(work)
@@ -275,7 +276,7 @@ def _cache_runs(work: Path, quick: bool, rounds: int) -> dict[str, Any]:
 def _django_runs(
     source: Path, root: Path, *, keep_only_hashed: bool, rebuilds: bool
 ) -> tuple[dict[str, BuildRun], dict[str, float]]:
-    shutil.rmtree(root, ignore_errors=True)
+    delete_tree(root)
     busy = {"full": _quiet()}
     runs = {"full": collectstatic(source, root, keep_only_hashed=keep_only_hashed)}
     if rebuilds:  # collectstatic has no incremental mode: a no-op shows what every rebuild costs

@@ -11,16 +11,18 @@ peak memory.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import shutil
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.measure import measure
+from harness.machine import compression_speed
+from harness.measure import delete_tree, measure, wait_for_freed_inodes
 from harness.paths import BENCH_DIR, VENV_DIR
 
 NOOP_RUNS = 5
@@ -54,6 +56,7 @@ class Timed:
     peak_rss_mb: float  # its own peak memory, MiB (harness.measure)
     timeline: list[tuple[float, float, float]] = field(default_factory=list)
     # (seconds since start, cores the command kept busy, cores the whole machine kept busy)
+    machine_speed: tuple[float, float] = (0.0, 0.0)  # compression_speed() just before, after
     report: dict[str, Any] = field(default_factory=dict)  # staticserve build --json
 
 
@@ -84,27 +87,47 @@ def _staticserve(source: Path, output: Path) -> Timed:
 
 
 def _bound(source: Path, dest: Path, jobs: int) -> Timed:
-    shutil.rmtree(dest, ignore_errors=True)
     command = [sys.executable, "-m", "harness.bound", str(source), str(dest), str(jobs)]
-    try:
-        return run_timed(command, BENCH_DIR)
-    finally:
-        shutil.rmtree(dest, ignore_errors=True)
+    return run_timed(command, BENCH_DIR)
+
+
+def _between_probes(run: Callable[[], Timed]) -> Timed:
+    """``run()``, with the machine's speed taken just before and just after it."""
+    wait_for_freed_inodes()  # so that the first probe is taken right before the run
+    before = compression_speed()
+    timed = run()
+    timed.machine_speed = (before, compression_speed())
+    return timed
+
+
+def machine_speed_ratio(build: dict[str, Any], bound: dict[str, Any]) -> float:
+    """How fast the machine was around the build, against around the bound (1: the same)."""
+    around = [statistics.fmean(run["machine_speed"]) for run in (build, bound)]
+    return round(around[0] / around[1], 3) if all(around) else 0.0
 
 
 def rounds(source: Path, output: Path, work: Path, count: int) -> dict[str, Any]:
     """``count`` rounds of (bound, cold build), alternating which goes first; then no-op
-    rebuilds of the last build's output. Leaves ``output`` built."""
+    rebuilds of the last build's output. Leaves ``output`` built.
+
+    Every run writes a folder of its own, and the earlier ones are deleted only after the
+    no-op rebuilds: a run never creates its files among inodes another one has just freed
+    (harness/measure.py says what that costs, and whom).
+    """
     jobs = os.cpu_count() or 1
+    earlier = work / "cold-runs"
+    delete_tree(earlier)
+    delete_tree(output)
     results: list[dict[str, Any]] = []
     for number in range(count):
         runs: dict[str, Timed] = {}
         for which in ("bound", "build") if number % 2 == 0 else ("build", "bound"):
             if which == "bound":
-                runs["bound"] = _bound(source, work / "bound-out", jobs)
+                dest = earlier / f"bound-{number + 1}"
+                runs["bound"] = _between_probes(functools.partial(_bound, source, dest, jobs))
             else:
-                shutil.rmtree(output, ignore_errors=True)
-                runs["build"] = _staticserve(source, output)
+                out = output if number == count - 1 else earlier / f"build-{number + 1}"
+                runs["build"] = _between_probes(functools.partial(_staticserve, source, out))
         build, bound = asdict(runs["build"]), asdict(runs["bound"])
         adjusted = load_adjusted(build, jobs) / load_adjusted(bound, jobs)
         results.append(
@@ -115,15 +138,18 @@ def rounds(source: Path, output: Path, work: Path, count: int) -> dict[str, Any]
                 "ratio": round(build["seconds"] / bound["seconds"], 3),
                 "cpu_ratio": round(build["cpu_seconds"] / bound["cpu_seconds"], 3),
                 "adjusted_ratio": round(adjusted, 3),
+                "machine_speed_ratio": machine_speed_ratio(build, bound),
             }
         )
         print(
             f"    round {number + 1}: build {build['seconds']:.2f} s ({build['cpu_seconds']:.1f} "
             f"CPU-s) vs bound {bound['seconds']:.2f} s ({bound['cpu_seconds']:.1f} CPU-s) = "
-            f"{results[-1]['ratio']:.2f}x; load-adjusted {adjusted:.2f}x",
+            f"{results[-1]['ratio']:.2f}x; load-adjusted {adjusted:.2f}x; machine speed "
+            f"{results[-1]['machine_speed_ratio']:.2f}x",
             flush=True,
         )
     noops = [asdict(_staticserve(source, output)) for _ in range(NOOP_RUNS)]
+    delete_tree(earlier)
     full = statistics.median(r["build"]["seconds"] for r in results)
     noop = statistics.median(n["seconds"] for n in noops)
     print(f"    no-op: median {noop:.3f} s = {noop / full:.2%} of a cold build", flush=True)

@@ -31,7 +31,6 @@ import compileall
 import importlib.util
 import json
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.machine import wait_for_quiet
-from harness.measure import measure
+from harness.measure import delete_tree, measure
 from harness.paths import BENCH_DIR
 
 GOAL = 0.05  # warm cache, empty output, one change: at most this share of the cold build
@@ -62,7 +61,7 @@ class Scratch:
         return self.root / f"run-{self.stamp}-{self.count:03d}-{what}"
 
     def delete(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        delete_tree(self.root)
 
 
 def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> dict[str, Any]:

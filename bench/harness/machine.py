@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
+import random
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
 PACKAGES = (
     "staticserve",
@@ -81,6 +85,47 @@ def wait_for_quiet(max_wait: float = 20.0) -> Quietness:
         time.sleep(2.0)
         busy = busy_cores()
     return Quietness(busy_cores=round(busy, 2), waited_s=round(time.monotonic() - start - 1.0, 1))
+
+
+_PROBE_BYTES = 200_000
+
+
+@functools.cache
+def _probe_text() -> bytes:
+    """Text-like bytes (words of a fixed vocabulary), the same on every run and machine."""
+    rng = random.Random(20261203)
+    vocabulary = [
+        "".join(rng.choices("etaoinshrdlucmfw", k=rng.randint(2, 9))) for _ in range(3000)
+    ]
+    return " ".join(rng.choices(vocabulary, k=_PROBE_BYTES // 4)).encode()[:_PROBE_BYTES]
+
+
+def compression_speed() -> float:
+    """How fast the machine brotli-11s right now, on every core at once (MB/s; about 0.3 s).
+
+    The same work gets up to a quarter slower when other tenants of the host are busy, even
+    with no steal time to show for it (the cores are shared below the virtual machine). Taken
+    before and after each run, it tells a round whose two runs met the same machine from one
+    whose machine changed speed between them.
+    """
+    import brotli
+
+    return max(_compression_speed(brotli.compress) for _ in range(2))  # the first warms up
+
+
+def _compression_speed(compress: Any) -> float:
+    text = _probe_text()
+    cores = os.cpu_count() or 1
+    threads = [
+        threading.Thread(target=compress, args=(text,), kwargs={"quality": 11})
+        for _ in range(cores)
+    ]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return round(cores * len(text) / (time.perf_counter() - start) / 1e6, 3)
 
 
 def _command_version(command: list[str], pattern: str) -> str:

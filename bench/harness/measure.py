@@ -16,6 +16,15 @@ it wrote (a bound that copies 60 MB and never syncs, for one) is not left for it
 A build makes its files durable with one ``syncfs`` of the filesystem, which would otherwise
 write the earlier command's data too, and be charged for it.
 
+Nor does it start among inodes the harness has just freed. ext4 without a journal (this
+benchmark's usual disk) does not hand out an inode freed less than a minute ago (six while
+its inode table block is unwritten): each file created then passes over every such inode
+of its group, one by one (``recently_deleted()`` in the kernel's fs/ext4/ialloc.c). A command
+started right after the harness deleted a build's 7,600 files spent up to 5 CPU-s in the kernel
+on that, and which command paid depended on the order of the runs, not on its own work. So the
+harness deletes through :func:`delete_tree`, and on such a filesystem ``measure`` first waits
+until a minute has passed since the last deletion.
+
 Self-check: ``cd bench && python -m harness.measure`` holds 300 MiB itself and measures a child
 that allocates 20 MiB, both ways.
 """
@@ -24,14 +33,50 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 OWN_PEAK = Path(__file__).resolve().with_name("own_peak.py")
+FREED_INODES_HELD_S = 61.0  # the kernel's RECENTCY_MIN (60 s), and a second for its rounding
+_last_deletion = float("-inf")  # time.monotonic() of the last delete_tree that freed held inodes
+
+
+def delete_tree(path: Path) -> None:
+    """Delete the folder ``path``, if there; when its filesystem holds freed inodes back (see
+    the module's docstring), the next :func:`measure` waits for them."""
+    global _last_deletion
+    if not path.exists():
+        return
+    holds = holds_freed_inodes(path)
+    shutil.rmtree(path, ignore_errors=True)
+    if holds:
+        os.sync()  # the inode table written: held for a minute, not six
+        _last_deletion = time.monotonic()
+
+
+def holds_freed_inodes(path: Path) -> bool:
+    """True when ``path`` is on ext4 without a journal: ``/proc/fs/ext4`` knows its block
+    device and ``/proc/fs/jbd2`` has no journal for it."""
+    try:
+        device = os.stat(path).st_dev
+        name = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}").resolve().name
+    except OSError:
+        return False
+    journals = Path("/proc/fs/jbd2")
+    return (Path("/proc/fs/ext4") / name).is_dir() and not any(journals.glob(f"{name}-*"))
+
+
+def wait_for_freed_inodes() -> None:
+    """Sleep until a minute has passed since the last deletion that freed held inodes."""
+    remaining = _last_deletion + FREED_INODES_HELD_S - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
 
 
 @dataclass
@@ -65,7 +110,9 @@ class Measured:
 def measure(
     command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> Measured:
-    """Run ``command`` (its output captured) and measure it on its own, on a flushed disk."""
+    """Run ``command`` (its output captured) and measure it on its own, on a flushed disk,
+    once the inodes the harness freed are free to use again."""
+    wait_for_freed_inodes()
     os.sync()
     with tempfile.NamedTemporaryFile(suffix=".json") as report:
         done = subprocess.run(

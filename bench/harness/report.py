@@ -270,6 +270,16 @@ def _others(timeline: list[list[float]]) -> str:
     return f"{sum(max(0.0, m - o) for _, o, m in timeline) / len(timeline):.2f}"
 
 
+def _machine_speed(round_: dict[str, Any]) -> str:
+    if not round_.get("machine_speed_ratio"):
+        return "not measured"
+    build, bound = round_["build"]["machine_speed"], round_["bound"]["machine_speed"]
+    return (
+        f"{round_['machine_speed_ratio']:.2f}x ({build[0]:.2f} to {build[1]:.2f} / "
+        f"{bound[0]:.2f} to {bound[1]:.2f})"
+    )
+
+
 def _speed(speed: dict[str, Any] | None) -> list[str]:
     if not speed or not speed.get("rounds"):
         return []
@@ -288,7 +298,14 @@ def _speed(speed: dict[str, Any] | None) -> list[str]:
         "Pss, whichever is larger; not the benchmark's size). The load-adjusted ratio compares what each "
         "would take on a quiet machine: its CPU time plus the core-seconds it left idle while "
         "it ran (a serial phase, a lone job at the end), over the cores; other people's work "
-        "moves the wall times, much less this.",
+        "moves the wall times, much less this. It does not undo a host whose cores got slower: "
+        "the same work can take a quarter more CPU-seconds when other tenants of the host are "
+        "busy, with no steal time to show for it. So the machine's speed is taken just before "
+        "and just after each run (`compression_speed()` in `harness/machine.py`: brotli -q11 "
+        "of 200 kB on every core at once); the machine speed column compares the build's runs "
+        "with the bound's (1.00: the two runs met the same machine; 0.90: it was 10 % slower "
+        "around the build). Every run writes a folder of its own, on a filesystem that is not "
+        "holding back inodes freed in the last minute (`harness/measure.py`).",
         "",
     ]
     rows = [
@@ -305,12 +322,13 @@ def _speed(speed: dict[str, Any] | None) -> list[str]:
             f"{r['build']['peak_rss_mb']:.0f}",
             f"{r['bound']['peak_rss_mb']:.0f}",
             f"{_others(r['build']['timeline'])} / {_others(r['bound']['timeline'])}",
+            _machine_speed(r),
         ]
         for number, r in enumerate(speed["rounds"], 1)
     ]
     header = ["round", "first", "build s", "bound s", "ratio", "build CPU s", "bound CPU s"]
     header += ["CPU ratio", "load-adjusted ratio", "build peak MiB", "bound peak MiB"]
-    header += ["others' busy cores (build / bound)"]
+    header += ["others' busy cores (build / bound)", "machine speed, build ÷ bound (MB/s)"]
     lines += _table(header, rows)
     last = speed["rounds"][-1]
     lines += [

@@ -213,7 +213,7 @@ def speed_targets(speed: dict[str, Any] | None) -> list[Target]:
     ratios = [r["ratio"] for r in speed["rounds"]]
     detail = ", ".join(
         f"{r['build']['seconds']:.1f} s / {r['bound']['seconds']:.1f} s = {r['ratio']:.2f}x "
-        f"(CPU {r['cpu_ratio']:.2f}x)"
+        f"(CPU {r['cpu_ratio']:.2f}x, machine speed {r.get('machine_speed_ratio', 0):.2f}x)"
         for r in speed["rounds"]
     )
     noop = speed["noop_ratio"]
