@@ -56,8 +56,8 @@ class Timed:
     peak_rss_mb: float  # its own peak memory, MiB (harness.measure)
     timeline: list[tuple[float, float, float]] = field(default_factory=list)
     # (seconds since start, cores the command kept busy, cores the whole machine kept busy)
-    machine_speed: tuple[float, float] = (0.0, 0.0)  # compression_speed() just before, after
     report: dict[str, Any] = field(default_factory=dict)  # staticserve build --json
+    machine_speed: tuple[float, float] = (0.0, 0.0)  # compression_speed() just before, after
 
 
 def run_timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Timed:
@@ -72,11 +72,11 @@ def run_timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) 
     except json.JSONDecodeError:
         report = {}
     return Timed(
-        round(measured.seconds, 3),
-        round(measured.cpu_seconds, 3),
-        round(measured.peak_mib, 1),
-        [(t, ours, machine) for t, ours, machine in measured.timeline],
-        report,
+        seconds=round(measured.seconds, 3),
+        cpu_seconds=round(measured.cpu_seconds, 3),
+        peak_rss_mb=round(measured.peak_mib, 1),
+        timeline=[(t, ours, machine) for t, ours, machine in measured.timeline],
+        report=report,
     )
 
 
